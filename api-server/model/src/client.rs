@@ -1,0 +1,210 @@
+//! A typed async client for the HyperFleet API (feature `client`).
+//!
+//! Used by the operator (Sentinel polls, adapters fetch resources) and by the test suites. Every
+//! non-2xx answer becomes [`ClientError::Api`] carrying the server's [`Problem`].
+
+use reqwest::{Method, StatusCode};
+use serde::{Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+use crate::{BASE_PATH, CreateResource, ListParams, Page, PatchResource, Problem, Resource};
+
+/// What can go wrong calling the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The API answered with an error status.
+    #[error("API answered {status}: {} ({})", problem.detail, problem.code)]
+    Api {
+        /// HTTP status.
+        status: StatusCode,
+        /// The problem+json body (synthesised when the body was not problem+json).
+        problem: Box<Problem>,
+    },
+    /// The request did not complete (connection refused, timeout, TLS, ...).
+    #[error("failed to reach the API")]
+    Transport(#[from] reqwest::Error),
+}
+
+impl ClientError {
+    /// HTTP status of an API error, if this is one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same call later may succeed (transport errors, 429, 5xx).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Api { status, .. } => {
+                *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+            }
+            ClientError::Transport(_) => true,
+        }
+    }
+}
+
+/// Client for one API server, e.g. `Client::new("http://127.0.0.1:8000")`.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client for the API at `base_url` (scheme, host and port; the base path is added).
+    pub fn new(base_url: &str) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder().build()?;
+        Ok(Self::with_http(http, base_url))
+    }
+
+    /// A client reusing an existing reqwest client (timeouts, TLS roots...).
+    pub fn with_http(http: reqwest::Client, base_url: &str) -> Self {
+        Self {
+            http,
+            base: format!("{}{BASE_PATH}", base_url.trim_end_matches('/')),
+            token: None,
+        }
+    }
+
+    /// Sends `Authorization: Bearer <token>` on every request.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// `POST /clusters`.
+    pub async fn create_cluster(&self, body: &CreateResource) -> Result<Resource, ClientError> {
+        self.call(Method::POST, "/clusters", Some(body)).await
+    }
+
+    /// `GET /clusters/{id}`.
+    pub async fn get_cluster(&self, id: Uuid) -> Result<Resource, ClientError> {
+        self.call(Method::GET, &format!("/clusters/{id}"), None::<&()>)
+            .await
+    }
+
+    /// `GET /clusters`.
+    pub async fn list_clusters(&self, params: &ListParams) -> Result<Page<Resource>, ClientError> {
+        self.list("/clusters", params).await
+    }
+
+    /// `PATCH /clusters/{id}`.
+    pub async fn patch_cluster(&self, id: Uuid, body: &PatchResource) -> Result<Resource, ClientError> {
+        self.call(Method::PATCH, &format!("/clusters/{id}"), Some(body))
+            .await
+    }
+
+    /// `DELETE /clusters/{id}`: returns the resource marked for deletion.
+    pub async fn delete_cluster(&self, id: Uuid) -> Result<Resource, ClientError> {
+        self.call(Method::DELETE, &format!("/clusters/{id}"), None::<&()>)
+            .await
+    }
+
+    /// `POST /clusters/{cluster_id}/nodepools`.
+    pub async fn create_nodepool(
+        &self,
+        cluster_id: Uuid,
+        body: &CreateResource,
+    ) -> Result<Resource, ClientError> {
+        self.call(
+            Method::POST,
+            &format!("/clusters/{cluster_id}/nodepools"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET /clusters/{cluster_id}/nodepools/{id}`.
+    pub async fn get_nodepool(&self, cluster_id: Uuid, id: Uuid) -> Result<Resource, ClientError> {
+        self.call(Method::GET, &nodepool_path(cluster_id, id), None::<&()>)
+            .await
+    }
+
+    /// `GET /clusters/{cluster_id}/nodepools`.
+    pub async fn list_nodepools(
+        &self,
+        cluster_id: Uuid,
+        params: &ListParams,
+    ) -> Result<Page<Resource>, ClientError> {
+        self.list(&format!("/clusters/{cluster_id}/nodepools"), params)
+            .await
+    }
+
+    /// `GET /nodepools`: node pools of every cluster.
+    pub async fn list_all_nodepools(&self, params: &ListParams) -> Result<Page<Resource>, ClientError> {
+        self.list("/nodepools", params).await
+    }
+
+    /// `PATCH /clusters/{cluster_id}/nodepools/{id}`.
+    pub async fn patch_nodepool(
+        &self,
+        cluster_id: Uuid,
+        id: Uuid,
+        body: &PatchResource,
+    ) -> Result<Resource, ClientError> {
+        self.call(Method::PATCH, &nodepool_path(cluster_id, id), Some(body))
+            .await
+    }
+
+    /// `DELETE /clusters/{cluster_id}/nodepools/{id}`.
+    pub async fn delete_nodepool(&self, cluster_id: Uuid, id: Uuid) -> Result<Resource, ClientError> {
+        self.call(Method::DELETE, &nodepool_path(cluster_id, id), None::<&()>)
+            .await
+    }
+
+    async fn list(&self, path: &str, params: &ListParams) -> Result<Page<Resource>, ClientError> {
+        let request = self.request(Method::GET, path).query(params);
+        decode(request.send().await?).await
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        decode(request.send().await?).await
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+}
+
+fn nodepool_path(cluster_id: Uuid, id: Uuid) -> String {
+    format!("/clusters/{cluster_id}/nodepools/{id}")
+}
+
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response.json().await?);
+    }
+    let bytes = response.bytes().await?;
+    let problem = serde_json::from_slice::<Problem>(&bytes).unwrap_or_else(|_| Problem {
+        type_uri: "about:blank".into(),
+        title: status.canonical_reason().unwrap_or("error").into(),
+        status: status.as_u16(),
+        detail: String::from_utf8_lossy(&bytes).chars().take(512).collect(),
+        code: "HYPERFLEET-UNKNOWN".into(),
+        instance: None,
+        trace_id: None,
+        timestamp: None,
+        errors: Vec::new(),
+    });
+    Err(ClientError::Api {
+        status,
+        problem: Box::new(problem),
+    })
+}

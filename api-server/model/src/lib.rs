@@ -1,0 +1,24 @@
+//! Wire types of the HyperFleet REST API (`/api/hyperfleet/v1`).
+//!
+//! This crate is a contract leaf: the API server serialises these types, and every client
+//! (the operator's Sentinel and adapters, the e2e suite, the typed [`client`]) deserialises
+//! them. It depends on serde only; OpenAPI schema derives sit behind the `openapi` feature
+//! and the reqwest client behind the `client` feature.
+#![warn(missing_docs)]
+
+pub mod list;
+pub mod problem;
+pub mod resource;
+
+#[cfg(feature = "client")]
+pub mod client;
+
+pub use list::{ListParams, Page};
+pub use problem::{FieldError, Problem};
+pub use resource::{
+    Condition, ConditionStatus, CreateResource, ObjectReference, PatchResource, Phase, Resource,
+    ResourceStatus,
+};
+
+/// Base path every route of the API lives under.
+pub const BASE_PATH: &str = "/api/hyperfleet/v1";

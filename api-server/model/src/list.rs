@@ -1,0 +1,51 @@
+//! Paging: the query parameters every list route takes and the envelope it answers with.
+
+use serde::{Deserialize, Serialize};
+
+/// One page of a list: `{items, page, size, total}`.
+///
+/// `size` is the number of items on this page (as in the reference API), not the page size asked
+/// for; `total` counts every item matching the query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// The 1-based page number.
+    pub page: u32,
+    /// How many items this page holds.
+    pub size: u32,
+    /// How many items match the query across all pages.
+    pub total: i64,
+}
+
+/// Query parameters of list routes. Every field is optional; the server applies its defaults
+/// (`page=1`, `size=20`, `order=created_time desc`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// 1-based page number (1..=100000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// Items per page (1..=1000, default 20).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u32>,
+    /// Comma-separated `column [asc|desc]` list, e.g. `name asc,created_time desc`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// Search expression, e.g. `labels.region='us-east' and status.conditions.Reconciled='False'`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
+}
+
+impl ListParams {
+    /// Parameters that select only `search`.
+    pub fn search(expr: impl Into<String>) -> Self {
+        Self {
+            search: Some(expr.into()),
+            ..Self::default()
+        }
+    }
+}

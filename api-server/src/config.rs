@@ -1,0 +1,86 @@
+//! Command line and environment: every flag is also a `HYPERFLEET_*` variable.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// HyperFleet API server: stores clusters, node pools and adapter statuses in PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "hyperfleet-api", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format: `json` for machines (default), `text` for people.
+    #[arg(long, env = "HYPERFLEET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter in `RUST_LOG` syntax, e.g. `info` or `hyperfleet_api=debug,info`.
+    #[arg(long, env = "HYPERFLEET_LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the REST API.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit (safe to run from several replicas at once).
+    Migrate(DatabaseArgs),
+    /// Print the OpenAPI document (YAML) and exit.
+    Openapi,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Database connection flags.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL, e.g. `postgres://user:password@127.0.0.1:5432/hyperfleet`.
+    #[arg(long, env = "HYPERFLEET_DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Maximum pooled connections.
+    #[arg(long, env = "HYPERFLEET_DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
+    pub database_max_connections: u32,
+    /// How long a request may wait for a pooled connection before answering 503.
+    #[arg(long, env = "HYPERFLEET_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub database_acquire_timeout: Duration,
+}
+
+/// `serve` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HYPERFLEET_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Apply pending migrations before serving.
+    #[arg(long, env = "HYPERFLEET_MIGRATE")]
+    pub migrate: bool,
+    /// Adapters that must report before a cluster is Reconciled (comma-separated). With none,
+    /// DELETE removes a cluster at once.
+    #[arg(long, env = "HYPERFLEET_CLUSTER_ADAPTERS", value_delimiter = ',')]
+    pub cluster_adapters: Vec<String>,
+    /// Adapters that must report before a node pool is Reconciled (comma-separated).
+    #[arg(long, env = "HYPERFLEET_NODEPOOL_ADAPTERS", value_delimiter = ',')]
+    pub nodepool_adapters: Vec<String>,
+    /// JSON schema file that cluster `spec`s must satisfy.
+    #[arg(long, env = "HYPERFLEET_CLUSTER_SPEC_SCHEMA")]
+    pub cluster_spec_schema: Option<PathBuf>,
+    /// JSON schema file that node pool `spec`s must satisfy.
+    #[arg(long, env = "HYPERFLEET_NODEPOOL_SPEC_SCHEMA")]
+    pub nodepool_spec_schema: Option<PathBuf>,
+    /// Longest a request may take before it is answered 503.
+    #[arg(long, env = "HYPERFLEET_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    #[arg(long, env = "HYPERFLEET_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}

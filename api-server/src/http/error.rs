@@ -1,0 +1,205 @@
+//! `ApiError`, the one error type of the HTTP layer, and its rendering as RFC 9457
+//! `application/problem+json`.
+//!
+//! A handler's error becomes a response carrying a [`ProblemDraft`] extension; the
+//! [`render_problems`] middleware then completes it with the request path and request id, logs
+//! server-side failures inside the request span, and writes the body. Details of internal errors
+//! are logged, never sent.
+
+use axum::{
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use hyperfleet_api_model::{FieldError, Problem, problem::PROBLEM_CONTENT_TYPE};
+
+use crate::{kinds::Kind, search::SearchError, store::StoreError};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Field validation failed.
+    #[error("{detail}")]
+    Validation { detail: String, errors: Vec<FieldError> },
+    /// A query parameter (search, order, paging) is invalid.
+    #[error("{0}")]
+    BadQuery(String),
+    /// The body is not valid JSON for this route.
+    #[error("{0}")]
+    MalformedBody(String),
+    /// No such route.
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    /// The route exists, the method does not.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// No such resource.
+    #[error("{kind} with id '{id}' not found")]
+    NotFound { kind: Kind, id: String },
+    /// The name is taken.
+    #[error("a {kind} named '{name}' already exists")]
+    AlreadyExists { kind: Kind, name: String },
+    /// The resource's state forbids the change.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database cannot be reached.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::Validation { .. } => {
+                (StatusCode::BAD_REQUEST, "HYPERFLEET-VAL-000", "Validation failed")
+            }
+            ApiError::BadQuery(_) => (StatusCode::BAD_REQUEST, "HYPERFLEET-VAL-005", "Bad request"),
+            ApiError::MalformedBody(_) => (
+                StatusCode::BAD_REQUEST,
+                "HYPERFLEET-VAL-006",
+                "Malformed request body",
+            ),
+            ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "HYPERFLEET-NTF-000", "Endpoint not found"),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "HYPERFLEET-MTH-000",
+                "Method not allowed",
+            ),
+            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "HYPERFLEET-NTF-001", "Resource not found"),
+            ApiError::AlreadyExists { .. } => (
+                StatusCode::CONFLICT,
+                "HYPERFLEET-CNF-001",
+                "Resource already exists",
+            ),
+            ApiError::Conflict(_) => (
+                StatusCode::CONFLICT,
+                "HYPERFLEET-CNF-003",
+                "Conflict with resource state",
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "HYPERFLEET-SVC-001",
+                "Service unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "HYPERFLEET-INT-001",
+                "Internal error",
+            ),
+        }
+    }
+
+    /// Bounded label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        self.parts().1
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { kind, id } => ApiError::NotFound {
+                kind,
+                id: id.to_string(),
+            },
+            StoreError::NameTaken { kind, name } => ApiError::AlreadyExists { kind, name },
+            StoreError::Deleting { .. } => ApiError::Conflict(err.to_string()),
+            StoreError::Search(search) => search.into(),
+            StoreError::Database(db) if is_unavailable(&db) => ApiError::Unavailable(db),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(err: SearchError) -> Self {
+        ApiError::BadQuery(err.to_string())
+    }
+}
+
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+    )
+}
+
+/// The problem a handler failed with, before the middleware knows path and request id.
+#[derive(Debug, Clone)]
+pub struct ProblemDraft {
+    problem: Problem,
+    /// Internal error chain, logged and never sent.
+    cause: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.parts();
+        let (detail, errors) = match &self {
+            ApiError::Validation { detail, errors } => (detail.clone(), errors.clone()),
+            other => (other.to_string(), Vec::new()),
+        };
+        let cause = match &self {
+            ApiError::Unavailable(source) => Some(error_chain(source)),
+            ApiError::Internal(source) => Some(error_chain(source.as_ref())),
+            _ => None,
+        };
+        let slug = title.to_ascii_lowercase().replace(' ', "-");
+        let problem = Problem {
+            type_uri: format!("https://api.hyperfleet.io/errors/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_owned(),
+            instance: None,
+            trace_id: None,
+            timestamp: Some(chrono::Utc::now()),
+            errors,
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(ProblemDraft { problem, cause });
+        response
+    }
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// Middleware completing [`ProblemDraft`]s into problem+json bodies.
+pub async fn render_problems(request: Request, next: Next) -> Response {
+    let instance = request.uri().path().to_owned();
+    let trace_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut response = next.run(request).await;
+    let Some(ProblemDraft { mut problem, cause }) = response.extensions_mut().remove::<ProblemDraft>() else {
+        return response;
+    };
+    if let Some(cause) = cause {
+        tracing::error!(code = %problem.code, path = %instance, error = %cause, "request failed");
+    }
+    problem.instance = Some(instance);
+    problem.trace_id = trace_id;
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let status = response.status();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+    );
+    response
+}

@@ -1,0 +1,95 @@
+//! The HTTP layer: shared state, the router with its middleware stack, and the server loop.
+//! `app(state)` is what tests drive; `serve` adds the listener and graceful shutdown.
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use axum::{Json, Router, http::StatusCode, middleware, routing::get};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{kinds::Kinds, openapi, store::Store};
+use error::ApiError;
+use hyperfleet_api_model::BASE_PATH;
+
+/// State every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Database access.
+    pub store: Store,
+    /// Per-kind configuration.
+    pub kinds: Arc<Kinds>,
+    /// HTTP metrics.
+    pub metrics: metrics::HttpMetrics,
+    /// Registry `/metrics` encodes.
+    pub registry: Arc<Registry>,
+}
+
+impl AppState {
+    /// Builds the state with a fresh metrics registry.
+    pub fn new(store: Store, kinds: Kinds) -> Self {
+        let mut registry = Registry::default();
+        let metrics = metrics::HttpMetrics::register(&mut registry);
+        Self {
+            store,
+            kinds: Arc::new(kinds),
+            metrics,
+            registry: Arc::new(registry),
+        }
+    }
+}
+
+/// The whole application: API routes, health, metrics and the OpenAPI document.
+pub fn app(state: AppState, request_timeout: Duration) -> Router {
+    let api = routes::router()
+        .route("/openapi", get(|| async { Json(openapi::document()) }))
+        .fallback(|uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) });
+    Router::new()
+        .nest(BASE_PATH, api)
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::health::metrics))
+        .fallback(|uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(middleware::from_fn(error::render_problems))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    request_timeout,
+                )),
+        )
+        .with_state(state)
+}
+
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+}
+
+/// Serves `app` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

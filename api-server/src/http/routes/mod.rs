@@ -1,0 +1,161 @@
+//! The `/api/hyperfleet/v1` routes. Cluster and node pool handlers are thin: they extract, call
+//! the shared steps below (validate, then store), and wrap the answer.
+
+pub mod clusters;
+pub mod health;
+pub mod nodepools;
+
+use axum::{Json, Router, http::StatusCode};
+use uuid::Uuid;
+
+use hyperfleet_api_model::{CreateResource, FieldError, ListParams, Page, PatchResource, Resource};
+
+use super::{AppState, error::ApiError};
+use crate::{
+    kinds::Kind,
+    search::parse_search,
+    store::{Changes, DeleteMode, ListQuery, Locator, NewResource, parse_order},
+    validate,
+};
+
+/// Largest page size a client may ask for.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Page size when none is given.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+const MAX_PAGE: u32 = 100_000;
+
+/// Routes under the base path.
+pub fn router() -> Router<AppState> {
+    Router::new().merge(clusters::router()).merge(nodepools::router())
+}
+
+/// Parses an id from the path; a malformed id cannot name anything, so it is a 404.
+fn parse_id(kind: Kind, raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound {
+        kind,
+        id: raw.to_owned(),
+    })
+}
+
+async fn create(
+    state: &AppState,
+    kind: Kind,
+    owner: Option<Uuid>,
+    body: CreateResource,
+    caller: &str,
+) -> Result<(StatusCode, Json<Resource>), ApiError> {
+    let mut errors = Vec::new();
+    if let Some(given) = body.kind.as_deref().filter(|k| *k != kind.as_str()) {
+        errors.push(FieldError {
+            field: "kind".into(),
+            value: Some(given.chars().take(64).collect()),
+            constraint: Some("enum".into()),
+            message: format!("kind must be '{kind}' on this route"),
+        });
+    }
+    validate::name(kind, &body.name, &mut errors);
+    validate::labels(&body.labels, &mut errors);
+    validate::spec(state.kinds.get(kind), &body.spec, &mut errors);
+    fail_on(errors)?;
+    let new = NewResource {
+        name: body.name,
+        spec: body.spec,
+        labels: body.labels,
+    };
+    let resource = state.store.create(kind, owner, new, caller).await?;
+    tracing::info!(kind = %kind, id = %resource.id, name = %resource.name, "created");
+    Ok((StatusCode::CREATED, Json(resource)))
+}
+
+async fn list(
+    state: &AppState,
+    kind: Kind,
+    owner: Option<Uuid>,
+    params: ListParams,
+) -> Result<Json<Page<Resource>>, ApiError> {
+    let page = params.page.unwrap_or(1);
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::BadQuery(format!(
+            "page must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    let size = params.size.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(ApiError::BadQuery(format!(
+            "size must be between 1 and {MAX_PAGE_SIZE}"
+        )));
+    }
+    let order = match params.order.as_deref() {
+        Some(order) => parse_order(order).map_err(ApiError::BadQuery)?,
+        None => Vec::new(),
+    };
+    let filter = params.search.as_deref().map(parse_search).transpose()?;
+    let query = ListQuery {
+        kind,
+        owner,
+        filter,
+        order,
+        page,
+        size,
+    };
+    let (items, total) = state.store.list(&query).await?;
+    let size = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    Ok(Json(Page {
+        items,
+        page,
+        size,
+        total,
+    }))
+}
+
+async fn patch(
+    state: &AppState,
+    at: Locator,
+    body: PatchResource,
+    caller: &str,
+) -> Result<Json<Resource>, ApiError> {
+    if body.spec.is_none() && body.labels.is_none() {
+        return Err(ApiError::MalformedBody("a patch needs `spec` or `labels`".into()));
+    }
+    let mut errors = Vec::new();
+    if let Some(spec) = &body.spec {
+        validate::spec(state.kinds.get(at.kind), spec, &mut errors);
+    }
+    if let Some(labels) = &body.labels {
+        validate::labels(labels, &mut errors);
+    }
+    fail_on(errors)?;
+    let changes = Changes {
+        spec: body.spec,
+        labels: body.labels,
+    };
+    let resource = state.store.patch(at, changes, caller).await?;
+    tracing::info!(kind = %at.kind, id = %at.id, generation = resource.generation, "patched");
+    Ok(Json(resource))
+}
+
+async fn delete(
+    state: &AppState,
+    at: Locator,
+    caller: &str,
+) -> Result<(StatusCode, Json<Resource>), ApiError> {
+    let mode = if state.kinds.delete_needs_finalization(at.kind) {
+        DeleteMode::Soft
+    } else {
+        DeleteMode::Hard
+    };
+    let resource = state.store.delete(at, mode, caller).await?;
+    tracing::info!(kind = %at.kind, id = %at.id, ?mode, "deletion requested");
+    Ok((StatusCode::ACCEPTED, Json(resource)))
+}
+
+fn fail_on(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    Err(ApiError::Validation {
+        detail: format!("invalid fields: {}", fields.join(", ")),
+        errors,
+    })
+}

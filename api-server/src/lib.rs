@@ -1,0 +1,134 @@
+//! HyperFleet API server: a lean REST API over PostgreSQL that stores clusters, node pools and
+//! (later) adapter statuses. `main.rs` parses the command line and calls [`run`]; everything
+//! else is a library so tests drive [`http::app`] directly.
+
+pub mod config;
+pub mod http;
+pub mod kinds;
+pub mod openapi;
+pub mod search;
+pub mod store;
+pub mod telemetry;
+pub mod validate;
+
+use std::{path::Path, sync::Arc};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use config::{Cli, Command, DatabaseArgs, ServeArgs};
+use kinds::{KindSettings, Kinds};
+use store::{DbOptions, Store};
+
+/// Runs one subcommand to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => migrate(&args).await,
+        Command::Openapi => {
+            print!("{}", openapi::yaml().map_err(anyhow::Error::msg)?);
+            Ok(())
+        }
+    }
+}
+
+fn db_options(args: &DatabaseArgs) -> DbOptions {
+    DbOptions {
+        url: args.database_url.clone(),
+        max_connections: args.database_max_connections,
+        acquire_timeout: args.database_acquire_timeout,
+    }
+}
+
+async fn migrate(args: &DatabaseArgs) -> anyhow::Result<()> {
+    let pool = store::connect(&db_options(args)).context("invalid database URL")?;
+    store::migrate(&pool)
+        .await
+        .context("failed to apply migrations")?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let kinds = Kinds {
+        cluster: kind_settings(&args.cluster_adapters, args.cluster_spec_schema.as_deref())?,
+        nodepool: kind_settings(&args.nodepool_adapters, args.nodepool_spec_schema.as_deref())?,
+    };
+    let pool = store::connect(&db_options(&args.database)).context("invalid database URL")?;
+    if args.migrate {
+        store::migrate(&pool)
+            .await
+            .context("failed to apply migrations")?;
+        tracing::info!("migrations applied");
+    }
+    let state = http::AppState::new(Store::new(pool), kinds);
+    let app = http::app(state, args.request_timeout);
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(address = %args.listen, "serving the HyperFleet API");
+    let timeout = args.shutdown_timeout;
+    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!(?timeout, "shutting down: draining in-flight requests");
+        let _ = drained_tx.send(());
+    };
+    let server = http::serve(listener, app, shutdown);
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result.context("server failed")?,
+        () = async { let _ = drained_rx.await; tokio::time::sleep(timeout).await } => {
+            tracing::warn!("shutdown timeout reached with requests still in flight");
+        }
+    }
+    Ok(())
+}
+
+fn kind_settings(adapters: &[String], schema: Option<&Path>) -> anyhow::Result<KindSettings> {
+    let required_adapters = adapters
+        .iter()
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect();
+    let spec_schema = match schema {
+        None => None,
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let json: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            let validator = jsonschema::validator_for(&json)
+                .map_err(|err| anyhow::anyhow!("{} is not a valid JSON schema: {err}", path.display()))?;
+            Some(Arc::new(validator))
+        }
+    };
+    Ok(KindSettings {
+        required_adapters,
+        spec_schema,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}

@@ -1,0 +1,39 @@
+//! The OpenAPI document, generated from the handlers' annotations (never written by hand).
+//! Served at `/api/hyperfleet/v1/openapi` and committed as `api-server/openapi.yaml`; a test
+//! fails when the committed file drifts from the code.
+
+use utoipa::OpenApi;
+
+use crate::http::routes::{clusters, nodepools};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        clusters::list_clusters, clusters::create_cluster, clusters::get_cluster,
+        clusters::patch_cluster, clusters::delete_cluster,
+        nodepools::list_all_nodepools, nodepools::list_nodepools, nodepools::create_nodepool,
+        nodepools::get_nodepool, nodepools::patch_nodepool, nodepools::delete_nodepool,
+    ),
+    tags(
+        (name = "clusters", description = "Managed clusters"),
+        (name = "nodepools", description = "Node pools of managed clusters"),
+    )
+)]
+struct V1;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "HyperFleet API", description = "Clusters, node pools and adapter statuses of a HyperFleet fleet."),
+    nest((path = "/api/hyperfleet/v1", api = V1)),
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as YAML, as committed in `api-server/openapi.yaml`.
+pub fn yaml() -> Result<String, String> {
+    document().to_yaml().map_err(|err| err.to_string())
+}

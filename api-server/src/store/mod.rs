@@ -1,0 +1,106 @@
+//! PostgreSQL access: the only module that writes SQL. Handlers call [`Store`] methods, which
+//! take typed inputs, run in one transaction per write, and return wire model types.
+
+mod list;
+mod resources;
+mod row;
+
+use std::time::Duration;
+
+use sqlx::{PgPool, postgres::PgPoolOptions};
+use uuid::Uuid;
+
+pub use list::{ListQuery, OrderBy, parse_order};
+pub use resources::{Changes, DeleteMode, Locator, NewResource};
+
+use crate::{kinds::Kind, search::SearchError};
+
+/// Migrations embedded from `api-server/migrations`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No live or deleting resource with that id (under that parent).
+    #[error("{kind} with id '{id}' not found")]
+    NotFound { kind: Kind, id: Uuid },
+    /// The name is taken by a live resource of the same kind (and parent).
+    #[error("a {kind} named '{name}' already exists")]
+    NameTaken { kind: Kind, name: String },
+    /// The resource is being deleted; it (or its children) cannot change.
+    #[error("{kind} '{id}' is being deleted")]
+    Deleting { kind: Kind, id: Uuid },
+    /// The search expression is invalid.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    /// The database failed or could not be reached.
+    #[error("database query failed")]
+    Database(#[from] sqlx::Error),
+    /// A stored row could not be turned into the wire model.
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Bounded label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::NameTaken { .. } => "name_taken",
+            StoreError::Deleting { .. } => "deleting",
+            StoreError::Search(_) => "search",
+            StoreError::Database(_) => "database",
+            StoreError::Corrupt(_) => "corrupt",
+        }
+    }
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// `postgres://` URL.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing with 503.
+    pub acquire_timeout: Duration,
+}
+
+/// Opens a pool. Connecting is lazy, so the API starts (and `/readyz` reports) while the
+/// database is still coming up.
+pub fn connect(options: &DbOptions) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_lazy(&options.url)
+}
+
+/// Runs pending migrations. sqlx holds a PostgreSQL advisory lock while migrating, so replicas
+/// starting together apply each migration once.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Handle on the database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Wraps a pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The underlying pool (for health checks).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
