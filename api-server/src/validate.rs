@@ -112,6 +112,15 @@ pub fn spec(settings: &KindSettings, spec: &serde_json::Value, errors: &mut Vec<
         });
         return;
     }
+    if let Some(path) = nul_path(spec, "spec") {
+        errors.push(FieldError {
+            field: path,
+            value: None,
+            constraint: Some("format".into()),
+            message: "strings cannot contain NUL characters (\\u0000)".into(),
+        });
+        return;
+    }
     let Some(schema) = &settings.spec_schema else {
         return;
     };
@@ -123,6 +132,26 @@ pub fn spec(settings: &KindSettings, spec: &serde_json::Value, errors: &mut Vec<
             constraint: Some("schema".into()),
             message: failure.to_string(),
         });
+    }
+}
+
+/// Path of the first key or string containing NUL, which PostgreSQL's jsonb cannot store.
+fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, &format!("{path}.{i}"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let path = format!("{path}.{key}");
+            if key.contains('\0') {
+                Some(path)
+            } else {
+                nul_path(item, &path)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -198,6 +227,16 @@ mod tests {
         );
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "spec.nodes");
+        errors.clear();
+        spec(
+            &settings,
+            &serde_json::json!({"region": "eu", "tags": ["ok", "n\u{0}l"]}),
+            &mut errors,
+        );
+        assert_eq!(
+            (errors[0].field.as_str(), errors[0].constraint.as_deref()),
+            ("spec.tags.1", Some("format"))
+        );
         errors.clear();
         spec(&settings, &serde_json::json!([1]), &mut errors);
         assert_eq!(errors[0].message, "spec must be a JSON object");

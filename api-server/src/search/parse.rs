@@ -182,6 +182,8 @@ fn lex_string(chars: &mut Chars<'_>, pos: usize) -> Result<Token, SearchError> {
                 value.push('\'');
             }
             Some((_, '\'')) => return Ok(Token::Str(value)),
+            // PostgreSQL text cannot hold NUL; refuse it here rather than fail the query.
+            Some((at, '\0')) => return Err(SearchError::at(at, "NUL characters are not allowed")),
             Some((_, c)) => value.push(c),
         }
     }

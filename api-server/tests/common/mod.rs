@@ -1,6 +1,7 @@
 //! Shared test harness: the real API (router, middleware, store) served on an ephemeral
 //! loopback port over a fresh database that `#[sqlx::test]` created and migrated.
 #![allow(dead_code)] // each test binary uses a different subset
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
 
 use std::time::Duration;
 
