@@ -1,4 +1,5 @@
 //! Cluster CRUD against a real PostgreSQL: the contract clients and adapters rely on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns
 
 mod common;
 

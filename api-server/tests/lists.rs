@@ -1,4 +1,5 @@
 //! Lists: paging, ordering and every search form, including hostile input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Node pools: children of a cluster, addressed through it, listed per cluster and fleet-wide.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns
 
 mod common;
 

@@ -27,9 +27,11 @@ pub struct Page<T> {
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// 1-based page number (1..=100000).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100000))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<u32>,
     /// Items per page (1..=1000, default 20).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u32>,
     /// Comma-separated `column [asc|desc]` list, e.g. `name asc,created_time desc`.

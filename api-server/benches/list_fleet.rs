@@ -1,0 +1,141 @@
+//! Benchmark: list latency over a large fleet. Loads N clusters (default 100 000, override with
+//! `HYPERFLEET_BENCH_CLUSTERS`) into a fresh database next to `DATABASE_URL`, serves the real
+//! router on loopback, and times typical list calls through the typed client.
+//!
+//! Run with `hack/bench.sh` (starts PostgreSQL) or `cargo bench -p hyperfleet-api --bench list_fleet`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+use hyperfleet_api::{http, kinds::Kinds, store};
+use hyperfleet_api_model::{ListParams, client::Client};
+
+const REGIONS: [&str; 10] = [
+    "us-east",
+    "us-west",
+    "eu-west",
+    "eu-central",
+    "ap-south",
+    "ap-east",
+    "sa-east",
+    "ca-central",
+    "me-south",
+    "af-south",
+];
+const TIERS: [&str; 5] = ["gold", "silver", "bronze", "free", "test"];
+const ROUNDS: usize = 200;
+
+#[tokio::main]
+async fn main() {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server");
+    let clusters: usize = std::env::var("HYPERFLEET_BENCH_CLUSTERS").map_or(100_000, |n| n.parse().unwrap());
+    let pool = fresh_database(&url).await;
+    let load = Instant::now();
+    load_fleet(&pool, clusters).await;
+    println!("loaded {clusters} clusters in {:.1?}", load.elapsed());
+
+    let state = http::AppState::new(store::Store::new(pool.clone()), Kinds::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, http::app(state, Duration::from_secs(30))).await });
+    let client = Client::new(&base).unwrap();
+
+    let cases = [
+        ("first page, no filter", ListParams::default()),
+        (
+            "label filter, 10% of fleet",
+            ListParams::search("labels.region='eu-west'"),
+        ),
+        (
+            "two labels, 2% of fleet",
+            ListParams::search("labels.region='eu-west' and labels.tier='gold'"),
+        ),
+        (
+            "label filter, page 50",
+            ListParams {
+                page: Some(50),
+                ..ListParams::search("labels.region='eu-west'")
+            },
+        ),
+        (
+            "label filter, size 1000",
+            ListParams {
+                size: Some(1000),
+                ..ListParams::search("labels.region='us-east'")
+            },
+        ),
+        ("rare label (1 match)", ListParams::search("labels.canary='true'")),
+    ];
+    println!(
+        "{:<32} {:>8} {:>9} {:>9} {:>9}",
+        "query", "total", "p50", "p95", "p99"
+    );
+    for (name, params) in cases {
+        let mut samples = Vec::with_capacity(ROUNDS);
+        let mut total = 0;
+        for _ in 0..ROUNDS {
+            let started = Instant::now();
+            total = client.list_clusters(&params).await.unwrap().total;
+            samples.push(started.elapsed());
+        }
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+        println!(
+            "{name:<32} {total:>8} {:>9.2?} {:>9.2?} {:>9.2?}",
+            at(0.5),
+            at(0.95),
+            at(0.99)
+        );
+    }
+}
+
+async fn fresh_database(url: &str) -> PgPool {
+    let mut admin = PgConnection::connect(url).await.unwrap();
+    sqlx::query("drop database if exists hyperfleet_bench with (force)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query("create database hyperfleet_bench")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let pool = PgPool::connect(&format!("{server}/hyperfleet_bench"))
+        .await
+        .unwrap();
+    store::migrate(&pool).await.unwrap();
+    pool
+}
+
+async fn load_fleet(pool: &PgPool, clusters: usize) {
+    for chunk_start in (0..clusters).step_by(10_000) {
+        let chunk: Vec<usize> = (chunk_start..clusters.min(chunk_start + 10_000)).collect();
+        let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
+        let names: Vec<String> = chunk.iter().map(|i| format!("cluster-{i:06}")).collect();
+        let labels: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|i| {
+                let mut labels = serde_json::json!({"region": REGIONS[i % 10], "tier": TIERS[(i / 10) % 5]});
+                if *i == clusters / 2 {
+                    labels["canary"] = "true".into();
+                }
+                labels
+            })
+            .collect();
+        sqlx::query(
+            "insert into resources (id, kind, name, spec, labels, created_time, updated_time, created_by, updated_by) \
+             select id, 'Cluster', name, '{\"version\": \"4.17\"}', labels, now(), now(), 'bench', 'bench' \
+             from unnest($1::uuid[], $2::text[], $3::jsonb[]) as t(id, name, labels)",
+        )
+        .bind(&ids)
+        .bind(&names)
+        .bind(&labels)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query("analyze resources").execute(pool).await.unwrap();
+}
