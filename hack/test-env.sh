@@ -4,6 +4,7 @@
 #   hack/test-env.sh down DIR   stop everything started by `up DIR` and remove DIR
 # DIR/env exports DATABASE_URL, AMQP_URL, PUBSUB_EMULATOR_HOST (and the RabbitMQ control
 # variables tests use to restart the broker). Missing packages are installed with apt.
+# SERVICES (default "postgres pubsub rabbitmq") chooses what `up` starts.
 set -euo pipefail
 
 die() { echo "test-env: $*" >&2; exit 1; }
@@ -99,9 +100,15 @@ up() {
   local dir=$1
   mkdir -p "$dir" && chmod 755 "$dir" && : >"$dir/env"
   command -v curl >/dev/null || apt_install curl
-  start_postgres "$dir"
-  start_pubsub "$dir"
-  start_rabbitmq "$dir"
+  local service
+  for service in ${SERVICES:-postgres pubsub rabbitmq}; do
+    case $service in
+      postgres) start_postgres "$dir" ;;
+      pubsub) start_pubsub "$dir" ;;
+      rabbitmq) start_rabbitmq "$dir" ;;
+      *) die "unknown service '$service' (known: postgres pubsub rabbitmq)" ;;
+    esac
+  done
 }
 
 down() {

@@ -42,9 +42,17 @@ fn db_options(args: &DatabaseArgs) -> DbOptions {
 
 async fn migrate(args: &DatabaseArgs) -> anyhow::Result<()> {
     let pool = store::connect(&db_options(args)).context("invalid database URL")?;
-    store::migrate(&pool)
+    apply_migrations(&args.database_url, &pool).await
+}
+
+/// Connection attempts (2 s apart) before migrating gives up: a minute for a database to start.
+const MIGRATE_CONNECT_ATTEMPTS: u32 = 30;
+
+async fn apply_migrations(url: &str, pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    store::wait_for_database(url, MIGRATE_CONNECT_ATTEMPTS)
         .await
-        .context("failed to apply migrations")?;
+        .context("cannot reach the database")?;
+    store::migrate(pool).await.context("failed to apply migrations")?;
     tracing::info!("migrations applied");
     Ok(())
 }
@@ -56,10 +64,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let pool = store::connect(&db_options(&args.database)).context("invalid database URL")?;
     if args.migrate {
-        store::migrate(&pool)
-            .await
-            .context("failed to apply migrations")?;
-        tracing::info!("migrations applied");
+        apply_migrations(&args.database.database_url, &pool).await?;
     }
     let state = http::AppState::new(Store::new(pool), kinds);
     let app = http::app(state, args.request_timeout);

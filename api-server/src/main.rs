@@ -15,7 +15,6 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "hyperfleet-api failed");
-            eprintln!("hyperfleet-api: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }

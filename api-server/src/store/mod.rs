@@ -75,6 +75,24 @@ pub fn connect(options: &DbOptions) -> Result<PgPool, sqlx::Error> {
         .connect_lazy(&options.url)
 }
 
+/// Waits until the database accepts connections, logging why it does not, for at most
+/// `attempts` tries two seconds apart (a database starting next to the API is normal).
+pub async fn wait_for_database(url: &str, attempts: u32) -> Result<(), sqlx::Error> {
+    use sqlx::Connection as _;
+    let mut attempt = 1;
+    loop {
+        match sqlx::PgConnection::connect(url).await {
+            Ok(conn) => return conn.close().await,
+            Err(err) if attempt < attempts => {
+                tracing::warn!(error = %err, attempt, attempts, "database not reachable yet; retrying in 2s");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
 /// Runs pending migrations. sqlx holds a PostgreSQL advisory lock while migrating, so replicas
 /// starting together apply each migration once.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
