@@ -7,6 +7,7 @@ pub mod http;
 pub mod kinds;
 pub mod openapi;
 pub mod search;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod validate;

@@ -9,6 +9,7 @@
 pub mod list;
 pub mod problem;
 pub mod resource;
+pub mod status;
 
 #[cfg(feature = "client")]
 pub mod client;
@@ -18,6 +19,10 @@ pub use problem::{FieldError, Problem};
 pub use resource::{
     Condition, ConditionStatus, CreateResource, ObjectReference, PatchResource, Phase, Resource,
     ResourceStatus,
+};
+
+pub use status::{
+    AdapterCondition, AdapterStatus, ForceDelete, ReportedCondition, StatusHistoryEntry, StatusReport,
 };
 
 /// Base path every route of the API lives under.

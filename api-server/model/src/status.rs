@@ -1,0 +1,134 @@
+//! Adapter status reports: what an adapter PUTs after acting on a resource, and what the API
+//! stores and returns for it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ConditionStatus;
+
+/// Condition types every report must carry.
+pub const MANDATORY_CONDITIONS: [&str; 3] = ["Applied", "Available", "Health"];
+
+/// Body of `PUT` (or `POST`) `.../statuses`: one adapter's report about one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StatusReport {
+    /// The reporting adapter (`adapter_name` is accepted too).
+    #[serde(alias = "adapter_name")]
+    pub adapter: String,
+    /// The resource generation the adapter acted on.
+    pub observed_generation: i64,
+    /// When the adapter observed this state (adapter clock); the server's time when absent.
+    /// Must lie within 30 minutes before and 5 minutes after the server's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_time: Option<DateTime<Utc>>,
+    /// `Applied`, `Available` and `Health` are mandatory; `Finalized` reports deletion done.
+    pub conditions: Vec<ReportedCondition>,
+    /// Free-form adapter output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub data: Option<serde_json::Value>,
+    /// Execution details (job name and namespace, attempt, timings...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// One condition in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReportedCondition {
+    /// PascalCase type, e.g. `Available`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Whether it holds.
+    pub status: ConditionStatus,
+    /// PascalCase reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Human-readable detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A stored adapter report, as returned by the statuses routes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdapterStatus {
+    /// The reporting adapter.
+    pub adapter: String,
+    /// The resource generation the adapter acted on.
+    pub observed_generation: i64,
+    /// Reported conditions, each with the time its status last flipped.
+    pub conditions: Vec<AdapterCondition>,
+    /// Free-form adapter output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub data: Option<serde_json::Value>,
+    /// Execution details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<serde_json::Value>,
+    /// `observed_time` of the adapter's first accepted report.
+    pub created_time: DateTime<Utc>,
+    /// `observed_time` of the latest accepted report.
+    pub last_report_time: DateTime<Utc>,
+}
+
+/// A stored condition of an adapter report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdapterCondition {
+    /// PascalCase type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Whether it holds.
+    pub status: ConditionStatus,
+    /// PascalCase reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Human-readable detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When this condition's status last flipped.
+    pub last_transition_time: DateTime<Utc>,
+}
+
+impl AdapterStatus {
+    /// The status of condition `type_`, if reported.
+    pub fn condition(&self, type_: &str) -> Option<ConditionStatus> {
+        self.conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .map(|c| c.status)
+    }
+}
+
+/// One accepted report in an adapter's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusHistoryEntry {
+    /// The resource generation the adapter acted on.
+    pub observed_generation: i64,
+    /// When the adapter observed this state.
+    pub observed_time: DateTime<Utc>,
+    /// When the API accepted the report.
+    pub received_time: DateTime<Utc>,
+    /// The reported conditions.
+    pub conditions: Vec<ReportedCondition>,
+    /// Free-form adapter output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub data: Option<serde_json::Value>,
+}
+
+/// Body of `POST .../force-delete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ForceDelete {
+    /// Why the resource is removed without its adapters' finalization (1 to 1024 characters).
+    pub reason: String,
+}
