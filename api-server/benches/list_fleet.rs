@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
-use hyperfleet_api::{http, kinds::Kinds, store};
+use hyperfleet_api::{http, store};
 use hyperfleet_api_model::{ListParams, client::Client};
 
 const REGIONS: [&str; 10] = [
@@ -37,7 +37,7 @@ async fn main() {
     load_fleet(&pool, clusters).await;
     println!("loaded {clusters} clusters in {:.1?}", load.elapsed());
 
-    let state = http::AppState::new(store::Store::new(pool.clone()), Kinds::default());
+    let state = http::AppState::new(store::Store::new(pool.clone(), Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, http::app(state, Duration::from_secs(30))).await });
@@ -45,34 +45,19 @@ async fn main() {
 
     let cases = [
         ("first page, no filter", ListParams::default()),
-        (
-            "label filter, 10% of fleet",
-            ListParams::search("labels.region='eu-west'"),
-        ),
-        (
-            "two labels, 2% of fleet",
-            ListParams::search("labels.region='eu-west' and labels.tier='gold'"),
-        ),
+        ("label filter, 10% of fleet", ListParams::search("labels.region='eu-west'")),
+        ("two labels, 2% of fleet", ListParams::search("labels.region='eu-west' and labels.tier='gold'")),
         (
             "label filter, page 50",
-            ListParams {
-                page: Some(50),
-                ..ListParams::search("labels.region='eu-west'")
-            },
+            ListParams { page: Some(50), ..ListParams::search("labels.region='eu-west'") },
         ),
         (
             "label filter, size 1000",
-            ListParams {
-                size: Some(1000),
-                ..ListParams::search("labels.region='us-east'")
-            },
+            ListParams { size: Some(1000), ..ListParams::search("labels.region='us-east'") },
         ),
         ("rare label (1 match)", ListParams::search("labels.canary='true'")),
     ];
-    println!(
-        "{:<32} {:>8} {:>9} {:>9} {:>9}",
-        "query", "total", "p50", "p95", "p99"
-    );
+    println!("{:<32} {:>8} {:>9} {:>9} {:>9}", "query", "total", "p50", "p95", "p99");
     for (name, params) in cases {
         let mut samples = Vec::with_capacity(ROUNDS);
         let mut total = 0;
@@ -83,29 +68,16 @@ async fn main() {
         }
         samples.sort();
         let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
-        println!(
-            "{name:<32} {total:>8} {:>9.2?} {:>9.2?} {:>9.2?}",
-            at(0.5),
-            at(0.95),
-            at(0.99)
-        );
+        println!("{name:<32} {total:>8} {:>9.2?} {:>9.2?} {:>9.2?}", at(0.5), at(0.95), at(0.99));
     }
 }
 
 async fn fresh_database(url: &str) -> PgPool {
     let mut admin = PgConnection::connect(url).await.unwrap();
-    sqlx::query("drop database if exists hyperfleet_bench with (force)")
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query("create database hyperfleet_bench")
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    sqlx::query("drop database if exists hyperfleet_bench with (force)").execute(&mut admin).await.unwrap();
+    sqlx::query("create database hyperfleet_bench").execute(&mut admin).await.unwrap();
     let (server, _) = url.rsplit_once('/').unwrap();
-    let pool = PgPool::connect(&format!("{server}/hyperfleet_bench"))
-        .await
-        .unwrap();
+    let pool = PgPool::connect(&format!("{server}/hyperfleet_bench")).await.unwrap();
     store::migrate(&pool).await.unwrap();
     pool
 }

@@ -77,6 +77,9 @@ pub struct ServeArgs {
     /// JSON schema file that node pool `spec`s must satisfy.
     #[arg(long, env = "HYPERFLEET_NODEPOOL_SPEC_SCHEMA")]
     pub nodepool_spec_schema: Option<PathBuf>,
+    /// Accepted status reports kept per resource and adapter (`.../statuses/{adapter}/history`).
+    #[arg(long, env = "HYPERFLEET_STATUS_HISTORY_LIMIT", default_value_t = 100)]
+    pub status_history_limit: i64,
     /// Longest a request may take before it is answered 503.
     #[arg(long, env = "HYPERFLEET_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,

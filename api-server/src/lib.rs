@@ -50,9 +50,7 @@ async fn migrate(args: &DatabaseArgs) -> anyhow::Result<()> {
 const MIGRATE_CONNECT_ATTEMPTS: u32 = 30;
 
 async fn apply_migrations(url: &str, pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    store::wait_for_database(url, MIGRATE_CONNECT_ATTEMPTS)
-        .await
-        .context("cannot reach the database")?;
+    store::wait_for_database(url, MIGRATE_CONNECT_ATTEMPTS).await.context("cannot reach the database")?;
     store::migrate(pool).await.context("failed to apply migrations")?;
     tracing::info!("migrations applied");
     Ok(())
@@ -67,11 +65,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.migrate {
         apply_migrations(&args.database.database_url, &pool).await?;
     }
-    let state = http::AppState::new(Store::new(pool), kinds);
+    let store = Store::new(pool, Arc::new(kinds)).with_history_limit(args.status_history_limit);
+    let state = http::AppState::new(store);
     let app = http::app(state, args.request_timeout);
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener =
+        TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %args.listen, "serving the HyperFleet API");
     let timeout = args.shutdown_timeout;
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
@@ -92,11 +90,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn kind_settings(adapters: &[String], schema: Option<&Path>) -> anyhow::Result<KindSettings> {
-    let required_adapters = adapters
-        .iter()
-        .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty())
-        .collect();
+    let required_adapters = adapters.iter().map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect();
     let spec_schema = match schema {
         None => None,
         Some(path) => {
@@ -109,10 +103,7 @@ fn kind_settings(adapters: &[String], schema: Option<&Path>) -> anyhow::Result<K
             Some(Arc::new(validator))
         }
     };
-    Ok(KindSettings {
-        required_adapters,
-        spec_schema,
-    })
+    Ok(KindSettings { required_adapters, spec_schema })
 }
 
 async fn shutdown_signal() {

@@ -14,15 +14,11 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
         .map_err(|err| format!("invalid log filter '{filter}': {err}"))?;
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
-        LogFormat::Json => registry
-            .with(fmt::layer().json().with_writer(std::io::stderr))
-            .try_init(),
+        LogFormat::Json => registry.with(fmt::layer().json().with_writer(std::io::stderr)).try_init(),
         LogFormat::Text => {
             // Colours only for people at a terminal, never in files or CI logs.
             let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            registry
-                .with(fmt::layer().with_ansi(ansi).with_writer(std::io::stderr))
-                .try_init()
+            registry.with(fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)).try_init()
         }
     };
     result.map_err(|err| err.to_string())

@@ -41,12 +41,7 @@ pub fn name(kind: Kind, name: &str, errors: &mut Vec<FieldError>) {
             format!("must be at least {} characters", len.start()),
         ));
     } else if name.len() > *len.end() {
-        errors.push(error(
-            "name",
-            name,
-            "max_length",
-            format!("must be at most {} characters", len.end()),
-        ));
+        errors.push(error("name", name, "max_length", format!("must be at most {} characters", len.end())));
     } else if !DNS_LABEL.is_match(name) {
         let message =
             "must consist of lower-case letters, digits and '-', and start and end with a letter or digit";
@@ -59,20 +54,10 @@ pub fn labels(labels: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
     for (key, value) in labels {
         let field = format!("labels.{key}");
         if let Err(message) = label_key(key) {
-            errors.push(error(
-                &field,
-                key,
-                "pattern",
-                format!("invalid label key: {message}"),
-            ));
+            errors.push(error(&field, key, "pattern", format!("invalid label key: {message}")));
         }
         if value.len() > 63 {
-            errors.push(error(
-                &field,
-                value,
-                "max_length",
-                "label values are at most 63 characters".into(),
-            ));
+            errors.push(error(&field, value, "max_length", "label values are at most 63 characters".into()));
         } else if !value.is_empty() && !LABEL_NAME.is_match(value) {
             let message = "label values use letters, digits, '-', '_' and '.', and start and end with a letter or digit";
             errors.push(error(&field, value, "pattern", message.into()));
@@ -139,17 +124,12 @@ pub fn spec(settings: &KindSettings, spec: &serde_json::Value, errors: &mut Vec<
 fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
     match value {
         serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, item)| nul_path(item, &format!("{path}.{i}"))),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| nul_path(item, &format!("{path}.{i}")))
+        }
         serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
             let path = format!("{path}.{key}");
-            if key.contains('\0') {
-                Some(path)
-            } else {
-                nul_path(item, &path)
-            }
+            if key.contains('\0') { Some(path) } else { nul_path(item, &path) }
         }),
         _ => None,
     }
@@ -179,12 +159,7 @@ mod tests {
 
     #[test]
     fn label_syntax_is_kubernetes_syntax() {
-        let ok = [
-            ("app", "web"),
-            ("example.com/tier", "gold"),
-            ("a_b.c-d", ""),
-            ("region", "us-east-1"),
-        ];
+        let ok = [("app", "web"), ("example.com/tier", "gold"), ("a_b.c-d", ""), ("region", "us-east-1")];
         let bad = [
             ("", "x"),
             ("/x", "x"),
@@ -220,19 +195,11 @@ mod tests {
             ..KindSettings::default()
         };
         let mut errors = Vec::new();
-        spec(
-            &settings,
-            &serde_json::json!({"region": "eu", "nodes": 0}),
-            &mut errors,
-        );
+        spec(&settings, &serde_json::json!({"region": "eu", "nodes": 0}), &mut errors);
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "spec.nodes");
         errors.clear();
-        spec(
-            &settings,
-            &serde_json::json!({"region": "eu", "tags": ["ok", "n\u{0}l"]}),
-            &mut errors,
-        );
+        spec(&settings, &serde_json::json!({"region": "eu", "tags": ["ok", "n\u{0}l"]}), &mut errors);
         assert_eq!(
             (errors[0].field.as_str(), errors[0].constraint.as_deref()),
             ("spec.tags.1", Some("format"))

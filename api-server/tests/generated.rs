@@ -28,23 +28,11 @@ fn openapi_documents_every_route_and_the_error_body() {
         "/api/hyperfleet/v1/clusters/{cluster_id}/nodepools/{nodepool_id}",
         "/api/hyperfleet/v1/nodepools",
     ] {
-        assert!(
-            paths.contains_key(path),
-            "{path} missing from {:?}",
-            paths.keys().collect::<Vec<_>>()
-        );
+        assert!(paths.contains_key(path), "{path} missing from {:?}", paths.keys().collect::<Vec<_>>());
     }
-    assert_eq!(
-        paths["/api/hyperfleet/v1/clusters/{cluster_id}"]
-            .as_object()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(paths["/api/hyperfleet/v1/clusters/{cluster_id}"].as_object().unwrap().len(), 3);
     let problem = &doc["components"]["schemas"]["Problem"]["properties"];
-    for field in [
-        "type", "title", "status", "detail", "code", "instance", "trace_id", "errors",
-    ] {
+    for field in ["type", "title", "status", "detail", "code", "instance", "trace_id", "errors"] {
         assert!(problem.get(field).is_some(), "Problem.{field} undocumented");
     }
 }

@@ -16,11 +16,7 @@ async fn names(api: &common::TestApi, search: &str) -> Vec<String> {
         size: Some(100),
         ..Default::default()
     };
-    let page = api
-        .client
-        .list_clusters(&params)
-        .await
-        .unwrap_or_else(|err| panic!("{search}: {err}"));
+    let page = api.client.list_clusters(&params).await.unwrap_or_else(|err| panic!("{search}: {err}"));
     page.items.into_iter().map(|c| c.name).collect()
 }
 
@@ -31,49 +27,24 @@ async fn pages_cover_the_whole_list_exactly_once(pool: PgPool) {
         api.cluster(&format!("cluster-{i:02}"), &[]).await;
     }
     let first = api.client.list_clusters(&ListParams::default()).await.unwrap();
-    assert_eq!(
-        (first.page, first.size, first.total, first.items.len()),
-        (1, 20, 25, 20)
-    );
+    assert_eq!((first.page, first.size, first.total, first.items.len()), (1, 20, 25, 20));
     assert_eq!(first.items[0].name, "cluster-24", "newest first by default");
 
     let mut seen: Vec<String> = Vec::new();
     for page in 1..=3 {
-        let params = ListParams {
-            page: Some(page),
-            size: Some(10),
-            ..Default::default()
-        };
+        let params = ListParams { page: Some(page), size: Some(10), ..Default::default() };
         let answer = api.client.list_clusters(&params).await.unwrap();
         assert_eq!(answer.total, 25);
-        assert_eq!(
-            answer.size as usize,
-            answer.items.len(),
-            "size counts the items returned"
-        );
+        assert_eq!(answer.size as usize, answer.items.len(), "size counts the items returned");
         seen.extend(answer.items.into_iter().map(|c| c.name));
     }
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 25);
 
-    let beyond = api
-        .client
-        .list_clusters(&ListParams {
-            page: Some(9),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let beyond = api.client.list_clusters(&ListParams { page: Some(9), ..Default::default() }).await.unwrap();
     assert_eq!((beyond.items.len(), beyond.total), (0, 25));
-    let max = api
-        .client
-        .list_clusters(&ListParams {
-            size: Some(1000),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let max = api.client.list_clusters(&ListParams { size: Some(1000), ..Default::default() }).await.unwrap();
     assert_eq!(max.items.len(), 25);
 }
 
@@ -91,10 +62,7 @@ async fn bad_paging_and_order_are_rejected_with_the_reason(pool: PgPool) {
         ("search=", "empty expression"),
     ] {
         let answer = api.get(&format!("/clusters?{query}")).await;
-        let detail = answer.problem(400, "HYPERFLEET-VAL-005")["detail"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let detail = answer.problem(400, "HYPERFLEET-VAL-005")["detail"].as_str().unwrap().to_owned();
         assert!(detail.contains(message), "{query}: {detail}");
     }
 }
@@ -105,24 +73,11 @@ async fn order_by_columns_with_direction(pool: PgPool) {
     for name in ["bravo", "alpha", "charlie"] {
         api.cluster(name, &[]).await;
     }
-    let ordered = |order: &str| ListParams {
-        order: Some(order.into()),
-        ..Default::default()
-    };
+    let ordered = |order: &str| ListParams { order: Some(order.into()), ..Default::default() };
     let asc = api.client.list_clusters(&ordered("name")).await.unwrap();
-    assert_eq!(
-        asc.items.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-        ["alpha", "bravo", "charlie"]
-    );
-    let desc = api
-        .client
-        .list_clusters(&ordered("generation desc, name desc"))
-        .await
-        .unwrap();
-    assert_eq!(
-        desc.items.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-        ["charlie", "bravo", "alpha"]
-    );
+    assert_eq!(asc.items.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["alpha", "bravo", "charlie"]);
+    let desc = api.client.list_clusters(&ordered("generation desc, name desc")).await.unwrap();
+    assert_eq!(desc.items.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["charlie", "bravo", "alpha"]);
 }
 
 async fn fleet(api: &common::TestApi) -> Vec<Resource> {
@@ -137,10 +92,7 @@ async fn fleet(api: &common::TestApi) -> Vec<Resource> {
         labels.extend(tier.map(|t| ("tier", t)));
         let created = api.cluster(name, &labels).await;
         let spec = json!({"region": region, "nodes": nodes, "ha": tier == Some("gold")});
-        let patch = hyperfleet_api_model::PatchResource {
-            spec: Some(spec),
-            labels: None,
-        };
+        let patch = hyperfleet_api_model::PatchResource { spec: Some(spec), labels: None };
         clusters.push(api.client.patch_cluster(created.id, &patch).await.unwrap());
     }
     clusters
@@ -154,41 +106,23 @@ async fn every_search_form_selects_the_right_clusters(pool: PgPool) {
         ("labels.region='us-east'", &["east-free", "east-gold"]),
         ("labels.region != 'us-east'", &["west-gold", "west-silver"]),
         ("labels.tier != 'gold'", &["east-free", "west-silver"]),
-        (
-            "labels.tier in ['gold', 'silver']",
-            &["east-gold", "west-gold", "west-silver"],
-        ),
+        ("labels.tier in ['gold', 'silver']", &["east-gold", "west-gold", "west-silver"]),
         ("labels.tier not in ['gold']", &["east-free", "west-silver"]),
         ("labels.tier is null", &["east-free"]),
-        (
-            "labels.tier is not null and labels.region = 'eu-west'",
-            &["west-gold", "west-silver"],
-        ),
-        (
-            "labels.region = 'us-east' or labels.tier = 'silver'",
-            &["east-free", "east-gold", "west-silver"],
-        ),
+        ("labels.tier is not null and labels.region = 'eu-west'", &["west-gold", "west-silver"]),
+        ("labels.region = 'us-east' or labels.tier = 'silver'", &["east-free", "east-gold", "west-silver"]),
         ("not (labels.region = 'us-east')", &["west-gold", "west-silver"]),
         ("name like 'west-%'", &["west-gold", "west-silver"]),
         ("name in ['east-gold', 'nope']", &["east-gold"]),
-        (
-            "generation = 2",
-            &["east-free", "east-gold", "west-gold", "west-silver"],
-        ),
+        ("generation = 2", &["east-free", "east-gold", "west-gold", "west-silver"]),
         ("generation > 2", &[]),
         ("spec.region = 'eu-west'", &["west-gold", "west-silver"]),
         ("spec.nodes >= 5", &["east-gold", "west-gold"]),
         ("spec.nodes < 5.5", &["east-free", "east-gold"]),
         ("spec.ha = true", &["east-gold", "west-gold"]),
         ("spec.missing is null and spec.nodes = 'many'", &["west-silver"]),
-        (
-            "status.phase = 'Pending'",
-            &["east-free", "east-gold", "west-gold", "west-silver"],
-        ),
-        (
-            "deleted_time is null",
-            &["east-free", "east-gold", "west-gold", "west-silver"],
-        ),
+        ("status.phase = 'Pending'", &["east-free", "east-gold", "west-gold", "west-silver"]),
+        ("deleted_time is null", &["east-free", "east-gold", "west-gold", "west-silver"]),
         (
             "created_by = 'system@hyperfleet.local' and kind = 'Cluster'",
             &["east-free", "east-gold", "west-gold", "west-silver"],
@@ -200,10 +134,7 @@ async fn every_search_form_selects_the_right_clusters(pool: PgPool) {
     let id = clusters[0].id;
     assert_eq!(names(&api, &format!("id = '{id}'")).await, ["east-gold"]);
     let after = (clusters[1].created_time).to_rfc3339();
-    assert_eq!(
-        names(&api, &format!("created_time > '{after}'")).await,
-        ["west-gold", "west-silver"]
-    );
+    assert_eq!(names(&api, &format!("created_time > '{after}'")).await, ["west-gold", "west-silver"]);
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
@@ -211,11 +142,9 @@ async fn condition_searches_find_what_the_sentinel_asks_for(pool: PgPool) {
     let api = common::start(pool).await;
     let clusters = fleet(&api).await;
     // Aggregated conditions are written by status reports (a later part); seed them directly here.
-    for (cluster, status, age_minutes) in [
-        (&clusters[0], "True", 60),
-        (&clusters[1], "False", 1),
-        (&clusters[2], "False", 30),
-    ] {
+    for (cluster, status, age_minutes) in
+        [(&clusters[0], "True", 60), (&clusters[1], "False", 1), (&clusters[2], "False", 30)]
+    {
         sqlx::query(
             "insert into resource_conditions (resource_id, type, status, observed_generation, created_time, \
              last_updated_time, last_transition_time) \
@@ -231,15 +160,9 @@ async fn condition_searches_find_what_the_sentinel_asks_for(pool: PgPool) {
     let ten_minutes_ago = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
     let cases: Vec<(String, &[&str])> = vec![
         ("status.conditions.Reconciled='True'".into(), &["east-gold"]),
-        (
-            "status.conditions.Reconciled = 'False'".into(),
-            &["east-free", "west-gold"],
-        ),
+        ("status.conditions.Reconciled = 'False'".into(), &["east-free", "west-gold"]),
         ("status.conditions.Reconciled is null".into(), &["west-silver"]),
-        (
-            "not status.conditions.Reconciled = 'True'".into(),
-            &["east-free", "west-gold", "west-silver"],
-        ),
+        ("not status.conditions.Reconciled = 'True'".into(), &["east-free", "west-gold", "west-silver"]),
         (
             format!("status.conditions.Reconciled.last_updated_time < '{ten_minutes_ago}'"),
             &["east-gold", "west-gold"],
@@ -256,10 +179,7 @@ async fn condition_searches_find_what_the_sentinel_asks_for(pool: PgPool) {
         assert_eq!(names(&api, &search).await, expected, "{search}");
     }
     let full = api.client.get_cluster(clusters[0].id).await.unwrap();
-    assert_eq!(
-        full.status.conditions[0].type_, "Reconciled",
-        "conditions are part of the resource"
-    );
+    assert_eq!(full.status.conditions[0].type_, "Reconciled", "conditions are part of the resource");
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
@@ -297,10 +217,8 @@ async fn hostile_searches_are_rejected_or_match_nothing_never_500(pool: PgPool) 
             answer.problem(400, "HYPERFLEET-VAL-005");
         }
     }
-    let still_there: i64 = sqlx::query_scalar("select count(*) from resources")
-        .fetch_one(&api.pool)
-        .await
-        .unwrap();
+    let still_there: i64 =
+        sqlx::query_scalar("select count(*) from resources").fetch_one(&api.pool).await.unwrap();
     assert_eq!(still_there, 4);
 }
 

@@ -18,26 +18,15 @@ async fn nodepool_is_addressed_through_its_cluster(pool: PgPool) {
     let pool_ = api.nodepool(&cluster, "workers").await;
 
     assert_eq!(pool_.kind, "NodePool");
-    assert_eq!(
-        pool_.href,
-        format!(
-            "/api/hyperfleet/v1/clusters/{}/nodepools/{}",
-            cluster.id, pool_.id
-        )
-    );
+    assert_eq!(pool_.href, format!("/api/hyperfleet/v1/clusters/{}/nodepools/{}", cluster.id, pool_.id));
     let owner = pool_.owner_references.clone().unwrap();
     assert_eq!(
         (owner.id, owner.kind.as_str(), owner.href.as_str()),
         (cluster.id, "Cluster", cluster.href.as_str())
     );
-    assert_eq!(
-        api.client.get_nodepool(cluster.id, pool_.id).await.unwrap(),
-        pool_
-    );
+    assert_eq!(api.client.get_nodepool(cluster.id, pool_.id).await.unwrap(), pool_);
 
-    let wrong_parent = api
-        .get(&format!("/clusters/{}/nodepools/{}", other.id, pool_.id))
-        .await;
+    let wrong_parent = api.get(&format!("/clusters/{}/nodepools/{}", other.id, pool_.id)).await;
     wrong_parent.problem(404, "HYPERFLEET-NTF-001");
     let as_cluster = api.get(&format!("/clusters/{}", pool_.id)).await;
     as_cluster.problem(404, "HYPERFLEET-NTF-001");
@@ -52,32 +41,15 @@ async fn nodepools_list_per_cluster_and_fleet_wide(pool: PgPool) {
     api.nodepool(&a, "pool-a2").await;
     api.nodepool(&b, "pool-b1").await;
 
-    let of_a = api
-        .client
-        .list_nodepools(a.id, &ListParams::default())
-        .await
-        .unwrap();
+    let of_a = api.client.list_nodepools(a.id, &ListParams::default()).await.unwrap();
     assert_eq!(of_a.total, 2);
-    assert!(
-        of_a.items
-            .iter()
-            .all(|np| np.owner_references.as_ref().unwrap().id == a.id)
-    );
-    let all = api
-        .client
-        .list_all_nodepools(&ListParams::default())
-        .await
-        .unwrap();
+    assert!(of_a.items.iter().all(|np| np.owner_references.as_ref().unwrap().id == a.id));
+    let all = api.client.list_all_nodepools(&ListParams::default()).await.unwrap();
     assert_eq!(all.total, 3);
-    let by_owner = api
-        .client
-        .list_all_nodepools(&ListParams::search(format!("owner_id = '{}'", b.id)))
-        .await;
+    let by_owner = api.client.list_all_nodepools(&ListParams::search(format!("owner_id = '{}'", b.id))).await;
     assert_eq!(by_owner.unwrap().items[0].name, "pool-b1");
 
-    let missing = api
-        .get("/clusters/0190b6a4-0000-7000-8000-000000000000/nodepools")
-        .await;
+    let missing = api.get("/clusters/0190b6a4-0000-7000-8000-000000000000/nodepools").await;
     missing.problem(404, "HYPERFLEET-NTF-001");
 }
 
@@ -104,19 +76,13 @@ async fn nodepool_names_are_unique_within_a_cluster_only(pool: PgPool) {
             Some(json!({"name": "a".repeat(16), "spec": {}})),
         )
         .await;
-    assert_eq!(
-        long.problem(400, "HYPERFLEET-VAL-000")["errors"][0]["constraint"],
-        "max_length"
-    );
+    assert_eq!(long.problem(400, "HYPERFLEET-VAL-000")["errors"][0]["constraint"], "max_length");
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn nodepools_need_a_live_cluster(pool: PgPool) {
     let kinds = Kinds {
-        cluster: KindSettings {
-            required_adapters: vec!["validation".into()],
-            ..KindSettings::default()
-        },
+        cluster: KindSettings { required_adapters: vec!["validation".into()], ..KindSettings::default() },
         ..Kinds::default()
     };
     let api = common::start_with(pool, kinds).await;
@@ -130,42 +96,23 @@ async fn nodepools_need_a_live_cluster(pool: PgPool) {
 
     let cluster = api.cluster("going-away", &[]).await;
     api.client.delete_cluster(cluster.id).await.unwrap();
-    let deleting = api
-        .send(
-            Method::POST,
-            &format!("/clusters/{}/nodepools", cluster.id),
-            Some(body),
-        )
-        .await;
+    let deleting = api.send(Method::POST, &format!("/clusters/{}/nodepools", cluster.id), Some(body)).await;
     assert!(
-        deleting.problem(409, "HYPERFLEET-CNF-003")["detail"]
-            .as_str()
-            .unwrap()
-            .contains("being deleted")
+        deleting.problem(409, "HYPERFLEET-CNF-003")["detail"].as_str().unwrap().contains("being deleted")
     );
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn cluster_deletion_cascades_to_its_nodepools(pool: PgPool) {
     let kinds = Kinds {
-        cluster: KindSettings {
-            required_adapters: vec!["validation".into()],
-            ..KindSettings::default()
-        },
-        nodepool: KindSettings {
-            required_adapters: vec!["hypershift".into()],
-            ..KindSettings::default()
-        },
+        cluster: KindSettings { required_adapters: vec!["validation".into()], ..KindSettings::default() },
+        nodepool: KindSettings { required_adapters: vec!["hypershift".into()], ..KindSettings::default() },
     };
     let api = common::start_with(pool, kinds).await;
     let cluster = api.cluster("cascade", &[]).await;
     let gone_first = api.nodepool(&cluster, "early").await;
     let workers = api.nodepool(&cluster, "workers").await;
-    let early = api
-        .client
-        .delete_nodepool(cluster.id, gone_first.id)
-        .await
-        .unwrap();
+    let early = api.client.delete_nodepool(cluster.id, gone_first.id).await.unwrap();
     assert_eq!((early.generation, early.status.phase), (2, Phase::Deleting));
 
     api.client.delete_cluster(cluster.id).await.unwrap();
@@ -174,10 +121,7 @@ async fn cluster_deletion_cascades_to_its_nodepools(pool: PgPool) {
     assert_eq!(child.status.phase, Phase::Deleting);
     assert!(child.deleted_time.is_some());
     let untouched = api.client.get_nodepool(cluster.id, gone_first.id).await.unwrap();
-    assert_eq!(
-        untouched.deleted_time, early.deleted_time,
-        "already-deleting children keep their time"
-    );
+    assert_eq!(untouched.deleted_time, early.deleted_time, "already-deleting children keep their time");
     assert_eq!(untouched.generation, 2, "and are not bumped twice");
 
     let patch = api

@@ -62,11 +62,7 @@ impl Client {
 
     /// A client reusing an existing reqwest client (timeouts, TLS roots...).
     pub fn with_http(http: reqwest::Client, base_url: &str) -> Self {
-        Self {
-            http,
-            base: format!("{}{BASE_PATH}", base_url.trim_end_matches('/')),
-            token: None,
-        }
+        Self { http, base: format!("{}{BASE_PATH}", base_url.trim_end_matches('/')), token: None }
     }
 
     /// Sends `Authorization: Bearer <token>` on every request.
@@ -82,8 +78,7 @@ impl Client {
 
     /// `GET /clusters/{id}`.
     pub async fn get_cluster(&self, id: Uuid) -> Result<Resource, ClientError> {
-        self.call(Method::GET, &format!("/clusters/{id}"), None::<&()>)
-            .await
+        self.call(Method::GET, &format!("/clusters/{id}"), None::<&()>).await
     }
 
     /// `GET /clusters`.
@@ -93,14 +88,12 @@ impl Client {
 
     /// `PATCH /clusters/{id}`.
     pub async fn patch_cluster(&self, id: Uuid, body: &PatchResource) -> Result<Resource, ClientError> {
-        self.call(Method::PATCH, &format!("/clusters/{id}"), Some(body))
-            .await
+        self.call(Method::PATCH, &format!("/clusters/{id}"), Some(body)).await
     }
 
     /// `DELETE /clusters/{id}`: returns the resource marked for deletion.
     pub async fn delete_cluster(&self, id: Uuid) -> Result<Resource, ClientError> {
-        self.call(Method::DELETE, &format!("/clusters/{id}"), None::<&()>)
-            .await
+        self.call(Method::DELETE, &format!("/clusters/{id}"), None::<&()>).await
     }
 
     /// `POST /clusters/{cluster_id}/nodepools`.
@@ -109,18 +102,12 @@ impl Client {
         cluster_id: Uuid,
         body: &CreateResource,
     ) -> Result<Resource, ClientError> {
-        self.call(
-            Method::POST,
-            &format!("/clusters/{cluster_id}/nodepools"),
-            Some(body),
-        )
-        .await
+        self.call(Method::POST, &format!("/clusters/{cluster_id}/nodepools"), Some(body)).await
     }
 
     /// `GET /clusters/{cluster_id}/nodepools/{id}`.
     pub async fn get_nodepool(&self, cluster_id: Uuid, id: Uuid) -> Result<Resource, ClientError> {
-        self.call(Method::GET, &nodepool_path(cluster_id, id), None::<&()>)
-            .await
+        self.call(Method::GET, &nodepool_path(cluster_id, id), None::<&()>).await
     }
 
     /// `GET /clusters/{cluster_id}/nodepools`.
@@ -129,8 +116,7 @@ impl Client {
         cluster_id: Uuid,
         params: &ListParams,
     ) -> Result<Page<Resource>, ClientError> {
-        self.list(&format!("/clusters/{cluster_id}/nodepools"), params)
-            .await
+        self.list(&format!("/clusters/{cluster_id}/nodepools"), params).await
     }
 
     /// `GET /nodepools`: node pools of every cluster.
@@ -145,14 +131,12 @@ impl Client {
         id: Uuid,
         body: &PatchResource,
     ) -> Result<Resource, ClientError> {
-        self.call(Method::PATCH, &nodepool_path(cluster_id, id), Some(body))
-            .await
+        self.call(Method::PATCH, &nodepool_path(cluster_id, id), Some(body)).await
     }
 
     /// `DELETE /clusters/{cluster_id}/nodepools/{id}`.
     pub async fn delete_nodepool(&self, cluster_id: Uuid, id: Uuid) -> Result<Resource, ClientError> {
-        self.call(Method::DELETE, &nodepool_path(cluster_id, id), None::<&()>)
-            .await
+        self.call(Method::DELETE, &nodepool_path(cluster_id, id), None::<&()>).await
     }
 
     async fn list(&self, path: &str, params: &ListParams) -> Result<Page<Resource>, ClientError> {
@@ -203,8 +187,5 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, C
         timestamp: None,
         errors: Vec::new(),
     });
-    Err(ClientError::Api {
-        status,
-        problem: Box::new(problem),
-    })
+    Err(ClientError::Api { status, problem: Box::new(problem) })
 }

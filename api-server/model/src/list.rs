@@ -45,9 +45,6 @@ pub struct ListParams {
 impl ListParams {
     /// Parameters that select only `search`.
     pub fn search(expr: impl Into<String>) -> Self {
-        Self {
-            search: Some(expr.into()),
-            ..Self::default()
-        }
+        Self { search: Some(expr.into()), ..Self::default() }
     }
 }

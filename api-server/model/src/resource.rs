@@ -103,15 +103,9 @@ impl Phase {
 
     /// Parses the wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Phase::Pending,
-            Phase::Reconciling,
-            Phase::Ready,
-            Phase::Failed,
-            Phase::Deleting,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
+        [Phase::Pending, Phase::Reconciling, Phase::Ready, Phase::Failed, Phase::Deleting]
+            .into_iter()
+            .find(|p| p.as_str() == s)
     }
 }
 

@@ -99,10 +99,7 @@ pub struct AdapterCondition {
 impl AdapterStatus {
     /// The status of condition `type_`, if reported.
     pub fn condition(&self, type_: &str) -> Option<ConditionStatus> {
-        self.conditions
-            .iter()
-            .find(|c| c.type_ == type_)
-            .map(|c| c.status)
+        self.conditions.iter().find(|c| c.type_ == type_).map(|c| c.status)
     }
 }
 

@@ -58,38 +58,26 @@ impl ApiError {
                 (StatusCode::BAD_REQUEST, "HYPERFLEET-VAL-000", "Validation failed")
             }
             ApiError::BadQuery(_) => (StatusCode::BAD_REQUEST, "HYPERFLEET-VAL-005", "Bad request"),
-            ApiError::MalformedBody(_) => (
-                StatusCode::BAD_REQUEST,
-                "HYPERFLEET-VAL-006",
-                "Malformed request body",
-            ),
+            ApiError::MalformedBody(_) => {
+                (StatusCode::BAD_REQUEST, "HYPERFLEET-VAL-006", "Malformed request body")
+            }
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "HYPERFLEET-NTF-000", "Endpoint not found"),
-            ApiError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "HYPERFLEET-MTH-000",
-                "Method not allowed",
-            ),
+            ApiError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "HYPERFLEET-MTH-000", "Method not allowed")
+            }
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "HYPERFLEET-NTF-001", "Resource not found"),
-            ApiError::AlreadyExists { .. } => (
-                StatusCode::CONFLICT,
-                "HYPERFLEET-CNF-001",
-                "Resource already exists",
-            ),
-            ApiError::Conflict(_) => (
-                StatusCode::CONFLICT,
-                "HYPERFLEET-CNF-003",
-                "Conflict with resource state",
-            ),
-            ApiError::Unavailable(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "HYPERFLEET-SVC-001",
-                "Service unavailable",
-            ),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "HYPERFLEET-INT-001",
-                "Internal error",
-            ),
+            ApiError::AlreadyExists { .. } => {
+                (StatusCode::CONFLICT, "HYPERFLEET-CNF-001", "Resource already exists")
+            }
+            ApiError::Conflict(_) => {
+                (StatusCode::CONFLICT, "HYPERFLEET-CNF-003", "Conflict with resource state")
+            }
+            ApiError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "HYPERFLEET-SVC-001", "Service unavailable")
+            }
+            ApiError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "HYPERFLEET-INT-001", "Internal error")
+            }
         }
     }
 
@@ -102,10 +90,7 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::NotFound { kind, id } => ApiError::NotFound {
-                kind,
-                id: id.to_string(),
-            },
+            StoreError::NotFound { kind, id } => ApiError::NotFound { kind, id: id.to_string() },
             StoreError::NameTaken { kind, name } => ApiError::AlreadyExists { kind, name },
             StoreError::Deleting { .. } => ApiError::Conflict(err.to_string()),
             StoreError::Search(search) => search.into(),
@@ -122,10 +107,7 @@ impl From<SearchError> for ApiError {
 }
 
 fn is_unavailable(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-    )
+    matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
 }
 
 /// The problem a handler failed with, before the middleware knows path and request id.
@@ -180,11 +162,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// Middleware completing [`ProblemDraft`]s into problem+json bodies.
 pub async fn render_problems(request: Request, next: Next) -> Response {
     let instance = request.uri().path().to_owned();
-    let trace_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let trace_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut response = next.run(request).await;
     let Some(ProblemDraft { mut problem, cause }) = response.extensions_mut().remove::<ProblemDraft>() else {
         return response;
@@ -197,9 +175,6 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     let status = response.status();
     let mut response = (status, body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
     response
 }

@@ -59,10 +59,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .unwrap_or_else(|| Caller(SYSTEM_IDENTITY.to_owned())))
+        Ok(parts.extensions.get::<Caller>().cloned().unwrap_or_else(|| Caller(SYSTEM_IDENTITY.to_owned())))
     }
 }

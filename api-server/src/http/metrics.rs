@@ -42,17 +42,11 @@ impl HttpMetrics {
         let metrics = Self {
             requests: Family::default(),
             duration: Family::new_with_constructor(|| {
-                Histogram::new([
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ])
+                Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
             }),
         };
         let api = registry.sub_registry_with_prefix("hyperfleet_api");
-        api.register(
-            "requests",
-            "HTTP requests by method, route and status code",
-            metrics.requests.clone(),
-        );
+        api.register("requests", "HTTP requests by method, route and status code", metrics.requests.clone());
         api.register(
             "request_duration_seconds",
             "HTTP request latency by method and route",
@@ -75,14 +69,8 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let metrics = &state.metrics;
     metrics
         .duration
-        .get_or_create(&RouteLabels {
-            method: method.clone(),
-            path: path.clone(),
-        })
+        .get_or_create(&RouteLabels { method: method.clone(), path: path.clone() })
         .observe(started.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .get_or_create(&RequestLabels { method, path, code })
-        .inc();
+    metrics.requests.get_or_create(&RequestLabels { method, path, code }).inc();
     response
 }

@@ -18,7 +18,7 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 
-use crate::{kinds::Kinds, openapi, store::Store};
+use crate::{openapi, store::Store};
 use error::ApiError;
 use hyperfleet_api_model::BASE_PATH;
 
@@ -27,8 +27,6 @@ use hyperfleet_api_model::BASE_PATH;
 pub struct AppState {
     /// Database access.
     pub store: Store,
-    /// Per-kind configuration.
-    pub kinds: Arc<Kinds>,
     /// HTTP metrics.
     pub metrics: metrics::HttpMetrics,
     /// Registry `/metrics` encodes.
@@ -37,15 +35,10 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state with a fresh metrics registry.
-    pub fn new(store: Store, kinds: Kinds) -> Self {
+    pub fn new(store: Store) -> Self {
         let mut registry = Registry::default();
         let metrics = metrics::HttpMetrics::register(&mut registry);
-        Self {
-            store,
-            kinds: Arc::new(kinds),
-            metrics,
-            registry: Arc::new(registry),
-        }
+        Self { store, metrics, registry: Arc::new(registry) }
     }
 }
 
@@ -72,20 +65,13 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
                         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
                 .layer(middleware::from_fn(error::render_problems))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    request_timeout,
-                )),
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout)),
         )
         .with_state(state)
 }
 
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
 }
 

@@ -23,20 +23,14 @@ pub struct SearchError {
 
 impl SearchError {
     pub(crate) fn at(position: usize, message: impl Into<String>) -> Self {
-        Self {
-            position,
-            message: message.into(),
-        }
+        Self { position, message: message.into() }
     }
 }
 
 /// Parses a search expression, enforcing the length limit.
 pub fn parse_search(input: &str) -> Result<Expr, SearchError> {
     if input.len() > MAX_SEARCH_LEN {
-        return Err(SearchError::at(
-            MAX_SEARCH_LEN,
-            format!("longer than {MAX_SEARCH_LEN} bytes"),
-        ));
+        return Err(SearchError::at(MAX_SEARCH_LEN, format!("longer than {MAX_SEARCH_LEN} bytes")));
     }
     if input.trim().is_empty() {
         return Err(SearchError::at(0, "empty expression"));

@@ -27,17 +27,9 @@ pub enum Expr {
     /// The inner expression does not hold.
     Not(Box<Expr>),
     /// `field op literal`.
-    Compare {
-        field: Field,
-        op: CompareOp,
-        value: Literal,
-    },
+    Compare { field: Field, op: CompareOp, value: Literal },
     /// `field [not] in [a, b]`.
-    In {
-        field: Field,
-        values: Vec<Literal>,
-        negated: bool,
-    },
+    In { field: Field, values: Vec<Literal>, negated: bool },
     /// `field is [not] null`.
     IsNull { field: Field, negated: bool },
 }
@@ -88,18 +80,11 @@ enum Token {
 /// Parses a whole search expression.
 pub fn parse(input: &str) -> Result<Expr, SearchError> {
     let tokens = lex(input)?;
-    let mut parser = Parser {
-        tokens,
-        next: 0,
-        end: input.len(),
-    };
+    let mut parser = Parser { tokens, next: 0, end: input.len() };
     let expr = parser.or()?;
     match parser.peek() {
         None => Ok(expr),
-        Some((_, pos)) => Err(SearchError::at(
-            pos,
-            "expected `and`, `or` or the end of the expression",
-        )),
+        Some((_, pos)) => Err(SearchError::at(pos, "expected `and`, `or` or the end of the expression")),
     }
 }
 
@@ -172,10 +157,7 @@ fn lex_string(chars: &mut Chars<'_>, pos: usize) -> Result<Token, SearchError> {
     loop {
         match chars.next() {
             None => {
-                return Err(SearchError::at(
-                    pos,
-                    "unterminated string: a closing `'` is missing",
-                ));
+                return Err(SearchError::at(pos, "unterminated string: a closing `'` is missing"));
             }
             Some((_, '\'')) if chars.peek().map(|&(_, c)| c) == Some('\'') => {
                 chars.next();
@@ -300,11 +282,7 @@ impl Parser {
         let negated = self.eat_keyword("not");
         if self.eat_keyword("in") {
             let values = self.list()?;
-            return Ok(Expr::In {
-                field,
-                values,
-                negated,
-            });
+            return Ok(Expr::In { field, values, negated });
         }
         if negated {
             return Err(SearchError::at(self.position(), "expected `in` after `not`"));
@@ -361,9 +339,7 @@ impl Parser {
 }
 
 fn is_keyword(word: &str) -> bool {
-    [
-        "and", "or", "not", "in", "is", "null", "like", "ilike", "true", "false",
-    ]
-    .iter()
-    .any(|k| word.eq_ignore_ascii_case(k))
+    ["and", "or", "not", "in", "is", "null", "like", "ilike", "true", "false"]
+        .iter()
+        .any(|k| word.eq_ignore_ascii_case(k))
 }

@@ -59,11 +59,7 @@ pub fn push_filter(qb: &mut QueryBuilder<Postgres>, expr: &Expr) -> Result<(), S
     match expr {
         Expr::And(a, b) | Expr::Or(a, b) => {
             push_filter(qb, a)?;
-            qb.push(if matches!(expr, Expr::And(..)) {
-                " and "
-            } else {
-                " or "
-            });
+            qb.push(if matches!(expr, Expr::And(..)) { " and " } else { " or " });
             push_filter(qb, b)?;
         }
         Expr::Not(inner) => {
@@ -71,11 +67,7 @@ pub fn push_filter(qb: &mut QueryBuilder<Postgres>, expr: &Expr) -> Result<(), S
             push_filter(qb, inner)?;
         }
         Expr::Compare { field, op, value } => push_compare(qb, field, *op, value)?,
-        Expr::In {
-            field,
-            values,
-            negated,
-        } => push_in(qb, field, values, *negated)?,
+        Expr::In { field, values, negated } => push_in(qb, field, values, *negated)?,
         Expr::IsNull { field, negated } => push_is_null(qb, field, *negated)?,
     }
     qb.push(")");
@@ -118,10 +110,7 @@ fn resolve_condition<'a>(field: &Field, rest: &'a str) -> Result<Target<'a>, Sea
     let pascal = type_.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && type_.chars().all(|c| c.is_ascii_alphanumeric());
     if !pascal {
-        return Err(SearchError::at(
-            field.position,
-            "condition types are PascalCase, e.g. `Reconciled`",
-        ));
+        return Err(SearchError::at(field.position, "condition types are PascalCase, e.g. `Reconciled`"));
     }
     let sub = match sub {
         None | Some("status") => ConditionField::Status,
@@ -132,11 +121,7 @@ fn resolve_condition<'a>(field: &Field, rest: &'a str) -> Result<Target<'a>, Sea
                     field.position,
                     format!(
                         "unknown condition field `{sub}`; use status, {}",
-                        CONDITION_FIELDS
-                            .iter()
-                            .map(|(n, ..)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        CONDITION_FIELDS.iter().map(|(n, ..)| *n).collect::<Vec<_>>().join(", ")
                     ),
                 ));
             }
@@ -203,20 +188,14 @@ fn check_op(field: &Field, op: CompareOp, ty: ColumnType) -> Result<(), SearchEr
     if allowed {
         Ok(())
     } else {
-        Err(SearchError::at(
-            field.position,
-            format!("operator not supported on `{}`", field.name),
-        ))
+        Err(SearchError::at(field.position, format!("operator not supported on `{}`", field.name)))
     }
 }
 
 fn check_equality(field: &Field, op: CompareOp) -> Result<(), SearchError> {
     match op {
         CompareOp::Eq | CompareOp::Ne => Ok(()),
-        _ => Err(SearchError::at(
-            field.position,
-            format!("`{}` supports only = and !=", field.name),
-        )),
+        _ => Err(SearchError::at(field.position, format!("`{}` supports only = and !=", field.name))),
     }
 }
 
@@ -246,21 +225,14 @@ fn push_label_compare(
     match op {
         // Containment is what the GIN index on labels serves.
         CompareOp::Eq => {
-            qb.push("r.labels @> ")
-                .push_bind(serde_json::json!({ key: value }))
-                .push("::jsonb");
+            qb.push("r.labels @> ").push_bind(serde_json::json!({ key: value })).push("::jsonb");
         }
         // Like a Kubernetes selector, `k != v` also matches resources without the label.
         CompareOp::Ne => {
-            qb.push("not r.labels @> ")
-                .push_bind(serde_json::json!({ key: value }))
-                .push("::jsonb");
+            qb.push("not r.labels @> ").push_bind(serde_json::json!({ key: value })).push("::jsonb");
         }
         _ => {
-            qb.push("r.labels ->> ")
-                .push_bind(key.to_owned())
-                .push(sql_op(op))
-                .push_bind(value);
+            qb.push("r.labels ->> ").push_bind(key.to_owned()).push(sql_op(op)).push_bind(value);
         }
     }
     Ok(())
@@ -275,19 +247,13 @@ fn push_spec_compare(
 ) -> Result<(), SearchError> {
     match value {
         Literal::String(s) => {
-            qb.push("r.spec #>> ")
-                .push_bind(path)
-                .push(sql_op(op))
-                .push_bind(s.clone());
+            qb.push("r.spec #>> ").push_bind(path).push(sql_op(op)).push_bind(s.clone());
         }
         Literal::Int(_) | Literal::Float(_) => {
             check_op(field, op, ColumnType::Int)?;
             // The CASE keeps non-numeric values from reaching the cast (which would fail the query).
-            qb.push("(case when jsonb_typeof(r.spec #> ")
-                .push_bind(path.clone());
-            qb.push(") = 'number' then (r.spec #>> ")
-                .push_bind(path)
-                .push(")::numeric end)");
+            qb.push("(case when jsonb_typeof(r.spec #> ").push_bind(path.clone());
+            qb.push(") = 'number' then (r.spec #>> ").push_bind(path).push(")::numeric end)");
             qb.push(sql_op(op));
             match *value {
                 Literal::Float(f) => qb.push_bind(f),
@@ -327,9 +293,7 @@ fn push_in(
             qb.push("), false)");
         }
         Target::Label(key) => {
-            qb.push("coalesce(r.labels ->> ")
-                .push_bind(key.to_owned())
-                .push(" = any(");
+            qb.push("coalesce(r.labels ->> ").push_bind(key.to_owned()).push(" = any(");
             push_typed_array(qb, field, ColumnType::Text, values)?;
             qb.push("), false)");
         }
@@ -342,10 +306,8 @@ fn push_in(
             push_condition_open(qb, type_, false);
             match sub {
                 ConditionField::Status => {
-                    let statuses = values
-                        .iter()
-                        .map(|v| condition_status(field, v))
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let statuses =
+                        values.iter().map(|v| condition_status(field, v)).collect::<Result<Vec<_>, _>>()?;
                     qb.push("c.status = any(").push_bind(statuses);
                 }
                 ConditionField::Column(sql, ty) => {
@@ -391,22 +353,13 @@ fn push_is_null(qb: &mut QueryBuilder<Postgres>, field: &Field, negated: bool) -
             qb.push("r.labels ? ").push_bind(key.to_owned());
         }
         Target::Spec(path) => {
-            qb.push(not)
-                .push("coalesce(jsonb_typeof(r.spec #> ")
-                .push_bind(path)
-                .push("), 'null') = 'null'");
+            qb.push(not).push("coalesce(jsonb_typeof(r.spec #> ").push_bind(path).push("), 'null') = 'null'");
         }
-        Target::Condition {
-            type_,
-            sub: ConditionField::Status,
-        } => {
+        Target::Condition { type_, sub: ConditionField::Status } => {
             push_condition_open(qb, type_, !negated);
             qb.push("true)");
         }
-        Target::Condition {
-            type_,
-            sub: ConditionField::Column(sql, _),
-        } => {
+        Target::Condition { type_, sub: ConditionField::Column(sql, _) } => {
             push_condition_open(qb, type_, false);
             qb.push(sql).push(" is ").push(not).push("null)");
         }
@@ -417,10 +370,7 @@ fn push_is_null(qb: &mut QueryBuilder<Postgres>, field: &Field, negated: bool) -
 fn text(field: &Field, value: &Literal) -> Result<String, SearchError> {
     match value {
         Literal::String(s) => Ok(s.clone()),
-        _ => Err(SearchError::at(
-            field.position,
-            format!("`{}` takes a 'quoted string'", field.name),
-        )),
+        _ => Err(SearchError::at(field.position, format!("`{}` takes a 'quoted string'", field.name))),
     }
 }
 
@@ -432,33 +382,22 @@ fn uuid(field: &Field, value: &Literal) -> Result<Uuid, SearchError> {
 fn int(field: &Field, value: &Literal) -> Result<i64, SearchError> {
     match value {
         Literal::Int(i) => Ok(*i),
-        _ => Err(SearchError::at(
-            field.position,
-            format!("`{}` takes an integer", field.name),
-        )),
+        _ => Err(SearchError::at(field.position, format!("`{}` takes an integer", field.name))),
     }
 }
 
 fn time(field: &Field, value: &Literal) -> Result<DateTime<Utc>, SearchError> {
-    DateTime::parse_from_rfc3339(&text(field, value)?)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            SearchError::at(
-                field.position,
-                format!(
-                    "`{}` takes an RFC 3339 time, e.g. '2026-01-02T15:04:05Z'",
-                    field.name
-                ),
-            )
-        })
+    DateTime::parse_from_rfc3339(&text(field, value)?).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+        SearchError::at(
+            field.position,
+            format!("`{}` takes an RFC 3339 time, e.g. '2026-01-02T15:04:05Z'", field.name),
+        )
+    })
 }
 
 fn condition_status(field: &Field, value: &Literal) -> Result<String, SearchError> {
     match text(field, value)?.as_str() {
         s @ ("True" | "False" | "Unknown") => Ok(s.to_owned()),
-        _ => Err(SearchError::at(
-            field.position,
-            "condition status is 'True', 'False' or 'Unknown'",
-        )),
+        _ => Err(SearchError::at(field.position, "condition status is 'True', 'False' or 'Unknown'")),
     }
 }

@@ -33,14 +33,15 @@ pub struct Aggregate {
     pub conditions: Vec<Condition>,
     /// Summary for people.
     pub phase: Phase,
+    /// Deletion is complete: every required adapter finalized and no children remain, so the
+    /// row can go.
+    pub finalized: bool,
 }
 
 impl Aggregate {
     /// Whether `Reconciled` is True.
     pub fn reconciled(&self) -> bool {
-        self.conditions
-            .iter()
-            .any(|c| c.type_ == RECONCILED && c.status == ConditionStatus::True)
+        self.conditions.iter().any(|c| c.type_ == RECONCILED && c.status == ConditionStatus::True)
     }
 }
 
@@ -83,20 +84,12 @@ pub fn aggregate(
     now: DateTime<Utc>,
 ) -> Aggregate {
     if required.is_empty() {
-        let phase = if subject.deleting {
-            Phase::Deleting
-        } else {
-            Phase::Pending
-        };
-        return Aggregate {
-            conditions: Vec::new(),
-            phase,
-        };
+        let phase = if subject.deleting { Phase::Deleting } else { Phase::Pending };
+        let finalized = subject.deleting && subject.children == 0;
+        return Aggregate { conditions: Vec::new(), phase, finalized };
     }
-    let by_adapter: Vec<(&str, Option<&AdapterStatus>)> = required
-        .iter()
-        .map(|a| (a.as_str(), reports.iter().find(|r| r.adapter == *a)))
-        .collect();
+    let by_adapter: Vec<(&str, Option<&AdapterStatus>)> =
+        required.iter().map(|a| (a.as_str(), reports.iter().find(|r| r.adapter == *a))).collect();
     let find_previous = |type_: &str| previous.iter().find(|c| c.type_ == type_);
     let mut conditions = vec![
         reconciled(subject, &by_adapter, find_previous(RECONCILED), now),
@@ -109,8 +102,9 @@ pub fn aggregate(
         let type_ = successful_type(adapter);
         conditions.push(successful(report, type_.clone(), find_previous(&type_), now));
     }
-    let phase = phase(subject, &by_adapter, conditions[0].status == True);
-    Aggregate { conditions, phase }
+    let reconciled = conditions[0].status == True;
+    let phase = phase(subject, &by_adapter, reconciled);
+    Aggregate { conditions, phase, finalized: subject.deleting && reconciled }
 }
 
 fn phase(subject: &Subject, by_adapter: &[(&str, Option<&AdapterStatus>)], reconciled: bool) -> Phase {
@@ -176,39 +170,20 @@ fn reconciled(
         .map(|r| r.last_report_time)
         .min()
         .unwrap_or(subject.updated_time);
-    let goal = if subject.deleting {
-        "Finalized"
-    } else {
-        "Available"
-    };
+    let goal = if subject.deleting { "Finalized" } else { "Available" };
     let missing: Vec<&str> = by_adapter
         .iter()
         .filter(|(_, r)| r.filter(at_generation).and_then(|r| condition_of(r, goal)) != Some(True))
         .map(|(adapter, _)| *adapter)
         .collect();
     let (status, reason, message) = if !missing.is_empty() {
-        let verb = if subject.deleting {
-            "finalized"
-        } else {
-            "available"
-        };
-        let message = format!(
-            "not yet {verb} at generation {generation}: {}",
-            missing.join(", ")
-        );
+        let verb = if subject.deleting { "finalized" } else { "available" };
+        let message = format!("not yet {verb} at generation {generation}: {}", missing.join(", "));
         (False, "ReconciledMissingAdapters", message)
     } else if subject.deleting && subject.children > 0 {
-        (
-            False,
-            "ReconciledWaitingForChildren",
-            format!("{} child resources remain", subject.children),
-        )
+        (False, "ReconciledWaitingForChildren", format!("{} child resources remain", subject.children))
     } else {
-        (
-            True,
-            "ReconciledAll",
-            format!("every required adapter is {goal} at generation {generation}"),
-        )
+        (True, "ReconciledAll", format!("every required adapter is {goal} at generation {generation}"))
     };
     // A generation bump invalidates a True at once: the flip dates from the change itself.
     let flip_time = match previous {
@@ -235,14 +210,11 @@ fn last_known_reconciled(
     previous: Option<&Condition>,
     now: DateTime<Utc>,
 ) -> Condition {
-    let usable_reports: Option<Vec<&AdapterStatus>> = by_adapter
-        .iter()
-        .map(|(_, r)| r.filter(|r| usable(r, subject.generation)))
-        .collect();
+    let usable_reports: Option<Vec<&AdapterStatus>> =
+        by_adapter.iter().map(|(_, r)| r.filter(|r| usable(r, subject.generation))).collect();
     let previous_true = previous.filter(|p| p.status == True);
-    let kept = previous.map_or((subject.generation, subject.updated_time), |p| {
-        (p.observed_generation, p.last_updated_time)
-    });
+    let kept = previous
+        .map_or((subject.generation, subject.updated_time), |p| (p.observed_generation, p.last_updated_time));
     let draft = |status, reason, (observed_generation, last_updated_time): (i64, DateTime<Utc>)| Draft {
         type_: LAST_KNOWN_RECONCILED.to_owned(),
         status,
@@ -263,45 +235,25 @@ fn last_known_reconciled(
             .map(|r| r.last_report_time)
             .min()
     };
-    let max_generation = reports
-        .iter()
-        .map(|r| r.observed_generation)
-        .max()
-        .unwrap_or(subject.generation);
-    let not_available: Vec<&&AdapterStatus> = reports
-        .iter()
-        .filter(|r| condition_of(r, "Available") == Some(False))
-        .collect();
+    let max_generation = reports.iter().map(|r| r.observed_generation).max().unwrap_or(subject.generation);
+    let not_available: Vec<&&AdapterStatus> =
+        reports.iter().filter(|r| condition_of(r, "Available") == Some(False)).collect();
     let result = if not_available.is_empty() {
-        let min_generation = reports
-            .iter()
-            .map(|r| r.observed_generation)
-            .min()
-            .unwrap_or(max_generation);
+        let min_generation = reports.iter().map(|r| r.observed_generation).min().unwrap_or(max_generation);
         match (min_generation == max_generation, previous_true) {
             (true, _) => {
                 let since = oldest_at(max_generation, false).unwrap_or(kept.1);
                 draft(True, "AllAdaptersReconciled", (max_generation, since))
             }
-            (false, Some(p)) => draft(
-                True,
-                "AllAdaptersReconciled",
-                (p.observed_generation, p.last_updated_time),
-            ),
+            (false, Some(p)) => {
+                draft(True, "AllAdaptersReconciled", (p.observed_generation, p.last_updated_time))
+            }
             (false, None) => draft(False, "AdaptersNotAtSameGeneration", (max_generation, kept.1)),
         }
     } else {
         match previous_true {
-            Some(p)
-                if not_available
-                    .iter()
-                    .all(|r| r.observed_generation != p.observed_generation) =>
-            {
-                draft(
-                    True,
-                    "AllAdaptersReconciled",
-                    (p.observed_generation, p.last_updated_time),
-                )
+            Some(p) if not_available.iter().all(|r| r.observed_generation != p.observed_generation) => {
+                draft(True, "AllAdaptersReconciled", (p.observed_generation, p.last_updated_time))
             }
             _ => {
                 let since = oldest_at(max_generation, true).unwrap_or(kept.1);
@@ -323,13 +275,11 @@ fn successful(
     let draft = Draft {
         type_,
         status,
-        reason: available
-            .and_then(|c| c.reason.as_deref())
-            .unwrap_or(if status == True {
-                "AdapterAvailable"
-            } else {
-                "AdapterNotAvailable"
-            }),
+        reason: available.and_then(|c| c.reason.as_deref()).unwrap_or(if status == True {
+            "AdapterAvailable"
+        } else {
+            "AdapterNotAvailable"
+        }),
         message: available.and_then(|c| c.message.clone()),
         observed_generation: report.observed_generation,
         last_updated_time: report.last_report_time,

@@ -34,12 +34,7 @@ pub enum Decision {
 }
 
 fn field_error(field: String, constraint: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field,
-        value: None,
-        constraint: Some(constraint.to_owned()),
-        message: message.into(),
-    }
+    FieldError { field, value: None, constraint: Some(constraint.to_owned()), message: message.into() }
 }
 
 /// Checks what is wrong with a report regardless of stored state; returns the effective
@@ -52,11 +47,7 @@ pub fn validate_shape(report: &StatusReport, now: DateTime<Utc>) -> Result<DateT
         errors.push(field_error("adapter".into(), "pattern", message));
     }
     if report.observed_generation < 1 {
-        errors.push(field_error(
-            "observed_generation".into(),
-            "min",
-            "must be at least 1",
-        ));
+        errors.push(field_error("observed_generation".into(), "min", "must be at least 1"));
     }
     let observed_time = report.observed_time.unwrap_or(now);
     if observed_time > now + MAX_CLOCK_AHEAD || observed_time < now - MAX_CLOCK_BEHIND {
@@ -73,11 +64,7 @@ pub fn validate_shape(report: &StatusReport, now: DateTime<Utc>) -> Result<DateT
                 "condition types are PascalCase",
             ));
         } else if !seen.insert(condition.type_.as_str()) {
-            errors.push(field_error(
-                format!("conditions.{i}.type"),
-                "unique",
-                "condition type repeated",
-            ));
+            errors.push(field_error(format!("conditions.{i}.type"), "unique", "condition type repeated"));
         }
         if condition.reason.as_ref().is_some_and(|r| r.len() > 256) {
             errors.push(field_error(
@@ -94,11 +81,7 @@ pub fn validate_shape(report: &StatusReport, now: DateTime<Utc>) -> Result<DateT
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(observed_time)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(observed_time) } else { Err(errors) }
 }
 
 /// Decides a shape-valid report against the adapter's stored row and the resource's generation.
@@ -122,21 +105,13 @@ pub fn decide(
         }
         let available = report.conditions.iter().find(|c| c.type_ == "Available");
         if available.is_some_and(|c| c.status == ConditionStatus::Unknown) {
-            return Ok(Decision::Discard(
-                "only the first report with Available=Unknown is kept",
-            ));
+            return Ok(Decision::Discard("only the first report with Available=Unknown is kept"));
         }
     }
     let missing: Vec<FieldError> = MANDATORY_CONDITIONS
         .iter()
         .filter(|t| !report.conditions.iter().any(|c| c.type_ == **t))
-        .map(|t| {
-            field_error(
-                "conditions".into(),
-                "required",
-                format!("condition {t} is mandatory"),
-            )
-        })
+        .map(|t| field_error("conditions".into(), "required", format!("condition {t} is mandatory")))
         .collect();
     if !missing.is_empty() {
         return Err(missing);
@@ -226,10 +201,7 @@ mod tests {
         );
         assert!(matches!(discard(report(2, -1, True)), Decision::Discard(w) if w.contains("newer report")));
         assert!(matches!(discard(report(3, 1, Unknown)), Decision::Discard(w) if w.contains("Unknown")));
-        assert!(
-            matches!(discard(report(2, 0, False)), Decision::Store(_)),
-            "same time is not older"
-        );
+        assert!(matches!(discard(report(2, 0, False)), Decision::Store(_)), "same time is not older");
         let mut missing = report(1, 1, True);
         missing.conditions.truncate(1);
         assert!(
@@ -240,18 +212,12 @@ mod tests {
 
     #[test]
     fn first_unknown_is_kept_and_mandatory_conditions_enforced() {
-        assert!(matches!(
-            decide(&report(1, 0, Unknown), now(), None, 1),
-            Ok(Decision::Store(_))
-        ));
+        assert!(matches!(decide(&report(1, 0, Unknown), now(), None, 1), Ok(Decision::Store(_))));
         let mut missing = report(1, 0, True);
         missing.conditions.retain(|c| c.type_ == "Available");
         let errors = decide(&missing, now(), None, 1).unwrap_err();
         let messages: Vec<_> = errors.iter().map(|e| e.message.as_str()).collect();
-        assert_eq!(
-            messages,
-            ["condition Applied is mandatory", "condition Health is mandatory"]
-        );
+        assert_eq!(messages, ["condition Applied is mandatory", "condition Health is mandatory"]);
     }
 
     #[test]
@@ -261,10 +227,7 @@ mod tests {
         assert_eq!(same.conditions[1].last_transition_time, now());
         assert_eq!(same.created_time, now());
         let flipped = stored(&report(1, 2, True), Some(&same), 1);
-        assert_eq!(
-            flipped.conditions[1].last_transition_time,
-            now() + Duration::minutes(2)
-        );
+        assert_eq!(flipped.conditions[1].last_transition_time, now() + Duration::minutes(2));
         assert_eq!(flipped.last_report_time, now() + Duration::minutes(2));
     }
 
@@ -278,24 +241,11 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "adapter",
-                "observed_generation",
-                "observed_time",
-                "conditions.1.type",
-                "conditions.3.type"
-            ]
+            ["adapter", "observed_generation", "observed_time", "conditions.1.type", "conditions.3.type"]
         );
-        assert_eq!(
-            validate_shape(&report(1, -29, True), now()).unwrap(),
-            now() - Duration::minutes(29)
-        );
+        assert_eq!(validate_shape(&report(1, -29, True), now()).unwrap(), now() - Duration::minutes(29));
         let mut untimed = report(1, 0, True);
         untimed.observed_time = None;
-        assert_eq!(
-            validate_shape(&untimed, now()).unwrap(),
-            now(),
-            "server time when absent"
-        );
+        assert_eq!(validate_shape(&untimed, now()).unwrap(), now(), "server time when absent");
     }
 }

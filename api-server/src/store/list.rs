@@ -38,16 +38,10 @@ pub fn parse_order(input: &str) -> Result<Vec<OrderBy>, String> {
         .map(|term| {
             let mut words = term.split_whitespace();
             let (Some(name), direction, None) = (words.next(), words.next(), words.next()) else {
-                return Err(format!(
-                    "invalid order term '{}': use `column [asc|desc]`",
-                    term.trim()
-                ));
+                return Err(format!("invalid order term '{}': use `column [asc|desc]`", term.trim()));
             };
-            let column = ORDER_COLUMNS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, sql)| *sql)
-                .ok_or_else(|| {
+            let column =
+                ORDER_COLUMNS.iter().find(|(n, _)| *n == name).map(|(_, sql)| *sql).ok_or_else(|| {
                     let allowed: Vec<_> = ORDER_COLUMNS.iter().map(|(n, _)| *n).collect();
                     format!("cannot order by '{name}'; use one of {}", allowed.join(", "))
                 })?;
@@ -82,9 +76,7 @@ impl Store {
     /// One page of resources plus the total count of matches.
     pub async fn list(&self, query: &ListQuery) -> Result<(Vec<Resource>, i64), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("set transaction isolation level repeatable read, read only")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
 
         let mut count = QueryBuilder::<Postgres>::new("select count(*) from resources r");
         push_where(&mut count, query)?;
@@ -98,17 +90,10 @@ impl Store {
             QueryBuilder::<Postgres>::new(concat!("select ", resource_columns!(), " from resources r"));
         push_where(&mut select, query)?;
         push_order(&mut select, &query.order);
-        select
-            .push(" limit ")
-            .push_bind(i64::from(query.size))
-            .push(" offset ")
-            .push_bind(offset);
+        select.push(" limit ").push_bind(i64::from(query.size)).push(" offset ").push_bind(offset);
         let rows: Vec<ResourceRow> = select.build_query_as().fetch_all(&mut *tx).await?;
         tx.commit().await?;
-        let items = rows
-            .into_iter()
-            .map(Resource::try_from)
-            .collect::<Result<_, _>>()?;
+        let items = rows.into_iter().map(Resource::try_from).collect::<Result<_, _>>()?;
         Ok((items, total))
     }
 }
@@ -126,15 +111,11 @@ fn push_where(qb: &mut QueryBuilder<Postgres>, query: &ListQuery) -> Result<(), 
 }
 
 fn push_order(qb: &mut QueryBuilder<Postgres>, order: &[OrderBy]) {
-    const DEFAULT: &[OrderBy] = &[OrderBy {
-        column: "r.created_time",
-        descending: true,
-    }];
+    const DEFAULT: &[OrderBy] = &[OrderBy { column: "r.created_time", descending: true }];
     let order = if order.is_empty() { DEFAULT } else { order };
     qb.push(" order by ");
     for term in order {
-        qb.push(term.column)
-            .push(if term.descending { " desc, " } else { " asc, " });
+        qb.push(term.column).push(if term.descending { " desc, " } else { " asc, " });
     }
     // A unique tie-break keeps pages stable when the ordered column has duplicates.
     qb.push("r.id desc");
@@ -150,45 +131,19 @@ mod tests {
         assert_eq!(
             order,
             [
-                OrderBy {
-                    column: "r.name",
-                    descending: false
-                },
-                OrderBy {
-                    column: "r.created_time",
-                    descending: true
-                }
+                OrderBy { column: "r.name", descending: false },
+                OrderBy { column: "r.created_time", descending: true }
             ]
         );
     }
 
     #[test]
     fn order_rejects_unknown_columns_and_injection() {
-        assert!(
-            parse_order("password")
-                .unwrap_err()
-                .contains("cannot order by 'password'")
-        );
-        assert!(
-            parse_order("name; drop table resources")
-                .unwrap_err()
-                .contains("invalid order term")
-        );
-        assert!(
-            parse_order("name;drop")
-                .unwrap_err()
-                .contains("cannot order by 'name;drop'")
-        );
-        assert!(
-            parse_order("name sideways")
-                .unwrap_err()
-                .contains("invalid order direction")
-        );
-        assert!(
-            parse_order("name asc desc")
-                .unwrap_err()
-                .contains("invalid order term")
-        );
+        assert!(parse_order("password").unwrap_err().contains("cannot order by 'password'"));
+        assert!(parse_order("name; drop table resources").unwrap_err().contains("invalid order term"));
+        assert!(parse_order("name;drop").unwrap_err().contains("cannot order by 'name;drop'"));
+        assert!(parse_order("name sideways").unwrap_err().contains("invalid order direction"));
+        assert!(parse_order("name asc desc").unwrap_err().contains("invalid order term"));
         assert!(parse_order("name,").unwrap_err().contains("invalid order term"));
     }
 }

@@ -1,19 +1,28 @@
 //! PostgreSQL access: the only module that writes SQL. Handlers call [`Store`] methods, which
 //! take typed inputs, run in one transaction per write, and return wire model types.
 
+mod aggregation;
 mod list;
 mod resources;
 mod row;
+mod statuses;
 
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
 use uuid::Uuid;
 
+use hyperfleet_api_model::FieldError;
+
 pub use list::{ListQuery, OrderBy, parse_order};
 pub use resources::{Changes, DeleteMode, Locator, NewResource};
 
-use crate::{kinds::Kind, search::SearchError};
+use crate::{
+    kinds::{Kind, Kinds},
+    search::SearchError,
+};
 
 /// Migrations embedded from `api-server/migrations`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -30,6 +39,15 @@ pub enum StoreError {
     /// The resource is being deleted; it (or its children) cannot change.
     #[error("{kind} '{id}' is being deleted")]
     Deleting { kind: Kind, id: Uuid },
+    /// DELETE it first: force-delete only removes resources already being deleted.
+    #[error("{kind} '{id}' is not being deleted; DELETE it before forcing")]
+    NotDeleting { kind: Kind, id: Uuid },
+    /// No report from that adapter.
+    #[error("no status reported by adapter '{adapter}'")]
+    NoReport { adapter: String },
+    /// A report failed validation that depends on stored state.
+    #[error("invalid status report")]
+    Rejected(Vec<FieldError>),
     /// The search expression is invalid.
     #[error(transparent)]
     Search(#[from] SearchError),
@@ -48,6 +66,9 @@ impl StoreError {
             StoreError::NotFound { .. } => "not_found",
             StoreError::NameTaken { .. } => "name_taken",
             StoreError::Deleting { .. } => "deleting",
+            StoreError::NotDeleting { .. } => "not_deleting",
+            StoreError::NoReport { .. } => "no_report",
+            StoreError::Rejected(_) => "rejected",
             StoreError::Search(_) => "search",
             StoreError::Database(_) => "database",
             StoreError::Corrupt(_) => "corrupt",
@@ -99,16 +120,32 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
 
-/// Handle on the database.
+/// Status reports kept per (resource, adapter) when not configured.
+pub const DEFAULT_HISTORY_LIMIT: i64 = 100;
+
+/// Handle on the database, with the per-kind settings aggregation needs.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    kinds: Arc<Kinds>,
+    history_limit: i64,
 }
 
 impl Store {
     /// Wraps a pool.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, kinds: Arc<Kinds>) -> Self {
+        Self { pool, kinds, history_limit: DEFAULT_HISTORY_LIMIT }
+    }
+
+    /// Keeps at most `limit` history entries per (resource, adapter).
+    pub fn with_history_limit(mut self, limit: i64) -> Self {
+        self.history_limit = limit.max(1);
+        self
+    }
+
+    /// Per-kind settings.
+    pub fn kinds(&self) -> &Kinds {
+        &self.kinds
     }
 
     /// The underlying pool (for health checks).

@@ -8,7 +8,11 @@ use uuid::Uuid;
 
 use hyperfleet_api_model::Resource;
 
-use super::{Store, StoreError, row::ResourceRow, row::resource_columns};
+use super::{
+    Store, StoreError,
+    aggregation::{recompute, settle},
+    row::{ResourceRow, resource_columns},
+};
 use crate::kinds::Kind;
 
 /// A validated create request.
@@ -62,15 +66,7 @@ impl Store {
     ) -> Result<Resource, StoreError> {
         let mut tx = self.pool.begin().await?;
         if let Some(cluster) = owner {
-            lock_live(
-                &mut tx,
-                Locator {
-                    kind: Kind::Cluster,
-                    id: cluster,
-                    owner: None,
-                },
-            )
-            .await?;
+            lock_live(&mut tx, Locator { kind: Kind::Cluster, id: cluster, owner: None }).await?;
         }
         let id = Uuid::now_v7();
         sqlx::query(
@@ -88,6 +84,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|err| name_taken(err, kind, &new.name))?;
+        recompute(&mut tx, id, &self.kinds).await?;
         let resource = fetch(&mut tx, Locator { kind, id, owner }).await?;
         tx.commit().await?;
         Ok(resource)
@@ -116,6 +113,7 @@ impl Store {
             .bind(actor)
             .execute(&mut *tx)
             .await?;
+            recompute(&mut tx, at.id, &self.kinds).await?;
         }
         let resource = fetch(&mut tx, at).await?;
         tx.commit().await?;
@@ -125,64 +123,63 @@ impl Store {
     /// Starts deletion. Idempotent: deleting a resource already being deleted returns it as is.
     pub async fn delete(&self, at: Locator, mode: DeleteMode, actor: &str) -> Result<Resource, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let deleted_time: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-            "select deleted_time from resources \
-             where id = $1 and kind = $2 and owner_id is not distinct from $3 for update",
-        )
-        .bind(at.id)
-        .bind(at.kind.as_str())
-        .bind(at.owner)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound {
-            kind: at.kind,
-            id: at.id,
-        })?;
-        if deleted_time.is_some() {
+        if lock(&mut tx, at).await?.deleting {
             return fetch(&mut tx, at).await;
         }
         if mode == DeleteMode::Hard {
             let mut resource = fetch(&mut tx, at).await?;
             // Node pools go with their cluster through the foreign key's cascade.
-            sqlx::query("delete from resources where id = $1")
-                .bind(at.id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("delete from resources where id = $1").bind(at.id).execute(&mut *tx).await?;
+            if let Some(cluster) = at.owner {
+                // The cluster may have been waiting for this last node pool to finish deleting.
+                lock(&mut tx, Locator { kind: Kind::Cluster, id: cluster, owner: None }).await?;
+                settle(&mut tx, cluster, &self.kinds).await?;
+            }
             tx.commit().await?;
             resource.deleted_time = Some(chrono::Utc::now());
             resource.deleted_by = Some(actor.to_owned());
             return Ok(resource);
         }
-        sqlx::query(
+        let children: Vec<Uuid> = sqlx::query_scalar(
             "update resources set deleted_time = now(), deleted_by = $2, generation = generation + 1, \
-             updated_time = now(), updated_by = $2, phase = 'Deleting', phase_time = now() \
-             where id = $1 or (owner_id = $1 and deleted_time is null)",
+             updated_time = now(), updated_by = $2 \
+             where id = $1 or (owner_id = $1 and deleted_time is null) returning id",
         )
         .bind(at.id)
         .bind(actor)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        // Children with nothing to finalize go at once; the resource itself waits for its adapters.
+        for child in children.into_iter().filter(|id| *id != at.id) {
+            settle(&mut tx, child, &self.kinds).await?;
+        }
+        recompute(&mut tx, at.id, &self.kinds).await?;
         let resource = fetch(&mut tx, at).await?;
         tx.commit().await?;
         Ok(resource)
     }
 }
 
-/// The mutable members of a locked live row.
-struct Locked {
-    spec: serde_json::Value,
-    labels: BTreeMap<String, String>,
+/// A locked row's state.
+pub(super) struct Locked {
+    pub generation: i64,
+    pub deleting: bool,
+    pub spec: serde_json::Value,
+    pub labels: BTreeMap<String, String>,
 }
 
-/// Locks a resource that must exist and must not be deleting.
-async fn lock_live(conn: &mut PgConnection, at: Locator) -> Result<Locked, StoreError> {
-    type LockedRow = (
-        serde_json::Value,
-        sqlx::types::Json<BTreeMap<String, String>>,
-        bool,
-    );
+#[derive(sqlx::FromRow)]
+struct LockedRow {
+    generation: i64,
+    deleting: bool,
+    spec: serde_json::Value,
+    labels: sqlx::types::Json<BTreeMap<String, String>>,
+}
+
+/// Locks a resource (`for update`) for the rest of the transaction.
+pub(super) async fn lock(conn: &mut PgConnection, at: Locator) -> Result<Locked, StoreError> {
     let row: Option<LockedRow> = sqlx::query_as(
-        "select spec, labels, deleted_time is not null from resources \
+        "select generation, deleted_time is not null as deleting, spec, labels from resources \
          where id = $1 and kind = $2 and owner_id is not distinct from $3 for update",
     )
     .bind(at.id)
@@ -190,20 +187,17 @@ async fn lock_live(conn: &mut PgConnection, at: Locator) -> Result<Locked, Store
     .bind(at.owner)
     .fetch_optional(&mut *conn)
     .await?;
-    match row {
-        None => Err(StoreError::NotFound {
-            kind: at.kind,
-            id: at.id,
-        }),
-        Some((.., true)) => Err(StoreError::Deleting {
-            kind: at.kind,
-            id: at.id,
-        }),
-        Some((spec, labels, false)) => Ok(Locked {
-            spec,
-            labels: labels.0,
-        }),
+    let row = row.ok_or(StoreError::NotFound { kind: at.kind, id: at.id })?;
+    Ok(Locked { generation: row.generation, deleting: row.deleting, spec: row.spec, labels: row.labels.0 })
+}
+
+/// Locks a resource that must not be deleting.
+async fn lock_live(conn: &mut PgConnection, at: Locator) -> Result<Locked, StoreError> {
+    let locked = lock(conn, at).await?;
+    if locked.deleting {
+        return Err(StoreError::Deleting { kind: at.kind, id: at.id });
     }
+    Ok(locked)
 }
 
 pub(super) async fn fetch(conn: &mut PgConnection, at: Locator) -> Result<Resource, StoreError> {
@@ -217,11 +211,7 @@ pub(super) async fn fetch(conn: &mut PgConnection, at: Locator) -> Result<Resour
     .bind(at.owner)
     .fetch_optional(&mut *conn)
     .await?;
-    row.ok_or(StoreError::NotFound {
-        kind: at.kind,
-        id: at.id,
-    })?
-    .try_into()
+    row.ok_or(StoreError::NotFound { kind: at.kind, id: at.id })?.try_into()
 }
 
 fn name_taken(err: sqlx::Error, kind: Kind, name: &str) -> StoreError {
@@ -229,12 +219,5 @@ fn name_taken(err: sqlx::Error, kind: Kind, name: &str) -> StoreError {
         .as_database_error()
         .and_then(|db| db.constraint())
         .is_some_and(|c| matches!(c, "resources_root_name_key" | "resources_child_name_key"));
-    if unique {
-        StoreError::NameTaken {
-            kind,
-            name: name.to_owned(),
-        }
-    } else {
-        StoreError::Database(err)
-    }
+    if unique { StoreError::NameTaken { kind, name: name.to_owned() } } else { StoreError::Database(err) }
 }

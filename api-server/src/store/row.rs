@@ -11,19 +11,33 @@ use hyperfleet_api_model::{Condition, ObjectReference, Phase, Resource, Resource
 use super::StoreError;
 use crate::kinds::Kind;
 
-/// Columns every read selects, from `resources r`; conditions are folded into one JSON array.
-/// A macro rather than a const so that `concat!` can build `&'static str` queries from it.
+/// A resource's aggregated conditions as one JSON array, in display order. Macros rather than
+/// consts so that `concat!` can build `&'static str` queries from them.
+macro_rules! conditions_json {
+    ($resource_id:literal) => {
+        concat!(
+            "coalesce((select jsonb_agg(jsonb_build_object( \
+               'type', c.type, 'status', c.status, 'reason', c.reason, 'message', c.message, \
+               'observed_generation', c.observed_generation, 'created_time', c.created_time, \
+               'last_updated_time', c.last_updated_time, 'last_transition_time', c.last_transition_time) \
+             order by case c.type when 'Reconciled' then 0 when 'LastKnownReconciled' then 1 else 2 end, c.type) \
+             from resource_conditions c where c.resource_id = ",
+            $resource_id,
+            "), '[]'::jsonb)"
+        )
+    };
+}
+pub(crate) use conditions_json;
+
+/// Columns every read selects from `resources r`.
 macro_rules! resource_columns {
     () => {
-        "r.id, r.kind, r.name, r.owner_id, r.spec, r.labels, r.generation, \
-     r.phase, r.phase_time, r.created_time, r.updated_time, r.created_by, r.updated_by, \
-     r.deleted_time, r.deleted_by, \
-     coalesce((select jsonb_agg(jsonb_build_object( \
-         'type', c.type, 'status', c.status, 'reason', c.reason, 'message', c.message, \
-         'observed_generation', c.observed_generation, 'created_time', c.created_time, \
-         'last_updated_time', c.last_updated_time, 'last_transition_time', c.last_transition_time) \
-       order by case c.type when 'Reconciled' then 0 when 'LastKnownReconciled' then 1 else 2 end, c.type) \
-       from resource_conditions c where c.resource_id = r.id), '[]'::jsonb) as conditions"
+        concat!(
+            "r.id, r.kind, r.name, r.owner_id, r.spec, r.labels, r.generation, r.phase, r.phase_time, \
+             r.created_time, r.updated_time, r.created_by, r.updated_by, r.deleted_time, r.deleted_by, ",
+            crate::store::row::conditions_json!("r.id"),
+            " as conditions"
+        )
     };
 }
 pub(crate) use resource_columns;

@@ -39,24 +39,18 @@ pub async fn start(pool: PgPool) -> TestApi {
 }
 
 pub async fn start_with(pool: PgPool, kinds: Kinds) -> TestApi {
-    let state = AppState::new(Store::new(pool.clone()), kinds);
+    let state = AppState::new(Store::new(pool.clone(), std::sync::Arc::new(kinds)));
     let router = app(state, Duration::from_secs(30));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    TestApi {
-        client: Client::new(&base).unwrap(),
-        base,
-        http: reqwest::Client::new(),
-        pool,
-    }
+    TestApi { client: Client::new(&base).unwrap(), base, http: reqwest::Client::new(), pool }
 }
 
 impl TestApi {
     /// Sends `body` (raw text when a string, JSON otherwise) to `path` under the API base path.
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        self.send_raw(method, &format!("/api/hyperfleet/v1{path}"), body)
-            .await
+        self.send_raw(method, &format!("/api/hyperfleet/v1{path}"), body).await
     }
 
     /// Sends to `path` as given (for routes outside the base path).
@@ -72,11 +66,7 @@ impl TestApi {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer { status, headers, body }
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -89,10 +79,7 @@ impl TestApi {
             kind: Some("Cluster".into()),
             name: name.into(),
             spec: json!({"region": "us-east-1", "version": "4.17"}),
-            labels: labels
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         };
         self.client.create_cluster(&body).await.unwrap()
     }

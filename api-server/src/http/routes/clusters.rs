@@ -24,18 +24,11 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/clusters", get(list_clusters).post(create_cluster))
-        .route(
-            "/clusters/{cluster_id}",
-            get(get_cluster).patch(patch_cluster).delete(delete_cluster),
-        )
+        .route("/clusters/{cluster_id}", get(get_cluster).patch(patch_cluster).delete(delete_cluster))
 }
 
 fn locate(raw: &str) -> Result<Locator, ApiError> {
-    Ok(Locator {
-        kind: Kind::Cluster,
-        id: parse_id(Kind::Cluster, raw)?,
-        owner: None,
-    })
+    Ok(Locator { kind: Kind::Cluster, id: parse_id(Kind::Cluster, raw)?, owner: None })
 }
 
 /// List clusters.

@@ -31,10 +31,7 @@ pub fn router() -> Router<AppState> {
 
 /// Parses an id from the path; a malformed id cannot name anything, so it is a 404.
 fn parse_id(kind: Kind, raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound {
-        kind,
-        id: raw.to_owned(),
-    })
+    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound { kind, id: raw.to_owned() })
 }
 
 async fn create(
@@ -55,13 +52,9 @@ async fn create(
     }
     validate::name(kind, &body.name, &mut errors);
     validate::labels(&body.labels, &mut errors);
-    validate::spec(state.kinds.get(kind), &body.spec, &mut errors);
+    validate::spec(state.store.kinds().get(kind), &body.spec, &mut errors);
     fail_on(errors)?;
-    let new = NewResource {
-        name: body.name,
-        spec: body.spec,
-        labels: body.labels,
-    };
+    let new = NewResource { name: body.name, spec: body.spec, labels: body.labels };
     let resource = state.store.create(kind, owner, new, caller).await?;
     tracing::info!(kind = %kind, id = %resource.id, name = %resource.name, "created");
     Ok((StatusCode::CREATED, Json(resource)))
@@ -75,37 +68,21 @@ async fn list(
 ) -> Result<Json<Page<Resource>>, ApiError> {
     let page = params.page.unwrap_or(1);
     if !(1..=MAX_PAGE).contains(&page) {
-        return Err(ApiError::BadQuery(format!(
-            "page must be between 1 and {MAX_PAGE}"
-        )));
+        return Err(ApiError::BadQuery(format!("page must be between 1 and {MAX_PAGE}")));
     }
     let size = params.size.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&size) {
-        return Err(ApiError::BadQuery(format!(
-            "size must be between 1 and {MAX_PAGE_SIZE}"
-        )));
+        return Err(ApiError::BadQuery(format!("size must be between 1 and {MAX_PAGE_SIZE}")));
     }
     let order = match params.order.as_deref() {
         Some(order) => parse_order(order).map_err(ApiError::BadQuery)?,
         None => Vec::new(),
     };
     let filter = params.search.as_deref().map(parse_search).transpose()?;
-    let query = ListQuery {
-        kind,
-        owner,
-        filter,
-        order,
-        page,
-        size,
-    };
+    let query = ListQuery { kind, owner, filter, order, page, size };
     let (items, total) = state.store.list(&query).await?;
     let size = u32::try_from(items.len()).unwrap_or(u32::MAX);
-    Ok(Json(Page {
-        items,
-        page,
-        size,
-        total,
-    }))
+    Ok(Json(Page { items, page, size, total }))
 }
 
 async fn patch(
@@ -119,16 +96,13 @@ async fn patch(
     }
     let mut errors = Vec::new();
     if let Some(spec) = &body.spec {
-        validate::spec(state.kinds.get(at.kind), spec, &mut errors);
+        validate::spec(state.store.kinds().get(at.kind), spec, &mut errors);
     }
     if let Some(labels) = &body.labels {
         validate::labels(labels, &mut errors);
     }
     fail_on(errors)?;
-    let changes = Changes {
-        spec: body.spec,
-        labels: body.labels,
-    };
+    let changes = Changes { spec: body.spec, labels: body.labels };
     let resource = state.store.patch(at, changes, caller).await?;
     tracing::info!(kind = %at.kind, id = %at.id, generation = resource.generation, "patched");
     Ok(Json(resource))
@@ -139,7 +113,7 @@ async fn delete(
     at: Locator,
     caller: &str,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
-    let mode = if state.kinds.delete_needs_finalization(at.kind) {
+    let mode = if state.store.kinds().delete_needs_finalization(at.kind) {
         DeleteMode::Soft
     } else {
         DeleteMode::Hard
@@ -154,8 +128,5 @@ fn fail_on(errors: Vec<FieldError>) -> Result<(), ApiError> {
         return Ok(());
     }
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    Err(ApiError::Validation {
-        detail: format!("invalid fields: {}", fields.join(", ")),
-        errors,
-    })
+    Err(ApiError::Validation { detail: format!("invalid fields: {}", fields.join(", ")), errors })
 }

@@ -26,10 +26,7 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/nodepools", get(list_all_nodepools))
-        .route(
-            "/clusters/{cluster_id}/nodepools",
-            get(list_nodepools).post(create_nodepool),
-        )
+        .route("/clusters/{cluster_id}/nodepools", get(list_nodepools).post(create_nodepool))
         .route(
             "/clusters/{cluster_id}/nodepools/{nodepool_id}",
             get(get_nodepool).patch(patch_nodepool).delete(delete_nodepool),
@@ -75,14 +72,7 @@ pub async fn list_nodepools(
     AppQuery(params): AppQuery<ListParams>,
 ) -> Result<Json<Page<Resource>>, ApiError> {
     let owner = cluster(&cluster_id)?;
-    state
-        .store
-        .get(Locator {
-            kind: Kind::Cluster,
-            id: owner,
-            owner: None,
-        })
-        .await?;
+    state.store.get(Locator { kind: Kind::Cluster, id: owner, owner: None }).await?;
     list(&state, Kind::NodePool, Some(owner), params).await
 }
 
@@ -101,14 +91,7 @@ pub async fn create_nodepool(
     caller: Caller,
     AppJson(body): AppJson<CreateResource>,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
-    create(
-        &state,
-        Kind::NodePool,
-        Some(cluster(&cluster_id)?),
-        body,
-        &caller.0,
-    )
-    .await
+    create(&state, Kind::NodePool, Some(cluster(&cluster_id)?), body, &caller.0).await
 }
 
 /// Get a node pool.
