@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use crate::http::routes::{clusters, nodepools};
+use crate::http::routes::{clusters, nodepools, status_routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,12 @@ use crate::http::routes::{clusters, nodepools};
         clusters::patch_cluster, clusters::delete_cluster,
         nodepools::list_all_nodepools, nodepools::list_nodepools, nodepools::create_nodepool,
         nodepools::get_nodepool, nodepools::patch_nodepool, nodepools::delete_nodepool,
+        status_routes::cluster::list, status_routes::cluster::report, status_routes::cluster::get_one,
+        status_routes::cluster::patch_one, status_routes::cluster::delete_one,
+        status_routes::cluster::history, status_routes::cluster::force_delete,
+        status_routes::nodepool::list, status_routes::nodepool::report, status_routes::nodepool::get_one,
+        status_routes::nodepool::patch_one, status_routes::nodepool::delete_one,
+        status_routes::nodepool::history, status_routes::nodepool::force_delete,
     ),
     tags(
         (name = "clusters", description = "Managed clusters"),

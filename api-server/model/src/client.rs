@@ -7,7 +7,10 @@ use reqwest::{Method, StatusCode};
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-use crate::{BASE_PATH, CreateResource, ListParams, Page, PatchResource, Problem, Resource};
+use crate::{
+    AdapterStatus, BASE_PATH, CreateResource, ForceDelete, ListParams, Page, PatchResource, Problem,
+    Resource, StatusReport,
+};
 
 /// What can go wrong calling the API.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +142,40 @@ impl Client {
         self.call(Method::DELETE, &nodepool_path(cluster_id, id), None::<&()>).await
     }
 
+    /// `PUT .../statuses` of the resource at `href` (a resource's `href` field): `Some` when the
+    /// report was stored, `None` when the API discarded it as stale.
+    pub async fn put_status(
+        &self,
+        href: &str,
+        report: &StatusReport,
+    ) -> Result<Option<AdapterStatus>, ClientError> {
+        let response =
+            self.request(Method::PUT, &format!("{}/statuses", relative(href))).json(report).send().await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        decode(response).await.map(Some)
+    }
+
+    /// `GET .../statuses` of the resource at `href`.
+    pub async fn list_statuses(&self, href: &str) -> Result<Page<AdapterStatus>, ClientError> {
+        self.call(Method::GET, &format!("{}/statuses", relative(href)), None::<&()>).await
+    }
+
+    /// `POST .../force-delete` of the resource at `href`.
+    pub async fn force_delete(&self, href: &str, reason: &str) -> Result<(), ClientError> {
+        let body = ForceDelete { reason: reason.to_owned() };
+        let response = self
+            .request(Method::POST, &format!("{}/force-delete", relative(href)))
+            .json(&body)
+            .send()
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        decode::<serde_json::Value>(response).await.map(|_| ())
+    }
+
     async fn list(&self, path: &str, params: &ListParams) -> Result<Page<Resource>, ClientError> {
         let request = self.request(Method::GET, path).query(params);
         decode(request.send().await?).await
@@ -164,6 +201,11 @@ impl Client {
             None => request,
         }
     }
+}
+
+/// A resource `href` relative to the base path (hrefs carry the base path).
+fn relative(href: &str) -> &str {
+    href.strip_prefix(BASE_PATH).unwrap_or(href)
 }
 
 fn nodepool_path(cluster_id: Uuid, id: Uuid) -> String {

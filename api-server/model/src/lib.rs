@@ -22,7 +22,8 @@ pub use resource::{
 };
 
 pub use status::{
-    AdapterCondition, AdapterStatus, ForceDelete, ReportedCondition, StatusHistoryEntry, StatusReport,
+    AdapterCondition, AdapterStatus, ForceDelete, ReportedCondition, StatusHistoryEntry, StatusPatch,
+    StatusReport,
 };
 
 /// Base path every route of the API lives under.

@@ -121,6 +121,57 @@ pub struct StatusHistoryEntry {
     pub data: Option<serde_json::Value>,
 }
 
+/// Body of `PATCH .../statuses/{adapter}`: present members replace the stored ones; conditions
+/// replace stored conditions of the same type. The result goes through the same rules as a PUT.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StatusPatch {
+    /// The resource generation the adapter acted on (default: the stored one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When the adapter observed this state (default: the server's time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_time: Option<DateTime<Utc>>,
+    /// Conditions to add or replace, by type.
+    #[serde(default)]
+    pub conditions: Vec<ReportedCondition>,
+    /// Replaces `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub data: Option<serde_json::Value>,
+    /// Replaces `metadata`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl StatusPatch {
+    /// The full report this patch makes of `stored`.
+    pub fn apply_to(self, stored: &AdapterStatus) -> StatusReport {
+        let mut conditions: Vec<ReportedCondition> = stored
+            .conditions
+            .iter()
+            .filter(|c| !self.conditions.iter().any(|p| p.type_ == c.type_))
+            .map(|c| ReportedCondition {
+                type_: c.type_.clone(),
+                status: c.status,
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+            })
+            .collect();
+        conditions.extend(self.conditions);
+        StatusReport {
+            adapter: stored.adapter.clone(),
+            observed_generation: self.observed_generation.unwrap_or(stored.observed_generation),
+            observed_time: self.observed_time,
+            conditions,
+            data: self.data.or_else(|| stored.data.clone()),
+            metadata: self.metadata.or_else(|| stored.metadata.clone()),
+        }
+    }
+}
+
 /// Body of `POST .../force-delete`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -37,6 +37,9 @@ pub enum ApiError {
     /// No such resource.
     #[error("{kind} with id '{id}' not found")]
     NotFound { kind: Kind, id: String },
+    /// The adapter has not reported on this resource.
+    #[error("{0}")]
+    NoReport(String),
     /// The name is taken.
     #[error("a {kind} named '{name}' already exists")]
     AlreadyExists { kind: Kind, name: String },
@@ -66,6 +69,7 @@ impl ApiError {
                 (StatusCode::METHOD_NOT_ALLOWED, "HYPERFLEET-MTH-000", "Method not allowed")
             }
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "HYPERFLEET-NTF-001", "Resource not found"),
+            ApiError::NoReport(_) => (StatusCode::NOT_FOUND, "HYPERFLEET-NTF-002", "Status not found"),
             ApiError::AlreadyExists { .. } => {
                 (StatusCode::CONFLICT, "HYPERFLEET-CNF-001", "Resource already exists")
             }
@@ -92,7 +96,13 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound { kind, id } => ApiError::NotFound { kind, id: id.to_string() },
             StoreError::NameTaken { kind, name } => ApiError::AlreadyExists { kind, name },
-            StoreError::Deleting { .. } => ApiError::Conflict(err.to_string()),
+            StoreError::Deleting { .. } | StoreError::NotDeleting { .. } => {
+                ApiError::Conflict(err.to_string())
+            }
+            StoreError::NoReport { .. } => ApiError::NoReport(err.to_string()),
+            StoreError::Rejected(errors) => {
+                ApiError::Validation { detail: "invalid status report".into(), errors }
+            }
             StoreError::Search(search) => search.into(),
             StoreError::Database(db) if is_unavailable(&db) => ApiError::Unavailable(db),
             other => ApiError::Internal(Box::new(other)),

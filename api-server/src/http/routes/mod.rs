@@ -4,6 +4,8 @@
 pub mod clusters;
 pub mod health;
 pub mod nodepools;
+pub mod status_routes;
+pub mod statuses;
 
 use axum::{Json, Router, http::StatusCode};
 use uuid::Uuid;
@@ -26,7 +28,11 @@ const MAX_PAGE: u32 = 100_000;
 
 /// Routes under the base path.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(clusters::router()).merge(nodepools::router())
+    Router::new()
+        .merge(clusters::router())
+        .merge(nodepools::router())
+        .merge(status_routes::cluster::router())
+        .merge(status_routes::nodepool::router())
 }
 
 /// Parses an id from the path; a malformed id cannot name anything, so it is a 404.

@@ -1,0 +1,213 @@
+//! Adapter status routes, the same for clusters and node pools: report (`PUT`/`POST`), read,
+//! patch and forget one adapter's report, its history, and force-delete. The handlers are
+//! generic over how the path names the resource; [`status_routes!`] stamps out the concrete,
+//! documented routes per kind.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, de::DeserializeOwned};
+
+use hyperfleet_api_model::{AdapterStatus, ForceDelete, Page, StatusHistoryEntry, StatusPatch, StatusReport};
+
+use super::parse_id;
+use crate::{
+    http::{
+        AppState,
+        error::ApiError,
+        extract::{AppJson, AppQuery, Caller},
+    },
+    kinds::Kind,
+    status::{Decision, validate_shape},
+    store::Locator,
+};
+
+/// A path naming one resource.
+pub trait ResourcePath: DeserializeOwned + Send + 'static {
+    /// The resource the path names.
+    fn locate(&self) -> Result<Locator, ApiError>;
+}
+
+/// A path naming one adapter's report about one resource.
+pub trait AdapterPath: ResourcePath {
+    /// The adapter named.
+    fn adapter(&self) -> &str;
+}
+
+/// `/clusters/{cluster_id}`.
+#[derive(Debug, Deserialize)]
+pub struct ClusterPath {
+    cluster_id: String,
+}
+
+/// `/clusters/{cluster_id}/nodepools/{nodepool_id}`.
+#[derive(Debug, Deserialize)]
+pub struct NodePoolPath {
+    cluster_id: String,
+    nodepool_id: String,
+}
+
+/// `/clusters/{cluster_id}/statuses/{adapter}`.
+#[derive(Debug, Deserialize)]
+pub struct ClusterAdapterPath {
+    cluster_id: String,
+    adapter: String,
+}
+
+/// `/clusters/{cluster_id}/nodepools/{nodepool_id}/statuses/{adapter}`.
+#[derive(Debug, Deserialize)]
+pub struct NodePoolAdapterPath {
+    cluster_id: String,
+    nodepool_id: String,
+    adapter: String,
+}
+
+fn cluster(cluster_id: &str) -> Result<Locator, ApiError> {
+    Ok(Locator { kind: Kind::Cluster, id: parse_id(Kind::Cluster, cluster_id)?, owner: None })
+}
+
+fn nodepool(cluster_id: &str, nodepool_id: &str) -> Result<Locator, ApiError> {
+    let owner = Some(parse_id(Kind::Cluster, cluster_id)?);
+    Ok(Locator { kind: Kind::NodePool, id: parse_id(Kind::NodePool, nodepool_id)?, owner })
+}
+
+impl ResourcePath for ClusterPath {
+    fn locate(&self) -> Result<Locator, ApiError> {
+        cluster(&self.cluster_id)
+    }
+}
+
+impl ResourcePath for NodePoolPath {
+    fn locate(&self) -> Result<Locator, ApiError> {
+        nodepool(&self.cluster_id, &self.nodepool_id)
+    }
+}
+
+impl ResourcePath for ClusterAdapterPath {
+    fn locate(&self) -> Result<Locator, ApiError> {
+        cluster(&self.cluster_id)
+    }
+}
+
+impl AdapterPath for ClusterAdapterPath {
+    fn adapter(&self) -> &str {
+        &self.adapter
+    }
+}
+
+impl ResourcePath for NodePoolAdapterPath {
+    fn locate(&self) -> Result<Locator, ApiError> {
+        nodepool(&self.cluster_id, &self.nodepool_id)
+    }
+}
+
+impl AdapterPath for NodePoolAdapterPath {
+    fn adapter(&self) -> &str {
+        &self.adapter
+    }
+}
+
+/// `limit` of the history route.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryParams {
+    /// Most recent entries to return (1..=1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
+pub(super) async fn list<P: ResourcePath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
+) -> Result<Json<Page<AdapterStatus>>, ApiError> {
+    let items = state.store.list_statuses(path.locate()?).await?;
+    let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    Ok(Json(Page { items, page: 1, size: count, total: i64::from(count) }))
+}
+
+pub(super) async fn report<P: ResourcePath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
+    AppJson(report): AppJson<StatusReport>,
+) -> Result<Response, ApiError> {
+    store_report(&state, path.locate()?, &report).await
+}
+
+async fn store_report(state: &AppState, at: Locator, report: &StatusReport) -> Result<Response, ApiError> {
+    let observed_time = validate_shape(report, chrono::Utc::now())
+        .map_err(|errors| ApiError::Validation { detail: "invalid status report".into(), errors })?;
+    match state.store.put_status(at, report, observed_time).await? {
+        Decision::Store(row) => {
+            tracing::info!(kind = %at.kind, id = %at.id, adapter = %row.adapter,
+                generation = row.observed_generation, "status stored");
+            Ok((StatusCode::CREATED, Json(row)).into_response())
+        }
+        Decision::Discard(why) => {
+            tracing::info!(kind = %at.kind, id = %at.id, adapter = %report.adapter, why, "status discarded");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    }
+}
+
+pub(super) async fn get_one<P: AdapterPath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
+) -> Result<Json<AdapterStatus>, ApiError> {
+    Ok(Json(state.store.get_status(path.locate()?, path.adapter()).await?))
+}
+
+pub(super) async fn patch_one<P: AdapterPath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
+    AppJson(patch): AppJson<StatusPatch>,
+) -> Result<Response, ApiError> {
+    let at = path.locate()?;
+    let stored = state.store.get_status(at, path.adapter()).await?;
+    store_report(&state, at, &patch.apply_to(&stored)).await
+}
+
+pub(super) async fn delete_one<P: AdapterPath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_status(path.locate()?, path.adapter()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn history<P: AdapterPath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
+    AppQuery(params): AppQuery<HistoryParams>,
+) -> Result<Json<Vec<StatusHistoryEntry>>, ApiError> {
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadQuery("limit must be between 1 and 1000".into()));
+    }
+    Ok(Json(state.store.status_history(path.locate()?, path.adapter(), limit).await?))
+}
+
+pub(super) async fn force_delete<P: ResourcePath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
+    caller: Caller,
+    AppJson(body): AppJson<ForceDelete>,
+) -> Result<StatusCode, ApiError> {
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > 1024 {
+        return Err(ApiError::Validation {
+            detail: "invalid fields: reason".into(),
+            errors: vec![hyperfleet_api_model::FieldError {
+                field: "reason".into(),
+                value: None,
+                constraint: Some("length".into()),
+                message: "a reason of 1 to 1024 characters is required".into(),
+            }],
+        });
+    }
+    state.store.force_delete(path.locate()?, reason, &caller.0).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
