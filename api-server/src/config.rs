@@ -80,6 +80,27 @@ pub struct ServeArgs {
     /// Accepted status reports kept per resource and adapter (`.../statuses/{adapter}/history`).
     #[arg(long, env = "HYPERFLEET_STATUS_HISTORY_LIMIT", default_value_t = 100)]
     pub status_history_limit: i64,
+    /// JWKS file with the keys that sign API tokens; turns JWT authentication on.
+    #[arg(long, env = "HYPERFLEET_JWT_JWKS_FILE", conflicts_with = "jwt_jwks_url")]
+    pub jwt_jwks_file: Option<PathBuf>,
+    /// JWKS URL with the keys that sign API tokens; turns JWT authentication on.
+    #[arg(long, env = "HYPERFLEET_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+    /// Required token issuer (`iss`).
+    #[arg(long, env = "HYPERFLEET_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required token audience (`aud`), if any.
+    #[arg(long, env = "HYPERFLEET_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Claim naming the caller, recorded in created_by/updated_by.
+    #[arg(long, env = "HYPERFLEET_JWT_IDENTITY_CLAIM", default_value = "sub")]
+    pub jwt_identity_claim: String,
+    /// Claim holding the token's scopes (space-separated string or array).
+    #[arg(long, env = "HYPERFLEET_JWT_SCOPE_CLAIM", default_value = "scope")]
+    pub jwt_scope_claim: String,
+    /// Prefix of the scope names `read`, `write` and `status`, e.g. `hyperfleet.`.
+    #[arg(long, env = "HYPERFLEET_JWT_SCOPE_PREFIX", default_value = "")]
+    pub jwt_scope_prefix: String,
     /// Longest a request may take before it is answered 503.
     #[arg(long, env = "HYPERFLEET_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,

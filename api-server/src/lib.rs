@@ -2,6 +2,7 @@
 //! (later) adapter statuses. `main.rs` parses the command line and calls [`run`]; everything
 //! else is a library so tests drive [`http::app`] directly.
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod kinds;
@@ -66,7 +67,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         apply_migrations(&args.database.database_url, &pool).await?;
     }
     let store = Store::new(pool, Arc::new(kinds)).with_history_limit(args.status_history_limit);
-    let state = http::AppState::new(store);
+    let mut state = http::AppState::new(store);
+    if let Some(config) = auth_config(&args)? {
+        let authenticator = auth::Authenticator::new(config).await.context("cannot set up authentication")?;
+        state = state.with_auth(authenticator);
+        tracing::info!("JWT authentication is on");
+    } else {
+        tracing::warn!(
+            "JWT authentication is off: every caller is trusted (set --jwt-jwks-file or --jwt-jwks-url)"
+        );
+    }
     let app = http::app(state, args.request_timeout);
     let listener =
         TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -87,6 +97,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn auth_config(args: &ServeArgs) -> anyhow::Result<Option<auth::AuthConfig>> {
+    let jwks = match (&args.jwt_jwks_file, &args.jwt_jwks_url) {
+        (None, None) => return Ok(None),
+        (Some(file), None) => auth::JwksSource::File(file.clone()),
+        (None, Some(url)) => auth::JwksSource::Url(url.clone()),
+        (Some(_), Some(_)) => anyhow::bail!("give --jwt-jwks-file or --jwt-jwks-url, not both"),
+    };
+    let issuer = args.jwt_issuer.clone().context("--jwt-issuer is required when JWT authentication is on")?;
+    Ok(Some(auth::AuthConfig {
+        jwks,
+        issuer,
+        audience: args.jwt_audience.clone(),
+        identity_claim: args.jwt_identity_claim.clone(),
+        scope_claim: args.jwt_scope_claim.clone(),
+        scope_prefix: args.jwt_scope_prefix.clone(),
+    }))
 }
 
 fn kind_settings(adapters: &[String], schema: Option<&Path>) -> anyhow::Result<KindSettings> {

@@ -14,7 +14,7 @@ use axum::{
 };
 use hyperfleet_api_model::{FieldError, Problem, problem::PROBLEM_CONTENT_TYPE};
 
-use crate::{kinds::Kind, search::SearchError, store::StoreError};
+use crate::{auth::AuthError, kinds::Kind, search::SearchError, store::StoreError};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,12 @@ pub enum ApiError {
     /// The body is not valid JSON for this route.
     #[error("{0}")]
     MalformedBody(String),
+    /// No valid credentials.
+    #[error("{detail}")]
+    Unauthenticated { code: &'static str, detail: String },
+    /// Valid credentials without the needed permission.
+    #[error("{0}")]
+    Forbidden(String),
     /// No such route.
     #[error("no route for {0}")]
     RouteNotFound(String),
@@ -64,6 +70,8 @@ impl ApiError {
             ApiError::MalformedBody(_) => {
                 (StatusCode::BAD_REQUEST, "HYPERFLEET-VAL-006", "Malformed request body")
             }
+            ApiError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code, "Unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "HYPERFLEET-AUZ-001", "Forbidden"),
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "HYPERFLEET-NTF-000", "Endpoint not found"),
             ApiError::MethodNotAllowed => {
                 (StatusCode::METHOD_NOT_ALLOWED, "HYPERFLEET-MTH-000", "Method not allowed")
@@ -110,6 +118,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        let code = match &err {
+            AuthError::Missing => "HYPERFLEET-AUT-001",
+            AuthError::Invalid(_) => "HYPERFLEET-AUT-002",
+            AuthError::Expired => "HYPERFLEET-AUT-003",
+            AuthError::Forbidden(_) => return ApiError::Forbidden(err.to_string()),
+        };
+        ApiError::Unauthenticated { code, detail: err.to_string() }
+    }
+}
+
 impl From<SearchError> for ApiError {
     fn from(err: SearchError) -> Self {
         ApiError::BadQuery(err.to_string())
@@ -153,6 +173,9 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = status.into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response.extensions_mut().insert(ProblemDraft { problem, cause });
         response
     }
@@ -183,8 +206,8 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     problem.instance = Some(instance);
     problem.trace_id = trace_id;
     let body = serde_json::to_vec(&problem).unwrap_or_default();
-    let status = response.status();
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
-    response
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }

@@ -18,7 +18,11 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 
-use crate::{openapi, store::Store};
+use crate::{
+    auth::{self, Authenticator},
+    openapi,
+    store::Store,
+};
 use error::ApiError;
 use hyperfleet_api_model::BASE_PATH;
 
@@ -31,6 +35,8 @@ pub struct AppState {
     pub metrics: metrics::HttpMetrics,
     /// Registry `/metrics` encodes.
     pub registry: Arc<Registry>,
+    /// Token verification; `None` when authentication is off.
+    pub auth: Option<Arc<Authenticator>>,
 }
 
 impl AppState {
@@ -38,17 +44,26 @@ impl AppState {
     pub fn new(store: Store) -> Self {
         let mut registry = Registry::default();
         let metrics = metrics::HttpMetrics::register(&mut registry);
-        Self { store, metrics, registry: Arc::new(registry) }
+        Self { store, metrics, registry: Arc::new(registry), auth: None }
+    }
+
+    /// Turns authentication on.
+    pub fn with_auth(mut self, auth: Authenticator) -> Self {
+        self.auth = Some(Arc::new(auth));
+        self
     }
 }
 
 /// The whole application: API routes, health, metrics and the OpenAPI document.
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
-    let api = routes::router()
-        .route("/openapi", get(|| async { Json(openapi::document()) }))
+    let mut api = routes::router()
         .fallback(|uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) });
+    if let Some(auth) = &state.auth {
+        api = api.layer(middleware::from_fn_with_state(auth.clone(), auth::authenticate));
+    }
     Router::new()
         .nest(BASE_PATH, api)
+        .route(&format!("{BASE_PATH}/openapi"), get(|| async { Json(openapi::document()) }))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))

@@ -39,7 +39,27 @@ pub async fn start(pool: PgPool) -> TestApi {
 }
 
 pub async fn start_with(pool: PgPool, kinds: Kinds) -> TestApi {
-    let state = AppState::new(Store::new(pool.clone(), std::sync::Arc::new(kinds)));
+    serve(pool.clone(), AppState::new(Store::new(pool, std::sync::Arc::new(kinds)))).await
+}
+
+/// The API with JWT authentication against `tests/fixtures/jwt/jwks.json`.
+pub async fn start_with_auth(pool: PgPool, audience: Option<&str>) -> TestApi {
+    let config = hyperfleet_api::auth::AuthConfig {
+        jwks: hyperfleet_api::auth::JwksSource::File(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jwt/jwks.json"),
+        ),
+        issuer: "https://issuer.test".into(),
+        audience: audience.map(str::to_owned),
+        identity_claim: "sub".into(),
+        scope_claim: "scope".into(),
+        scope_prefix: "hyperfleet.".into(),
+    };
+    let auth = hyperfleet_api::auth::Authenticator::new(config).await.unwrap();
+    let state = AppState::new(Store::new(pool.clone(), Default::default())).with_auth(auth);
+    serve(pool, state).await
+}
+
+async fn serve(pool: PgPool, state: AppState) -> TestApi {
     let router = app(state, Duration::from_secs(30));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -55,7 +75,21 @@ impl TestApi {
 
     /// Sends to `path` as given (for routes outside the base path).
     pub async fn send_raw(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        self.send_as(None, method, path, body).await
+    }
+
+    /// Sends with `Authorization: Bearer <token>` when a token is given.
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         request = match body {
             Some(Value::String(raw)) => request.header("content-type", "application/json").body(raw),
             Some(json) => request.json(&json),
