@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the REST API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit (safe to run from several replicas at once).
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document (YAML) and exit.

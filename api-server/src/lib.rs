@@ -25,7 +25,7 @@ use store::{DbOptions, Store};
 /// Runs one subcommand to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => migrate(&args).await,
         Command::Openapi => {
             print!("{}", openapi::yaml().map_err(anyhow::Error::msg)?);
