@@ -37,7 +37,8 @@ async fn main() {
     load_fleet(&pool, clusters).await;
     println!("loaded {clusters} clusters in {:.1?}", load.elapsed());
 
-    let state = http::AppState::new(store::Store::new(pool.clone(), Default::default()));
+    let state =
+        http::AppState::new(store::Store::new(pool.clone(), Default::default()), Duration::from_secs(600));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, http::app(state, Duration::from_secs(30))).await });

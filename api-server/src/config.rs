@@ -101,6 +101,9 @@ pub struct ServeArgs {
     /// Prefix of the scope names `read`, `write` and `status`, e.g. `hyperfleet.`.
     #[arg(long, env = "HYPERFLEET_JWT_SCOPE_PREFIX", default_value = "")]
     pub jwt_scope_prefix: String,
+    /// How long `Reconciled` may stay False before a resource counts as stuck in the metrics.
+    #[arg(long, env = "HYPERFLEET_STUCK_THRESHOLD", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub stuck_threshold: Duration,
     /// Longest a request may take before it is answered 503.
     #[arg(long, env = "HYPERFLEET_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,

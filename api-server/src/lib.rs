@@ -67,7 +67,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         apply_migrations(&args.database.database_url, &pool).await?;
     }
     let store = Store::new(pool, Arc::new(kinds)).with_history_limit(args.status_history_limit);
-    let mut state = http::AppState::new(store);
+    let mut state = http::AppState::new(store, args.stuck_threshold);
     if let Some(config) = auth_config(&args)? {
         let authenticator = auth::Authenticator::new(config).await.context("cannot set up authentication")?;
         state = state.with_auth(authenticator);

@@ -287,3 +287,31 @@ async fn one_report_can_be_read_patched_forgotten_and_its_history_listed(pool: P
     let forgotten = api.client.get_cluster(cluster.id).await.unwrap();
     assert_eq!(forgotten.status.phase, Phase::Pending);
 }
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn fleet_gauges_count_phases_and_the_reconciliation_backlog(pool: PgPool) {
+    let api = common::start_with(pool, kinds(&["dns"], &[])).await;
+    let ready = api.cluster("ready-one", &[]).await;
+    api.client.put_status(&ready.href, &done("dns", 1)).await.unwrap();
+    let waiting = api.cluster("waiting-one", &[]).await;
+    api.cluster("fresh-one", &[]).await;
+    sqlx::query("update resource_conditions set last_transition_time = now() - interval '5 minutes' where resource_id = $1")
+        .bind(waiting.id)
+        .execute(&api.pool)
+        .await
+        .unwrap();
+
+    let text = api.send_raw(Method::GET, "/metrics", None).await.body.as_str().unwrap().to_owned();
+    let value = |series: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+    };
+    assert_eq!(value("hyperfleet_api_clusters_total{phase=\"Ready\"}"), "1");
+    assert_eq!(value("hyperfleet_api_clusters_total{phase=\"Pending\"}"), "2");
+    assert_eq!(value("hyperfleet_api_clusters_total{phase=\"Failed\"}"), "0");
+    assert_eq!(value("hyperfleet_api_resources_pending_reconciliation{kind=\"Cluster\"}"), "2");
+    assert_eq!(value("hyperfleet_api_resources_stuck_reconciliation{kind=\"Cluster\"}"), "1");
+    assert_eq!(value("hyperfleet_api_resources_stuck_reconciliation{kind=\"NodePool\"}"), "0");
+}

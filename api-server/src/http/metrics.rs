@@ -1,7 +1,7 @@
-//! Prometheus metrics of the HTTP layer: request counts and latencies per route pattern (never
-//! per concrete path, so cardinality stays bounded), served at `/metrics`.
+//! Prometheus metrics served at `/metrics`: request counts and latencies per route pattern (never
+//! per concrete path, so cardinality stays bounded), and fleet gauges read at scrape time.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -10,11 +10,14 @@ use axum::{
 };
 use prometheus_client::{
     encoding::EncodeLabelSet,
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
+use hyperfleet_api_model::Phase;
+
 use super::AppState;
+use crate::{kinds::Kind, store::Store};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -73,4 +76,81 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .observe(started.elapsed().as_secs_f64());
     metrics.requests.get_or_create(&RequestLabels { method, path, code }).inc();
     response
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+/// Gauges describing the fleet, refreshed from the database on every scrape.
+#[derive(Debug, Clone)]
+pub struct FleetMetrics {
+    clusters: Family<PhaseLabels, Gauge>,
+    nodepools: Family<PhaseLabels, Gauge>,
+    pending: Family<KindLabels, Gauge>,
+    stuck: Family<KindLabels, Gauge>,
+    stuck_after: Duration,
+}
+
+impl FleetMetrics {
+    /// Creates the gauges and registers them under `hyperfleet_api_`.
+    pub fn register(registry: &mut Registry, stuck_after: Duration) -> Self {
+        let metrics = Self {
+            clusters: Family::default(),
+            nodepools: Family::default(),
+            pending: Family::default(),
+            stuck: Family::default(),
+            stuck_after,
+        };
+        let api = registry.sub_registry_with_prefix("hyperfleet_api");
+        api.register("clusters_total", "Clusters by phase", metrics.clusters.clone());
+        api.register("nodepools_total", "Node pools by phase", metrics.nodepools.clone());
+        api.register(
+            "resources_pending_reconciliation",
+            "Resources whose Reconciled condition is False",
+            metrics.pending.clone(),
+        );
+        api.register(
+            "resources_stuck_reconciliation",
+            "Resources whose Reconciled condition has been False for longer than the stuck threshold",
+            metrics.stuck.clone(),
+        );
+        metrics
+    }
+
+    /// Reads the counts; on a database failure the gauges keep their last values.
+    pub async fn refresh(&self, store: &Store) {
+        let counts = match store.fleet_counts(self.stuck_after).await {
+            Ok(counts) => counts,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot refresh fleet metrics");
+                return;
+            }
+        };
+        for family in [&self.clusters, &self.nodepools] {
+            family.clear();
+            for phase in [Phase::Pending, Phase::Reconciling, Phase::Ready, Phase::Failed, Phase::Deleting] {
+                family.get_or_create(&PhaseLabels { phase: phase.as_str().to_owned() }).set(0);
+            }
+        }
+        for (kind, phase, count) in counts.by_phase {
+            let family = if kind == Kind::Cluster.as_str() { &self.clusters } else { &self.nodepools };
+            family.get_or_create(&PhaseLabels { phase }).set(count);
+        }
+        self.pending.clear();
+        self.stuck.clear();
+        for kind in [Kind::Cluster, Kind::NodePool] {
+            let labels = KindLabels { kind: kind.as_str().to_owned() };
+            let (pending, stuck) =
+                counts.backlog.iter().find(|(k, ..)| k == kind.as_str()).map_or((0, 0), |(_, p, s)| (*p, *s));
+            self.pending.get_or_create(&labels).set(pending);
+            self.stuck.get_or_create(&labels).set(stuck);
+        }
+    }
 }

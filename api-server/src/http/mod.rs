@@ -33,6 +33,8 @@ pub struct AppState {
     pub store: Store,
     /// HTTP metrics.
     pub metrics: metrics::HttpMetrics,
+    /// Fleet gauges.
+    pub fleet: metrics::FleetMetrics,
     /// Registry `/metrics` encodes.
     pub registry: Arc<Registry>,
     /// Token verification; `None` when authentication is off.
@@ -40,11 +42,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state with a fresh metrics registry.
-    pub fn new(store: Store) -> Self {
+    /// Builds the state with a fresh metrics registry; resources count as stuck once
+    /// `Reconciled` has been False for `stuck_after`.
+    pub fn new(store: Store, stuck_after: Duration) -> Self {
         let mut registry = Registry::default();
         let metrics = metrics::HttpMetrics::register(&mut registry);
-        Self { store, metrics, registry: Arc::new(registry), auth: None }
+        let fleet = metrics::FleetMetrics::register(&mut registry, stuck_after);
+        Self { store, metrics, fleet, registry: Arc::new(registry), auth: None }
     }
 
     /// Turns authentication on.

@@ -2,6 +2,7 @@
 //! take typed inputs, run in one transaction per write, and return wire model types.
 
 mod aggregation;
+mod fleet;
 mod list;
 mod resources;
 mod row;
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 use hyperfleet_api_model::FieldError;
 
+pub use fleet::FleetCounts;
 pub use list::{ListQuery, OrderBy, parse_order};
 pub use resources::{Changes, DeleteMode, Locator, NewResource};
 

@@ -34,12 +34,15 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// Stuck threshold of test servers.
+pub const STUCK_AFTER: Duration = Duration::from_secs(60);
+
 pub async fn start(pool: PgPool) -> TestApi {
     start_with(pool, Kinds::default()).await
 }
 
 pub async fn start_with(pool: PgPool, kinds: Kinds) -> TestApi {
-    serve(pool.clone(), AppState::new(Store::new(pool, std::sync::Arc::new(kinds)))).await
+    serve(pool.clone(), AppState::new(Store::new(pool, std::sync::Arc::new(kinds)), STUCK_AFTER)).await
 }
 
 /// The API with JWT authentication against `tests/fixtures/jwt/jwks.json`.
@@ -55,7 +58,7 @@ pub async fn start_with_auth(pool: PgPool, audience: Option<&str>) -> TestApi {
         scope_prefix: "hyperfleet.".into(),
     };
     let auth = hyperfleet_api::auth::Authenticator::new(config).await.unwrap();
-    let state = AppState::new(Store::new(pool.clone(), Default::default())).with_auth(auth);
+    let state = AppState::new(Store::new(pool.clone(), Default::default()), STUCK_AFTER).with_auth(auth);
     serve(pool, state).await
 }
 
