@@ -1,0 +1,211 @@
+//! In-process broker with the same semantics as the real ones (fan-out per subscription,
+//! competing consumers, bounded redelivery, dead-lettering), for local runs and tests. Messages
+//! travel as encoded bytes so the wire format and poison handling are exercised too. Nothing
+//! survives the process. Also known as `stub` (the original design's name).
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use async_trait::async_trait;
+use tokio::{sync::Notify, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Broker, BrokerError, Consumer, Event, Handler, Outcome, Subscription,
+    consumer::{dispatch, settle},
+    event,
+    metrics::BrokerMetrics,
+    retry_delay,
+};
+
+/// The in-process broker. Clones share the same topics and subscriptions.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryBroker {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    state: Mutex<State>,
+    metrics: BrokerMetrics,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Topic -> the queues of its subscriptions.
+    bindings: HashMap<String, Vec<Arc<Queue>>>,
+    /// Subscription name -> its queue.
+    queues: HashMap<String, Arc<Queue>>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Mutex<VecDeque<Message>>,
+    ready: Notify,
+    dead: Mutex<Vec<Vec<u8>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Message {
+    payload: Arc<[u8]>,
+    attempt: u32,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave the data half-updated (single operations).
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Queue {
+    fn push(&self, message: Message) {
+        locked(&self.pending).push_back(message);
+        self.ready.notify_one();
+    }
+
+    fn pop(&self) -> Option<Message> {
+        locked(&self.pending).pop_front()
+    }
+}
+
+impl MemoryBroker {
+    /// A broker recording into `metrics`.
+    pub fn new(metrics: BrokerMetrics) -> Self {
+        Self { inner: Arc::new(Inner { state: Mutex::default(), metrics }) }
+    }
+
+    fn queue(&self, subscription: &Subscription) -> Arc<Queue> {
+        let mut state = locked(&self.inner.state);
+        if let Some(queue) = state.queues.get(&subscription.name) {
+            return queue.clone();
+        }
+        let queue = Arc::new(Queue::default());
+        state.queues.insert(subscription.name.clone(), queue.clone());
+        state.bindings.entry(subscription.topic.clone()).or_default().push(queue.clone());
+        queue
+    }
+}
+
+#[async_trait]
+impl Broker for MemoryBroker {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn publish(&self, topic: &str, event: &Event) -> Result<(), BrokerError> {
+        let payload = event::encode(event).map_err(|err| BrokerError::Encode(err.to_string()))?;
+        self.publish_raw(topic, &payload).await
+    }
+
+    async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        let queues = locked(&self.inner.state).bindings.get(topic).cloned().unwrap_or_default();
+        if queues.is_empty() {
+            tracing::warn!(topic, "no subscription on this topic; the event reaches nobody");
+        }
+        let payload: Arc<[u8]> = payload.into();
+        for queue in queues {
+            queue.push(Message { payload: payload.clone(), attempt: 1 });
+        }
+        self.inner.metrics.published(topic);
+        Ok(())
+    }
+
+    async fn declare(&self, subscription: &Subscription) -> Result<(), BrokerError> {
+        self.queue(subscription);
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        subscription: Subscription,
+        handler: Arc<dyn Handler>,
+    ) -> Result<Consumer, BrokerError> {
+        let queue = self.queue(&subscription);
+        let cancel = CancellationToken::new();
+        let worker = Worker {
+            queue,
+            subscription: Arc::new(subscription.clone()),
+            handler,
+            metrics: self.inner.metrics.clone(),
+        };
+        let task = tokio::spawn(worker.run(cancel.clone()));
+        Ok(Consumer::new(&subscription, cancel, task))
+    }
+
+    async fn drain_dead_letters(
+        &self,
+        subscription: &Subscription,
+        max: usize,
+    ) -> Result<Vec<Vec<u8>>, BrokerError> {
+        let queue = self.queue(subscription);
+        let mut dead = locked(&queue.dead);
+        let take = dead.len().min(max);
+        Ok(dead.drain(..take).collect())
+    }
+
+    async fn health(&self) -> Result<(), BrokerError> {
+        Ok(())
+    }
+}
+
+struct Worker {
+    queue: Arc<Queue>,
+    subscription: Arc<Subscription>,
+    handler: Arc<dyn Handler>,
+    metrics: BrokerMetrics,
+}
+
+impl Worker {
+    async fn run(self, cancel: CancellationToken) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.subscription.concurrency));
+        let mut in_flight = JoinSet::new();
+        loop {
+            let slot = tokio::select! {
+                () = cancel.cancelled() => break,
+                slot = slots.clone().acquire_owned() => slot,
+            };
+            let Ok(slot) = slot else { break };
+            let Some(message) = self.next(&cancel).await else { break };
+            let (queue, subscription, handler, metrics) =
+                (self.queue.clone(), self.subscription.clone(), self.handler.clone(), self.metrics.clone());
+            let cancel = cancel.clone();
+            in_flight.spawn(async move {
+                let outcome =
+                    dispatch(handler.as_ref(), &metrics, &subscription, &message.payload, message.attempt)
+                        .await;
+                match settle(outcome, message.attempt, &subscription) {
+                    Outcome::Ack => {}
+                    Outcome::Retry => {
+                        // Back off unless shutting down; either way the message goes back.
+                        tokio::select! {
+                            () = tokio::time::sleep(retry_delay(message.attempt)) => {}
+                            () = cancel.cancelled() => {}
+                        }
+                        queue.push(Message { attempt: message.attempt + 1, ..message });
+                    }
+                    Outcome::Reject => {
+                        locked(&queue.dead).push(message.payload.to_vec());
+                        metrics.dead_lettered(&subscription.name);
+                    }
+                }
+                drop(slot);
+            });
+            while in_flight.try_join_next().is_some() {}
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    async fn next(&self, cancel: &CancellationToken) -> Option<Message> {
+        loop {
+            let ready = self.queue.ready.notified();
+            if let Some(message) = self.queue.pop() {
+                return Some(message);
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return None,
+                () = ready => {}
+            }
+        }
+    }
+}
