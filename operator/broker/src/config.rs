@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Broker, BrokerError, memory::MemoryBroker, metrics::BrokerMetrics, rabbitmq::RabbitMqBroker};
+use crate::{
+    Broker, BrokerError, memory::MemoryBroker, metrics::BrokerMetrics, pubsub::PubSubBroker,
+    rabbitmq::RabbitMqBroker,
+};
 
 /// Which broker to use and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +24,14 @@ pub enum BrokerConfig {
         /// Unacknowledged deliveries per consumer (default: the subscription's concurrency).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prefetch: Option<u16>,
+    },
+    /// Google Cloud Pub/Sub.
+    GcpPubsub {
+        /// The GCP project holding topics and subscriptions.
+        project_id: String,
+        /// `host:port` of a Pub/Sub emulator; `PUBSUB_EMULATOR_HOST` is used when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        emulator_host: Option<String>,
     },
 }
 
@@ -61,6 +72,12 @@ impl BrokerConfig {
                 }
                 Ok(())
             }
+            BrokerConfig::GcpPubsub { project_id, .. } => {
+                if project_id.trim().is_empty() {
+                    return Err(ConfigError::Empty("project_id"));
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -86,6 +103,10 @@ pub async fn connect(config: &BrokerConfig, metrics: BrokerMetrics) -> Result<Ar
         BrokerConfig::Memory {} => Arc::new(MemoryBroker::new(metrics)),
         BrokerConfig::Rabbitmq { url, prefetch } => {
             Arc::new(RabbitMqBroker::connect(url, *prefetch, metrics).await?)
+        }
+        BrokerConfig::GcpPubsub { project_id, emulator_host } => {
+            let emulator = emulator_host.clone().or_else(|| std::env::var("PUBSUB_EMULATOR_HOST").ok());
+            Arc::new(PubSubBroker::connect(project_id, emulator, metrics).await?)
         }
     })
 }

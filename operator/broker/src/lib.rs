@@ -15,6 +15,7 @@ mod consumer;
 pub mod event;
 pub mod memory;
 pub mod metrics;
+pub mod pubsub;
 pub mod rabbitmq;
 
 use std::{fmt, sync::Arc, time::Duration};

@@ -1,5 +1,6 @@
-//! One scenario suite, run against every backend: memory, a real RabbitMQ (`AMQP_URL`, started by
-//! `hack/test.sh`). A missing service fails the test, never skips it.
+//! One scenario suite, run against every backend: memory, a real RabbitMQ (`AMQP_URL`) and the
+//! real Pub/Sub emulator (`PUBSUB_EMULATOR_HOST`), both started by `hack/test.sh`. A missing
+//! service fails the test, never skips it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns
 
 use std::{
@@ -258,3 +259,15 @@ async fn rabbitmq() -> Arc<dyn Broker> {
 
 suite!(memory_backend, memory());
 suite!(rabbitmq_backend, rabbitmq().await);
+
+async fn pubsub() -> Arc<dyn Broker> {
+    let host = std::env::var("PUBSUB_EMULATOR_HOST")
+        .expect("PUBSUB_EMULATOR_HOST is not set: run the tests with hack/test.sh");
+    let config = hyperfleet_broker::BrokerConfig::GcpPubsub {
+        project_id: "hyperfleet-test".into(),
+        emulator_host: Some(host),
+    };
+    hyperfleet_broker::connect(&config, BrokerMetrics::default()).await.unwrap()
+}
+
+suite!(pubsub_backend, pubsub().await);

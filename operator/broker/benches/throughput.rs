@@ -1,0 +1,96 @@
+//! Benchmark: publish (with broker confirms) and consume rates over RabbitMQ (`AMQP_URL`) and the
+//! memory broker. Run with `hack/bench.sh --bench throughput`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use cloudevents::{EventBuilder, EventBuilderV10};
+use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics, Delivery, Event, Outcome, Subscription};
+
+const EVENTS: usize = 5_000;
+
+fn event(n: usize) -> Event {
+    EventBuilderV10::new()
+        .id(format!("bench-{n}"))
+        .source("sentinel-operator/bench")
+        .ty("com.redhat.hyperfleet.cluster.reconcile.v1")
+        .subject(format!("cluster-{n}"))
+        .data(
+            "application/json",
+            serde_json::json!({"resourceId": format!("cluster-{n}"), "generation": 1, "reason": "bench"}),
+        )
+        .build()
+        .unwrap()
+}
+
+async fn publish(broker: &Arc<dyn Broker>, topic: &str, publishers: usize) -> f64 {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..publishers)
+        .map(|p| {
+            let (broker, topic) = (broker.clone(), topic.to_owned());
+            tokio::spawn(async move {
+                for n in (p..EVENTS).step_by(publishers) {
+                    broker.publish(&topic, &event(n)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    EVENTS as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn consume(broker: &Arc<dyn Broker>, sub: Subscription) -> f64 {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    let started = Instant::now();
+    let handler = move |_: Delivery| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::Relaxed);
+            Outcome::Ack
+        }
+    };
+    let consumer = broker.subscribe(sub, Arc::new(handler)).await.unwrap();
+    while count.load(Ordering::Relaxed) < EVENTS {
+        assert!(started.elapsed() < Duration::from_secs(300), "consuming stalled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let rate = EVENTS as f64 / started.elapsed().as_secs_f64();
+    consumer.close().await;
+    rate
+}
+
+async fn run(name: &str, broker: Arc<dyn Broker>) {
+    for (publishers, concurrency) in [(1, 1), (8, 8)] {
+        let tag = uuid::Uuid::now_v7().simple().to_string();
+        let sub = Subscription::new(format!("bench-{tag}"), "bench").with_concurrency(concurrency);
+        broker.declare(&sub).await.unwrap();
+        let published = publish(&broker, &sub.topic, publishers).await;
+        let consumed = consume(&broker, sub).await;
+        println!(
+            "{name:<9} {publishers} publisher(s): {published:>8.0} events/s confirmed | consumer concurrency {concurrency}: {consumed:>8.0} events/s"
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    println!("{EVENTS} events per run");
+    let memory =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    run("memory", memory).await;
+    let url = std::env::var("AMQP_URL").expect("AMQP_URL must point at RabbitMQ (use hack/bench.sh)");
+    let rabbit =
+        hyperfleet_broker::connect(&BrokerConfig::Rabbitmq { url, prefetch: None }, BrokerMetrics::default())
+            .await
+            .unwrap();
+    run("rabbitmq", rabbit).await;
+}

@@ -1,0 +1,392 @@
+//! GCP Pub/Sub backend (the official `google-cloud-pubsub` crate, streaming pull).
+//!
+//! Topology: topic `<topic>`; one subscription per adapter, named as given; a dead-letter topic
+//! `<subscription>-dlq` with a pull subscription of the same name, from which
+//! [`Broker::drain_dead_letters`] reads. Subscriptions carry a server-side dead-letter policy for
+//! production; the consumer also counts attempts itself and dead-letters at the subscription's
+//! limit, because the emulator does not track delivery attempts. With `PUBSUB_EMULATOR_HOST`
+//! (or an explicit emulator host) it talks plaintext to the emulator with anonymous
+//! credentials; otherwise it uses Application Default Credentials.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use google_cloud_gax::error::rpc::Code;
+use google_cloud_pubsub::{
+    client::{Publisher, Subscriber, SubscriptionAdmin, TopicAdmin},
+    model::{DeadLetterPolicy, Message},
+    subscriber::ShutdownBehavior,
+};
+use tokio::{sync::Mutex, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Broker, BrokerError, Consumer, Event, Handler, Outcome, Subscription,
+    consumer::{dispatch, settle},
+    event,
+    metrics::BrokerMetrics,
+    retry_delay,
+};
+
+/// Seconds a delivery may stay unacknowledged before Pub/Sub redelivers it (the client extends
+/// leases while a handler runs).
+const ACK_DEADLINE_SECONDS: i32 = 60;
+
+/// A Pub/Sub broker for one project.
+#[derive(Debug, Clone)]
+pub struct PubSubBroker {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    project: String,
+    emulator: Option<String>,
+    metrics: BrokerMetrics,
+    topics: TopicAdmin,
+    subscriptions: SubscriptionAdmin,
+    subscriber: Subscriber,
+    publishers: Mutex<HashMap<String, Publisher>>,
+    known_topics: Mutex<HashSet<String>>,
+}
+
+fn op(operation: &'static str) -> impl FnOnce(google_cloud_pubsub::Error) -> BrokerError {
+    move |err| BrokerError::Operation { operation, message: err.to_string() }
+}
+
+fn already_exists(err: &google_cloud_pubsub::Error) -> bool {
+    err.status().is_some_and(|status| status.code == Code::AlreadyExists)
+}
+
+macro_rules! client {
+    ($builder:expr, $emulator:expr) => {{
+        let builder = $builder;
+        match $emulator {
+            Some(host) => builder
+                .with_endpoint(format!("http://{host}"))
+                .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build()),
+            None => builder,
+        }
+    }};
+}
+
+impl PubSubBroker {
+    /// Connects to `project`, through the emulator at `emulator` (`host:port`) when given.
+    pub async fn connect(
+        project: &str,
+        emulator: Option<String>,
+        metrics: BrokerMetrics,
+    ) -> Result<Self, BrokerError> {
+        let unavailable =
+            |err: google_cloud_gax::client_builder::Error| BrokerError::Unavailable(err.to_string());
+        let topics = client!(TopicAdmin::builder(), &emulator).build().await.map_err(unavailable)?;
+        let subscriptions =
+            client!(SubscriptionAdmin::builder(), &emulator).build().await.map_err(unavailable)?;
+        let subscriber = client!(Subscriber::builder(), &emulator).build().await.map_err(unavailable)?;
+        let inner = Inner {
+            project: project.to_owned(),
+            emulator,
+            metrics,
+            topics,
+            subscriptions,
+            subscriber,
+            publishers: Mutex::default(),
+            known_topics: Mutex::default(),
+        };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    fn topic_path(&self, topic: &str) -> String {
+        format!("projects/{}/topics/{topic}", self.inner.project)
+    }
+
+    fn subscription_path(&self, name: &str) -> String {
+        format!("projects/{}/subscriptions/{name}", self.inner.project)
+    }
+
+    async fn ensure_topic(&self, topic: &str) -> Result<(), BrokerError> {
+        if self.inner.known_topics.lock().await.contains(topic) {
+            return Ok(());
+        }
+        match self.inner.topics.create_topic().set_name(self.topic_path(topic)).send().await {
+            Ok(_) => {}
+            Err(err) if already_exists(&err) => {}
+            Err(err) => return Err(op("create topic")(err)),
+        }
+        self.inner.known_topics.lock().await.insert(topic.to_owned());
+        Ok(())
+    }
+
+    async fn ensure_subscription(
+        &self,
+        name: &str,
+        topic: &str,
+        dead_letter: Option<(&str, u32)>,
+    ) -> Result<(), BrokerError> {
+        let mut request = self
+            .inner
+            .subscriptions
+            .create_subscription()
+            .set_name(self.subscription_path(name))
+            .set_topic(self.topic_path(topic))
+            .set_ack_deadline_seconds(ACK_DEADLINE_SECONDS);
+        if let Some((dlq, max_deliveries)) = dead_letter {
+            // Pub/Sub accepts 5..=100 attempts; the consumer enforces the exact limit itself.
+            let attempts = i32::try_from(max_deliveries.clamp(5, 100)).unwrap_or(5);
+            request = request.set_dead_letter_policy(
+                DeadLetterPolicy::new()
+                    .set_dead_letter_topic(self.topic_path(dlq))
+                    .set_max_delivery_attempts(attempts),
+            );
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if already_exists(&err) => Ok(()),
+            Err(err) => Err(op("create subscription")(err)),
+        }
+    }
+
+    async fn publisher(&self, topic: &str) -> Result<Publisher, BrokerError> {
+        self.ensure_topic(topic).await?;
+        let mut publishers = self.inner.publishers.lock().await;
+        if let Some(publisher) = publishers.get(topic) {
+            return Ok(publisher.clone());
+        }
+        // One message per request: the Sentinel awaits each confirmation anyway.
+        let builder = Publisher::builder(self.topic_path(topic)).set_delay_threshold(Duration::ZERO);
+        let publisher = client!(builder, &self.inner.emulator)
+            .build()
+            .await
+            .map_err(|err| BrokerError::Unavailable(err.to_string()))?;
+        publishers.insert(topic.to_owned(), publisher.clone());
+        Ok(publisher)
+    }
+}
+
+fn dead_letter_name(subscription: &Subscription) -> String {
+    format!("{}-dlq", subscription.name)
+}
+
+#[async_trait]
+impl Broker for PubSubBroker {
+    fn kind(&self) -> &'static str {
+        "gcp-pubsub"
+    }
+
+    async fn publish(&self, topic: &str, event: &Event) -> Result<(), BrokerError> {
+        let payload = event::encode(event).map_err(|err| BrokerError::Encode(err.to_string()))?;
+        self.publish_raw(topic, &payload).await
+    }
+
+    async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        let publisher = self.publisher(topic).await?;
+        let message =
+            Message::new().set_data(payload.to_vec()).set_attributes([("content-type", event::CONTENT_TYPE)]);
+        match publisher.publish(message).await {
+            Ok(_) => {
+                self.inner.metrics.published(topic);
+                Ok(())
+            }
+            Err(err) => {
+                self.inner.metrics.error("publish");
+                Err(BrokerError::Unavailable(err.to_string()))
+            }
+        }
+    }
+
+    async fn declare(&self, subscription: &Subscription) -> Result<(), BrokerError> {
+        let dlq = dead_letter_name(subscription);
+        self.ensure_topic(&subscription.topic).await?;
+        self.ensure_topic(&dlq).await?;
+        self.ensure_subscription(&dlq, &dlq, None).await?;
+        self.ensure_subscription(
+            &subscription.name,
+            &subscription.topic,
+            Some((&dlq, subscription.max_deliveries)),
+        )
+        .await
+    }
+
+    async fn subscribe(
+        &self,
+        subscription: Subscription,
+        handler: Arc<dyn Handler>,
+    ) -> Result<Consumer, BrokerError> {
+        self.declare(&subscription).await?;
+        let dead_letters = self.publisher(&dead_letter_name(&subscription)).await?;
+        let cancel = CancellationToken::new();
+        let worker = Worker {
+            broker: self.clone(),
+            subscription: Arc::new(subscription.clone()),
+            handler,
+            dead_letters,
+        };
+        let task = tokio::spawn(worker.run(cancel.clone()));
+        Ok(Consumer::new(&subscription, cancel, task))
+    }
+
+    async fn drain_dead_letters(
+        &self,
+        subscription: &Subscription,
+        max: usize,
+    ) -> Result<Vec<Vec<u8>>, BrokerError> {
+        self.declare(subscription).await?;
+        let path = self.subscription_path(&dead_letter_name(subscription));
+        let mut stream = self
+            .inner
+            .subscriber
+            .subscribe(path)
+            .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
+            .build();
+        let mut drained = Vec::new();
+        while drained.len() < max {
+            match tokio::time::timeout(Duration::from_secs(2), stream.next()).await {
+                Ok(Some(Ok((message, handle)))) => {
+                    handle.ack();
+                    drained.push(message.data.to_vec());
+                }
+                Ok(Some(Err(err))) => return Err(op("pull dead letters")(err)),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        stream.shutdown_token().shutdown().await;
+        Ok(drained)
+    }
+
+    async fn health(&self) -> Result<(), BrokerError> {
+        match self.inner.topics.get_topic().set_topic(self.topic_path("hyperfleet-health-probe")).send().await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.status().is_some_and(|s| s.code == Code::NotFound) => Ok(()),
+            Err(err) => Err(BrokerError::Unavailable(err.to_string())),
+        }
+    }
+}
+
+struct Worker {
+    broker: PubSubBroker,
+    subscription: Arc<Subscription>,
+    handler: Arc<dyn Handler>,
+    dead_letters: Publisher,
+}
+
+impl Worker {
+    async fn run(self, cancel: CancellationToken) {
+        let path = self.broker.subscription_path(&self.subscription.name);
+        let concurrency = i64::try_from(self.subscription.concurrency).unwrap_or(i64::MAX);
+        // Deliveries of this process per message id: the emulator does not count attempts.
+        let attempts: Arc<std::sync::Mutex<HashMap<String, u32>>> = Arc::default();
+        let mut backoff = Duration::from_millis(200);
+        while !cancel.is_cancelled() {
+            let mut stream = self
+                .broker
+                .inner
+                .subscriber
+                .subscribe(path.clone())
+                .set_max_outstanding_messages(concurrency)
+                .set_shutdown_behavior(ShutdownBehavior::WaitForProcessing)
+                .build();
+            let slots = Arc::new(tokio::sync::Semaphore::new(self.subscription.concurrency));
+            let mut in_flight = JoinSet::new();
+            let failure = loop {
+                let slot = tokio::select! {
+                    () = cancel.cancelled() => break None,
+                    slot = slots.clone().acquire_owned() => slot,
+                };
+                let Ok(slot) = slot else { break None };
+                let next = tokio::select! {
+                    () = cancel.cancelled() => break None,
+                    next = stream.next() => next,
+                };
+                let (message, handle) = match next {
+                    Some(Ok(delivery)) => delivery,
+                    Some(Err(err)) => break Some(err.to_string()),
+                    None => break Some("the stream ended".to_owned()),
+                };
+                let attempt = {
+                    let mut seen = attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let local = seen.entry(message.message_id.clone()).or_insert(0);
+                    *local += 1;
+                    let server = handle.delivery_attempt().and_then(|a| u32::try_from(a).ok()).unwrap_or(0);
+                    (*local).max(server)
+                };
+                let task = Delivery { message, handle, attempt, slot };
+                in_flight.spawn(task.settle(
+                    self.subscription.clone(),
+                    self.handler.clone(),
+                    self.broker.inner.metrics.clone(),
+                    self.dead_letters.clone(),
+                    attempts.clone(),
+                    cancel.clone(),
+                ));
+                while in_flight.try_join_next().is_some() {}
+            };
+            while in_flight.join_next().await.is_some() {}
+            stream.shutdown_token().shutdown().await;
+            let Some(error) = failure else { break };
+            tracing::warn!(subscription = %self.subscription.name, error, ?backoff, "streaming pull failed; reopening");
+            self.broker.inner.metrics.error("consume");
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+}
+
+struct Delivery {
+    message: Message,
+    handle: google_cloud_pubsub::subscriber::handler::Handler,
+    attempt: u32,
+    slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Delivery {
+    async fn settle(
+        self,
+        subscription: Arc<Subscription>,
+        handler: Arc<dyn Handler>,
+        metrics: BrokerMetrics,
+        dead_letters: Publisher,
+        attempts: Arc<std::sync::Mutex<HashMap<String, u32>>>,
+        cancel: CancellationToken,
+    ) {
+        let Delivery { message, handle, attempt, slot } = self;
+        let outcome = dispatch(handler.as_ref(), &metrics, &subscription, &message.data, attempt).await;
+        let outcome = settle(outcome, attempt, &subscription);
+        if outcome != Outcome::Retry {
+            attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&message.message_id);
+        }
+        match outcome {
+            Outcome::Ack => handle.ack(),
+            Outcome::Retry => {
+                tokio::select! {
+                    () = tokio::time::sleep(retry_delay(attempt)) => {}
+                    () = cancel.cancelled() => {}
+                }
+                handle.nack();
+            }
+            Outcome::Reject => {
+                let copy =
+                    Message::new().set_data(message.data.clone()).set_attributes(message.attributes.clone());
+                match dead_letters.publish(copy).await {
+                    Ok(_) => {
+                        metrics.dead_lettered(&subscription.name);
+                        handle.ack();
+                    }
+                    Err(err) => {
+                        // Not safely parked: leave it to Pub/Sub to deliver again.
+                        tracing::warn!(subscription = %subscription.name, error = %err, "dead-lettering failed");
+                        handle.nack();
+                    }
+                }
+            }
+        }
+        drop(slot);
+    }
+}
