@@ -71,7 +71,8 @@ async fn consume(broker: &Arc<dyn Broker>, sub: Subscription) -> f64 {
 async fn run(name: &str, broker: Arc<dyn Broker>) {
     for (publishers, concurrency) in [(1, 1), (8, 8)] {
         let tag = uuid::Uuid::now_v7().simple().to_string();
-        let sub = Subscription::new(format!("bench-{tag}"), "bench").with_concurrency(concurrency);
+        let sub =
+            Subscription::new(format!("bench-{tag}"), format!("bench-{tag}")).with_concurrency(concurrency);
         broker.declare(&sub).await.unwrap();
         let published = publish(&broker, &sub.topic, publishers).await;
         let consumed = consume(&broker, sub).await;

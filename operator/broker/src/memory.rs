@@ -36,8 +36,8 @@ struct Inner {
 struct State {
     /// Topic -> the queues of its subscriptions.
     bindings: HashMap<String, Vec<Arc<Queue>>>,
-    /// Subscription name -> its queue.
-    queues: HashMap<String, Arc<Queue>>,
+    /// (topic, subscription name) -> its queue.
+    queues: HashMap<(String, String), Arc<Queue>>,
 }
 
 #[derive(Debug, Default)]
@@ -77,11 +77,12 @@ impl MemoryBroker {
 
     fn queue(&self, subscription: &Subscription) -> Arc<Queue> {
         let mut state = locked(&self.inner.state);
-        if let Some(queue) = state.queues.get(&subscription.name) {
+        let key = (subscription.topic.clone(), subscription.name.clone());
+        if let Some(queue) = state.queues.get(&key) {
             return queue.clone();
         }
         let queue = Arc::new(Queue::default());
-        state.queues.insert(subscription.name.clone(), queue.clone());
+        state.queues.insert(key, queue.clone());
         state.bindings.entry(subscription.topic.clone()).or_default().push(queue.clone());
         queue
     }

@@ -145,9 +145,31 @@ impl PubSubBroker {
         }
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(err) if already_exists(&err) => Ok(()),
+            Err(err) if already_exists(&err) => self.check_subscription_topic(name, topic).await,
             Err(err) => Err(op("create subscription")(err)),
         }
+    }
+
+    /// Subscription names are global to a project: refuse to consume another topic's events.
+    async fn check_subscription_topic(&self, name: &str, topic: &str) -> Result<(), BrokerError> {
+        let existing = self
+            .inner
+            .subscriptions
+            .get_subscription()
+            .set_subscription(self.subscription_path(name))
+            .send()
+            .await
+            .map_err(op("get subscription"))?;
+        if existing.topic == self.topic_path(topic) {
+            return Ok(());
+        }
+        Err(BrokerError::Operation {
+            operation: "create subscription",
+            message: format!(
+                "subscription '{name}' already exists on {}, not on topic '{topic}'",
+                existing.topic
+            ),
+        })
     }
 
     async fn publisher(&self, topic: &str) -> Result<Publisher, BrokerError> {

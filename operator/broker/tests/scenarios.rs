@@ -206,6 +206,22 @@ pub async fn events_published_before_the_first_consumer_are_kept(broker: Arc<dyn
     consumer.close().await;
 }
 
+pub async fn subscriptions_are_scoped_to_their_topic(broker: Arc<dyn Broker>) {
+    let one = subscription("scoped");
+    let other = Subscription { topic: format!("{}x", one.topic), ..one.clone() };
+    let (seen, handler) = recorder(|_| Outcome::Ack);
+    let consumer = broker.subscribe(one.clone(), handler).await.unwrap();
+    // Pub/Sub names subscriptions per project, so it refuses the clash; the others keep them apart.
+    if broker.declare(&other).await.is_ok() {
+        broker.publish(&other.topic, &event(2)).await.unwrap();
+    }
+    broker.publish(&one.topic, &event(1)).await.unwrap();
+    eventually("the subscribed topic's event arrives", || seen.lock().unwrap().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ids(&seen), ["event-1"], "never another topic's events");
+    consumer.close().await;
+}
+
 pub async fn a_panicking_handler_is_retried(broker: Arc<dyn Broker>) {
     let sub = subscription("panic");
     let seen: Seen = Arc::default();
@@ -234,7 +250,8 @@ macro_rules! suite {
                 consumers_of_one_subscription_share_its_events, retried_events_come_back_with_the_next_attempt,
                 failing_events_are_dead_lettered_after_the_limit,
                 malformed_messages_are_dead_lettered_and_consuming_goes_on, close_waits_for_in_flight_handlers,
-                events_published_before_the_first_consumer_are_kept, a_panicking_handler_is_retried);
+                events_published_before_the_first_consumer_are_kept, a_panicking_handler_is_retried,
+                subscriptions_are_scoped_to_their_topic);
         }
     };
     (@tests $connect:expr; $($scenario:ident),*) => {
