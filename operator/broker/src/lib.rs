@@ -171,6 +171,20 @@ pub trait Broker: Send + Sync + fmt::Debug {
 
     /// Whether the broker is reachable.
     async fn health(&self) -> Result<(), BrokerError>;
+
+    /// Flushes pending publishes and closes connections. Consumers are closed separately.
+    async fn close(&self);
+}
+
+/// Checks a topic (and subscription) name before it reaches a broker.
+pub(crate) fn check_names(topic: &str, subscription: Option<&Subscription>) -> Result<(), BrokerError> {
+    let invalid =
+        |err: ConfigError| BrokerError::Operation { operation: "validate", message: err.to_string() };
+    config::validate_name("topic", topic).map_err(invalid)?;
+    if let Some(subscription) = subscription {
+        config::validate_name("subscription", &subscription.name).map_err(invalid)?;
+    }
+    Ok(())
 }
 
 /// Delay before a failed delivery is offered again: 100 ms doubling per attempt, at most 5 s,

@@ -100,6 +100,7 @@ impl Broker for MemoryBroker {
     }
 
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        crate::check_names(topic, None)?;
         let queues = locked(&self.inner.state).bindings.get(topic).cloned().unwrap_or_default();
         if queues.is_empty() {
             tracing::warn!(topic, "no subscription on this topic; the event reaches nobody");
@@ -113,6 +114,7 @@ impl Broker for MemoryBroker {
     }
 
     async fn declare(&self, subscription: &Subscription) -> Result<(), BrokerError> {
+        crate::check_names(&subscription.topic, Some(subscription))?;
         self.queue(subscription);
         Ok(())
     }
@@ -148,6 +150,8 @@ impl Broker for MemoryBroker {
     async fn health(&self) -> Result<(), BrokerError> {
         Ok(())
     }
+
+    async fn close(&self) {}
 }
 
 struct Worker {

@@ -205,6 +205,7 @@ impl Broker for PubSubBroker {
     }
 
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        crate::check_names(topic, None)?;
         let publisher = self.publisher(topic).await?;
         let message =
             Message::new().set_data(payload.to_vec()).set_attributes([("content-type", event::CONTENT_TYPE)]);
@@ -221,6 +222,7 @@ impl Broker for PubSubBroker {
     }
 
     async fn declare(&self, subscription: &Subscription) -> Result<(), BrokerError> {
+        crate::check_names(&subscription.topic, Some(subscription))?;
         let dlq = dead_letter_name(subscription);
         self.ensure_topic(&subscription.topic).await?;
         self.ensure_topic(&dlq).await?;
@@ -285,6 +287,13 @@ impl Broker for PubSubBroker {
             Ok(_) => Ok(()),
             Err(err) if err.status().is_some_and(|s| s.code == Code::NotFound) => Ok(()),
             Err(err) => Err(BrokerError::Unavailable(err.to_string())),
+        }
+    }
+
+    async fn close(&self) {
+        let publishers: Vec<Publisher> = self.inner.publishers.lock().await.drain().map(|(_, p)| p).collect();
+        for publisher in publishers {
+            publisher.flush().await;
         }
     }
 }

@@ -171,6 +171,7 @@ impl Broker for RabbitMqBroker {
     }
 
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        crate::check_names(topic, None)?;
         let result = publish_confirmed(&self.publisher(Some(topic)).await?, topic, payload).await;
         match &result {
             Ok(()) => self.inner.metrics.published(topic),
@@ -185,6 +186,7 @@ impl Broker for RabbitMqBroker {
     }
 
     async fn declare(&self, subscription: &Subscription) -> Result<(), BrokerError> {
+        crate::check_names(&subscription.topic, Some(subscription))?;
         let channel = self.channel().await?;
         let result = declare_topology(&channel, subscription).await;
         let _ = channel.close(200, "declared".into()).await;
@@ -227,6 +229,14 @@ impl Broker for RabbitMqBroker {
 
     async fn health(&self) -> Result<(), BrokerError> {
         self.publisher(None).await.map(|_| ())
+    }
+
+    async fn close(&self) {
+        if let Some(link) = self.inner.link.lock().await.take()
+            && let Err(err) = link.connection.close(200, "closing".into()).await
+        {
+            tracing::debug!(error = %err, "closing the RabbitMQ connection");
+        }
     }
 }
 
