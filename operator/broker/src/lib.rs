@@ -146,7 +146,10 @@ pub trait Broker: Send + Sync + fmt::Debug {
     fn kind(&self) -> &'static str;
 
     /// Publishes `event` to `topic`; returns once the broker has taken responsibility for it.
-    async fn publish(&self, topic: &str, event: &Event) -> Result<(), BrokerError>;
+    async fn publish(&self, topic: &str, event: &Event) -> Result<(), BrokerError> {
+        let payload = event::encode(event).map_err(|err| BrokerError::Encode(err.to_string()))?;
+        self.publish_raw(topic, &payload).await
+    }
 
     /// Publishes bytes as they are: for tooling, and for testing poison-message handling.
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError>;

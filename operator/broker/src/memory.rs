@@ -13,9 +13,8 @@ use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Broker, BrokerError, Consumer, Event, Handler, Outcome, Subscription,
+    Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
     consumer::{dispatch, settle},
-    event,
     metrics::BrokerMetrics,
     retry_delay,
 };
@@ -92,11 +91,6 @@ impl MemoryBroker {
 impl Broker for MemoryBroker {
     fn kind(&self) -> &'static str {
         "memory"
-    }
-
-    async fn publish(&self, topic: &str, event: &Event) -> Result<(), BrokerError> {
-        let payload = event::encode(event).map_err(|err| BrokerError::Encode(err.to_string()))?;
-        self.publish_raw(topic, &payload).await
     }
 
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {

@@ -25,7 +25,7 @@ use tokio::{sync::Mutex, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Broker, BrokerError, Consumer, Event, Handler, Outcome, Subscription,
+    Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
     consumer::{dispatch, settle},
     event,
     metrics::BrokerMetrics,
@@ -197,11 +197,6 @@ fn dead_letter_name(subscription: &Subscription) -> String {
 impl Broker for PubSubBroker {
     fn kind(&self) -> &'static str {
         "gcp-pubsub"
-    }
-
-    async fn publish(&self, topic: &str, event: &Event) -> Result<(), BrokerError> {
-        let payload = event::encode(event).map_err(|err| BrokerError::Encode(err.to_string()))?;
-        self.publish_raw(topic, &payload).await
     }
 
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {

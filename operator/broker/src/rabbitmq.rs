@@ -25,7 +25,7 @@ use tokio::{sync::Mutex, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Broker, BrokerError, Consumer, Event, Handler, Outcome, Subscription,
+    Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
     consumer::{dispatch, settle},
     event,
     metrics::BrokerMetrics,
@@ -163,11 +163,6 @@ async fn declare_topology(channel: &Channel, subscription: &Subscription) -> Res
 impl Broker for RabbitMqBroker {
     fn kind(&self) -> &'static str {
         "rabbitmq"
-    }
-
-    async fn publish(&self, topic: &str, event: &Event) -> Result<(), BrokerError> {
-        let payload = event::encode(event).map_err(|err| BrokerError::Encode(err.to_string()))?;
-        self.publish_raw(topic, &payload).await
     }
 
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {

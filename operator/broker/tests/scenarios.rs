@@ -123,6 +123,8 @@ pub async fn consumers_of_one_subscription_share_its_events(broker: Arc<dyn Brok
     let (la, lb) = (a.clone(), b.clone());
     let first = broker.subscribe(sub.clone(), Arc::new(move |d| slow(d, la.clone()))).await.unwrap();
     let second = broker.subscribe(sub.clone(), Arc::new(move |d| slow(d, lb.clone()))).await.unwrap();
+    // Streaming backends open their streams in the background: share only once both are up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     for n in 0..20 {
         broker.publish(&sub.topic, &event(n)).await.unwrap();
     }
