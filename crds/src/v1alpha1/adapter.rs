@@ -1,0 +1,295 @@
+//! `AdapterConfig`: one adapter. The controller runs one broker consumer per AdapterConfig; for
+//! each event it fetches the resource, checks the preconditions and dependencies, creates the
+//! Job and/or resources rendered from templates, and reports the resulting conditions.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::core::v1::ResourceRequirements,
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{BrokerSpec, HyperfleetApi, ResourceType};
+
+/// Desired behaviour of an adapter.
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "hyperfleet.redhat.com",
+    version = "v1alpha1",
+    kind = "AdapterConfig",
+    doc = "An adapter: consumes HyperFleet events and acts on one kind of resource.",
+    namespaced,
+    status = "AdapterConfigStatus",
+    shortname = "hfac",
+    category = "hyperfleet",
+    printcolumn(name = "Adapter", type_ = "string", json_path = ".spec.adapterType"),
+    printcolumn(name = "Resource", type_ = "string", json_path = ".spec.resourceType"),
+    printcolumn(name = "Broker", type_ = "string", json_path = ".spec.broker.type"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Processed", type_ = "integer", json_path = ".status.eventsProcessed"),
+    printcolumn(name = "Last Event", type_ = "date", json_path = ".status.lastEventTime"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.jobTemplate) || (has(self.resources) && size(self.resources) > 0)").message("an adapter needs a jobTemplate or at least one entry in resources"))]
+pub struct AdapterConfigSpec {
+    /// The adapter's name in status reports (`dns`, `validation`, ...); one of the API's required
+    /// adapters for the resource type.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub adapter_type: String,
+    /// Which resources the adapter acts on.
+    pub resource_type: ResourceType,
+    /// The API to read resources from and report to.
+    #[serde(rename = "hyperfleetAPI")]
+    pub hyperfleet_api: HyperfleetApi,
+    /// Where events come from.
+    pub broker: BrokerSpec,
+    /// Events handled at once (never two for the same resource).
+    #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1, max = 100))]
+    pub concurrency: u32,
+    /// Deliveries of a failing event before it is dead-lettered.
+    #[serde(default = "default_max_deliveries")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_deliveries: u32,
+    /// When the adapter acts.
+    #[serde(default)]
+    pub criteria: Criteria,
+    /// Named values computed per event (CEL), usable in templates and later expressions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<Param>,
+    /// The simple case: one Job per resource and generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_template: Option<JobTemplate>,
+    /// General manifests rendered from templates and applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ManagedResource>,
+    /// Conditions to report, as CEL; Applied, Available, Health and Finalized default to rules
+    /// over the Job and resources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<StatusRule>,
+}
+
+impl AdapterConfigSpec {
+    /// Checks what the schema cannot: unique names, usable dependencies, duration syntax.
+    /// (CEL and templates are compiled by the operator, which reports failures in status.)
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        crate::check_duration(&mut errors, "hyperfleetAPI.timeout", &self.hyperfleet_api.timeout);
+        let mut names = std::collections::BTreeSet::new();
+        for param in &self.params {
+            if !names.insert(param.name.as_str()) {
+                errors.push(format!("params: '{}' is defined twice", param.name));
+            }
+        }
+        let mut resources = std::collections::BTreeSet::new();
+        for resource in &self.resources {
+            if !resources.insert(resource.name.as_str()) {
+                errors.push(format!("resources: '{}' is defined twice", resource.name));
+            }
+        }
+        for dependency in &self.criteria.dependencies {
+            if dependency == &self.adapter_type {
+                errors.push(format!("criteria.dependencies: '{dependency}' cannot depend on itself"));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// The subscription consumed: `broker.subscription`, else the adapter type.
+    pub fn subscription(&self) -> &str {
+        self.broker.subscription.as_deref().unwrap_or(&self.adapter_type)
+    }
+}
+
+fn default_concurrency() -> u32 {
+    4
+}
+
+fn default_max_deliveries() -> u32 {
+    5
+}
+
+/// Preconditions and dependencies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Criteria {
+    /// CEL expressions over `cluster`/`nodepool`, `statuses`, `event` and `params`; all must be true.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preconditions: Vec<Precondition>,
+    /// Adapters that must report Available=True at the resource's current generation first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+}
+
+/// One precondition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Precondition {
+    /// Name shown when it is not met.
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+    /// CEL; true means met.
+    #[schemars(length(min = 1))]
+    pub expression: String,
+}
+
+/// A named CEL value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Param {
+    /// Identifier usable in later expressions and templates.
+    #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"))]
+    pub name: String,
+    /// CEL producing the value.
+    #[schemars(length(min = 1))]
+    pub expression: String,
+}
+
+/// The Job created per (adapter, resource, generation), named deterministically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobTemplate {
+    /// Namespace the Jobs run in.
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: String,
+    /// Container image.
+    #[schemars(length(min = 1))]
+    pub image: String,
+    /// Entrypoint (templated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Arguments (templated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Extra environment (values templated); the resource id and API URL are always set.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Service account the Job runs as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+    /// Retries of a failing pod.
+    #[serde(default = "default_backoff_limit")]
+    #[schemars(range(min = 0, max = 20))]
+    pub backoff_limit: i32,
+    /// Longest a Job may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub active_deadline_seconds: Option<i64>,
+    /// How long finished Jobs are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub ttl_seconds_after_finished: Option<i32>,
+    /// CPU and memory of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+fn default_backoff_limit() -> i32 {
+    3
+}
+
+/// A manifest the adapter keeps applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedResource {
+    /// Identifier of this entry (CEL: `resources.<name>`).
+    #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"))]
+    pub name: String,
+    /// The manifest as a minijinja template producing YAML.
+    #[schemars(length(min = 1))]
+    pub manifest: String,
+    /// How it is delivered.
+    #[serde(default)]
+    pub transport: Transport,
+    /// How the applied object is found again.
+    pub discovery: Discovery,
+    /// When it is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+}
+
+/// Delivery of manifests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// Server-side apply to the operator's cluster.
+    #[default]
+    Kubernetes,
+    /// Through Maestro to a managed cluster.
+    Maestro,
+    /// Render and record only, with simulated status (local runs, adapter authoring).
+    DryRun,
+}
+
+/// How an applied object is found: by name or by labels (templated), in a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.byName) != has(self.byLabels)").message("set exactly one of byName and byLabels"))]
+pub struct Discovery {
+    /// Namespace (templated; empty for cluster-scoped objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Object name (templated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_name: Option<String>,
+    /// Labels the object carries (values templated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_labels: Option<BTreeMap<String, String>>,
+}
+
+/// Lifecycle rules of a managed resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Lifecycle {
+    /// CEL; when true the object is deleted instead of applied (e.g. the resource is deleting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_when: Option<String>,
+}
+
+/// One reported condition, computed with CEL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusRule {
+    /// Condition type (`Applied`, `Available`, `Health`, `Finalized` or your own).
+    #[serde(rename = "type")]
+    #[schemars(regex(pattern = r"^[A-Z][A-Za-z0-9]*$"))]
+    pub type_: String,
+    /// CEL producing true/false (or 'True'/'False'/'Unknown').
+    #[schemars(length(min = 1))]
+    pub status: String,
+    /// CEL producing the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// CEL producing the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Observed state of an adapter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdapterConfigStatus {
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (consuming) and `Degraded` (events failing).
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Events handled since the consumer started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_processed: Option<i64>,
+    /// When the last event was handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_time: Option<Time>,
+    /// The last error, if the last event failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}

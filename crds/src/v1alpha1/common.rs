@@ -1,0 +1,113 @@
+//! Types both resources use: what they talk to (the API, a broker) and how durations look.
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Pattern of duration fields: one or more `<number><unit>` with unit ms, s, m or h.
+pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
+
+/// Which resources a Sentinel polls or an adapter acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceType {
+    /// Clusters (`/clusters`).
+    Clusters,
+    /// Node pools (`/nodepools`).
+    Nodepools,
+}
+
+impl ResourceType {
+    /// The API collection name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Clusters => "clusters",
+            ResourceType::Nodepools => "nodepools",
+        }
+    }
+
+    /// The resource kind (`Cluster`, `NodePool`).
+    pub fn kind(self) -> &'static str {
+        match self {
+            ResourceType::Clusters => "Cluster",
+            ResourceType::Nodepools => "NodePool",
+        }
+    }
+}
+
+/// A key of a Secret in the resource's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Secret name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key inside the Secret.
+    #[schemars(length(min = 1))]
+    pub key: String,
+}
+
+/// How to reach the HyperFleet API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HyperfleetApi {
+    /// Base URL, e.g. `http://hyperfleet-api.hyperfleet.svc:8000`.
+    #[schemars(length(min = 1), regex(pattern = r"^https?://"))]
+    pub url: String,
+    /// Per-request timeout.
+    #[serde(default = "default_api_timeout")]
+    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))]
+    pub timeout: String,
+    /// Secret key holding a bearer token for the API (when the API has authentication on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret_ref: Option<SecretKeyRef>,
+}
+
+fn default_api_timeout() -> String {
+    "10s".into()
+}
+
+/// Broker kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BrokerType {
+    /// RabbitMQ (AMQP 0-9-1).
+    Rabbitmq,
+    /// Google Cloud Pub/Sub.
+    GcpPubsub,
+    /// In-process; only meaningful in `hyperfleet-operator local`.
+    Memory,
+    /// The original design's name for `memory`.
+    Stub,
+}
+
+/// Where events go (Sentinel) or come from (adapter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.type != 'gcp-pubsub' || has(self.projectID)").message("projectID is required for gcp-pubsub"))]
+#[x_kube(validation = Rule::new("self.type != 'rabbitmq' || has(self.urlSecretRef)").message("urlSecretRef is required for rabbitmq"))]
+pub struct BrokerSpec {
+    /// Broker kind.
+    #[serde(rename = "type")]
+    pub type_: BrokerType,
+    /// Topic events are published to.
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    pub topic: String,
+    /// Subscription an adapter consumes (default: its adapterType). Adapters sharing one compete
+    /// for events; different ones each get every event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    pub subscription: Option<String>,
+    /// RabbitMQ exchange (default: the topic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<String>,
+    /// RabbitMQ routing key for publishes (default: empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<String>,
+    /// GCP project of the Pub/Sub topic.
+    #[serde(default, rename = "projectID", skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// Secret key holding the broker URL (RabbitMQ: `amqp://user:password@host/vhost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_secret_ref: Option<SecretKeyRef>,
+}
