@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::common::{BrokerSpec, HyperfleetApi, ResourceType};
 
 /// Desired behaviour of an adapter.
+// kube's syntax repeats `printcolumn(...)`, which clippy takes for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "hyperfleet.redhat.com",

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::common::{BrokerSpec, HyperfleetApi, ResourceType};
 
 /// Desired state of a Sentinel shard.
+// kube's syntax repeats `printcolumn(...)`, which clippy takes for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "hyperfleet.redhat.com",
