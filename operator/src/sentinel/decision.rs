@@ -1,0 +1,105 @@
+//! The per-resource publish decision, a pure function of the resource as listed, what this
+//! Sentinel already published, the backoffs, and the clock (injected, so it is table-tested).
+//!
+//! Publish when:
+//! - the resource is not reconciled at its current generation and nothing was published for
+//!   this generation yet (a new resource, or a spec/label change: one event within one poll);
+//! - it is not reconciled and `backoffNotReady` has passed since the later of its `Reconciled`
+//!   time and our last event (a stuck resource gets one event per backoff, not one per poll);
+//! - it is reconciled and `backoffReady` has passed the same way (a periodic health re-check).
+//!
+//! Backoffs carry a deterministic per-resource jitter of up to 10 %, so resources created
+//! together do not stay in lock-step.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use hyperfleet_api_model::{ConditionStatus, Phase, Resource};
+
+/// What this Sentinel last published for a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// The resource generation the event was for.
+    pub generation: i64,
+    /// When it was published.
+    pub at: DateTime<Utc>,
+}
+
+/// The two backoffs of a SentinelConfig.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Wait between events for a resource that is not reconciled.
+    pub not_ready: Duration,
+    /// Wait between re-checks of a reconciled resource.
+    pub ready: Duration,
+}
+
+/// Why an event is published (the CloudEvent's `reason`, and a metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// No adapter has reported yet and nothing was published for this generation.
+    New,
+    /// The generation moved and nothing was published for it yet.
+    GenerationChanged,
+    /// Still not reconciled after `backoffNotReady`.
+    NotReady,
+    /// Reconciled, due for a re-check after `backoffReady`.
+    Recheck,
+}
+
+impl Reason {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::New => "new",
+            Reason::GenerationChanged => "generation_changed",
+            Reason::NotReady => "not_ready_backoff",
+            Reason::Recheck => "ready_recheck",
+        }
+    }
+}
+
+/// The decision for one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Publish an event now.
+    Publish(Reason),
+    /// Nothing to do before `until`.
+    Wait {
+        /// When the resource is next due.
+        until: DateTime<Utc>,
+    },
+}
+
+/// Decides for `resource` at `now`.
+pub fn decide(
+    resource: &Resource,
+    published: Option<Published>,
+    backoff: Backoff,
+    now: DateTime<Utc>,
+) -> Decision {
+    let reconciled = resource.status.conditions.iter().find(|c| c.type_ == "Reconciled");
+    let is_reconciled = reconciled
+        .is_some_and(|c| c.status == ConditionStatus::True && c.observed_generation == resource.generation);
+    let published_now = published.filter(|p| p.generation == resource.generation);
+    if !is_reconciled && published_now.is_none() {
+        let never_reported = resource.status.phase == Phase::Pending;
+        let reason = if never_reported { Reason::New } else { Reason::GenerationChanged };
+        return Decision::Publish(reason);
+    }
+    let (wait, reason) =
+        if is_reconciled { (backoff.ready, Reason::Recheck) } else { (backoff.not_ready, Reason::NotReady) };
+    let since = reconciled.map_or(resource.updated_time, |c| c.last_updated_time);
+    let anchor = published_now.map_or(since, |p| p.at.max(since));
+    let until = anchor + jittered(wait, resource.id);
+    if now >= until { Decision::Publish(reason) } else { Decision::Wait { until } }
+}
+
+/// `wait` stretched by 0-10 %, the same for a resource every time.
+fn jittered(wait: Duration, id: Uuid) -> Duration {
+    let spread = u64::from(id.as_bytes()[15]) % 101; // 0..=100, tenths of a percent
+    wait + wait * i32::try_from(spread).unwrap_or(0) / 1000
+}
+
+#[cfg(test)]
+mod tests;

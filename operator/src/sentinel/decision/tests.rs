@@ -1,0 +1,153 @@
+use chrono::TimeZone;
+
+use hyperfleet_api_model::{Condition, ResourceStatus};
+
+use super::*;
+
+fn t(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(seconds)
+}
+
+const BACKOFF: Backoff = Backoff { not_ready: Duration::seconds(10), ready: Duration::seconds(1800) };
+
+/// A resource at `generation`, updated at t(0), whose `Reconciled` condition (if any) has
+/// `status` at `observed_generation`, valid since t(`since`).
+fn resource(generation: i64, phase: Phase, reconciled: Option<(ConditionStatus, i64, i64)>) -> Resource {
+    let conditions = reconciled
+        .map(|(status, observed_generation, since)| Condition {
+            type_: "Reconciled".into(),
+            status,
+            reason: None,
+            message: None,
+            observed_generation,
+            created_time: t(0),
+            last_updated_time: t(since),
+            last_transition_time: t(since),
+        })
+        .into_iter()
+        .collect();
+    Resource {
+        // Last byte 0: no jitter, so the table's boundaries are exact.
+        id: Uuid::from_u128(0x0190_b6a4_0000_7000_8000_0000_0000_0000),
+        kind: "Cluster".into(),
+        name: "c".into(),
+        href: "/api/hyperfleet/v1/clusters/x".into(),
+        generation,
+        spec: serde_json::json!({}),
+        labels: Default::default(),
+        status: ResourceStatus { phase, last_transition_time: None, conditions },
+        created_time: t(0),
+        updated_time: t(0),
+        created_by: "u".into(),
+        updated_by: "u".into(),
+        deleted_time: None,
+        deleted_by: None,
+        owner_references: None,
+    }
+}
+
+fn published(generation: i64, at: i64) -> Option<Published> {
+    Some(Published { generation, at: t(at) })
+}
+
+use ConditionStatus::{False, True};
+
+#[test]
+fn decision_table() {
+    let wait = |until: i64| Decision::Wait { until: t(until) };
+    let cases = [
+        (
+            "new resource, first poll",
+            resource(1, Phase::Pending, Some((False, 1, 0))),
+            None,
+            1,
+            Decision::Publish(Reason::New),
+        ),
+        (
+            "new resource without conditions",
+            resource(1, Phase::Pending, None),
+            None,
+            1,
+            Decision::Publish(Reason::New),
+        ),
+        (
+            "new resource, just published",
+            resource(1, Phase::Pending, Some((False, 1, 0))),
+            published(1, 1),
+            5,
+            wait(11),
+        ),
+        (
+            "stuck resource, backoff passed",
+            resource(1, Phase::Reconciling, Some((False, 1, 0))),
+            published(1, 1),
+            11,
+            Decision::Publish(Reason::NotReady),
+        ),
+        (
+            "stuck, adapters reported after our event",
+            resource(1, Phase::Reconciling, Some((False, 1, 8))),
+            published(1, 1),
+            12,
+            wait(18),
+        ),
+        (
+            "spec change, first poll",
+            resource(2, Phase::Reconciling, Some((False, 2, 0))),
+            published(1, 0),
+            1,
+            Decision::Publish(Reason::GenerationChanged),
+        ),
+        (
+            "spec change after a restart",
+            resource(2, Phase::Ready, Some((True, 1, 0))),
+            None,
+            1,
+            Decision::Publish(Reason::GenerationChanged),
+        ),
+        (
+            "reconciled, fresh",
+            resource(1, Phase::Ready, Some((True, 1, 100))),
+            published(1, 0),
+            200,
+            wait(1900),
+        ),
+        (
+            "reconciled, after a restart",
+            resource(1, Phase::Ready, Some((True, 1, 100))),
+            None,
+            1000,
+            wait(1900),
+        ),
+        (
+            "reconciled, stale",
+            resource(1, Phase::Ready, Some((True, 1, 100))),
+            None,
+            1900,
+            Decision::Publish(Reason::Recheck),
+        ),
+        (
+            "reconciled, re-checked recently",
+            resource(1, Phase::Ready, Some((True, 1, 100))),
+            published(1, 1900),
+            2000,
+            wait(3700),
+        ),
+    ];
+    for (name, resource, published, now, expected) in cases {
+        assert_eq!(decide(&resource, published, BACKOFF, t(now)), expected, "{name}");
+    }
+}
+
+#[test]
+fn jitter_spreads_resources_by_at_most_ten_percent() {
+    let mut waits = std::collections::BTreeSet::new();
+    for last in 0..=255u8 {
+        let id = Uuid::from_u128(u128::from(last));
+        let stretched = jittered(Duration::seconds(1000), id);
+        assert!(stretched >= Duration::seconds(1000) && stretched <= Duration::seconds(1100), "{stretched}");
+        assert_eq!(stretched, jittered(Duration::seconds(1000), id), "stable per resource");
+        waits.insert(stretched);
+    }
+    assert!(waits.len() > 50, "resources are spread out");
+}

@@ -1,0 +1,5 @@
+//! The Sentinel: every poll interval, list the shard's possibly-due resources from the API
+//! ([`query`]), decide per resource whether it needs an event ([`decision`]), publish.
+
+pub mod decision;
+pub mod query;

@@ -1,0 +1,129 @@
+//! Turns a SentinelConfig's shard selector (and the "possibly due" cut) into the API's `search`
+//! language, so a poll fetches only this shard's resources that may need an event instead of
+//! the whole fleet. Values are quoted; keys are checked, since the API would reject them anyway.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use hyperfleet_crds::v1alpha1::{SelectorOperator, ShardSelector};
+
+/// A selector the API's search language cannot express.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("shardSelector: {0}")]
+pub struct SelectorError(String);
+
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+fn label(key: &str) -> Result<String, SelectorError> {
+    let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'));
+    if valid { Ok(format!("labels.{key}")) } else { Err(SelectorError(format!("invalid label key '{key}'"))) }
+}
+
+/// The shard as a search expression; `None` selects everything.
+pub fn shard_search(selector: &ShardSelector) -> Result<Option<String>, SelectorError> {
+    let mut terms = Vec::new();
+    for (key, value) in &selector.match_labels {
+        terms.push(format!("{} = {}", label(key)?, quote(value)));
+    }
+    for requirement in &selector.match_expressions {
+        let field = label(&requirement.key)?;
+        let values = || requirement.values.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", ");
+        let needs_values = matches!(requirement.operator, SelectorOperator::In | SelectorOperator::NotIn);
+        if needs_values == requirement.values.is_empty() {
+            let what = if needs_values { "needs values" } else { "takes no values" };
+            return Err(SelectorError(format!("{:?} on '{}' {what}", requirement.operator, requirement.key)));
+        }
+        terms.push(match requirement.operator {
+            SelectorOperator::In => format!("{field} in [{}]", values()),
+            // Kubernetes semantics: resources without the label match NotIn and DoesNotExist.
+            SelectorOperator::NotIn => format!("{field} not in [{}]", values()),
+            SelectorOperator::Exists => format!("{field} is not null"),
+            SelectorOperator::DoesNotExist => format!("{field} is null"),
+        });
+    }
+    Ok(if terms.is_empty() { None } else { Some(terms.join(" and ")) })
+}
+
+/// Resources that may be due at `now`: not reconciled, or reconciled but not re-checked within
+/// `backoff_ready`. Reconciled-and-fresh resources (most of a healthy fleet) are left out.
+pub fn possibly_due(now: DateTime<Utc>, backoff_ready: chrono::Duration) -> String {
+    let stale = (now - backoff_ready).to_rfc3339_opts(SecondsFormat::Micros, true);
+    format!(
+        "(status.conditions.Reconciled is null or status.conditions.Reconciled = 'False' \
+         or status.conditions.Reconciled.last_updated_time <= '{stale}')"
+    )
+}
+
+/// The full `search` of one poll.
+pub fn poll_search(shard: Option<&str>, now: DateTime<Utc>, backoff_ready: chrono::Duration) -> String {
+    match shard {
+        Some(shard) => format!("({shard}) and {}", possibly_due(now, backoff_ready)),
+        None => possibly_due(now, backoff_ready),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+    use hyperfleet_crds::v1alpha1::SelectorRequirement;
+
+    use super::*;
+
+    fn requirement(key: &str, operator: SelectorOperator, values: &[&str]) -> SelectorRequirement {
+        SelectorRequirement {
+            key: key.into(),
+            operator,
+            values: values.iter().map(|v| (*v).into()).collect(),
+        }
+    }
+
+    #[test]
+    fn every_selector_form_becomes_a_search_term() {
+        let selector = ShardSelector {
+            match_labels: BTreeMap::from([
+                ("region".into(), "us-east".into()),
+                ("tier".into(), "o'brien".into()),
+            ]),
+            match_expressions: vec![
+                requirement("env", SelectorOperator::In, &["prod", "stage"]),
+                requirement("canary", SelectorOperator::NotIn, &["true"]),
+                requirement("example.com/owner", SelectorOperator::Exists, &[]),
+                requirement("legacy", SelectorOperator::DoesNotExist, &[]),
+            ],
+        };
+        assert_eq!(
+            shard_search(&selector).unwrap().unwrap(),
+            "labels.region = 'us-east' and labels.tier = 'o''brien' and labels.env in ['prod', 'stage'] \
+             and labels.canary not in ['true'] and labels.example.com/owner is not null and labels.legacy is null"
+        );
+        assert_eq!(shard_search(&ShardSelector::default()).unwrap(), None, "empty selects everything");
+    }
+
+    #[test]
+    fn selectors_the_api_cannot_express_are_errors() {
+        let bad_key = ShardSelector {
+            match_labels: BTreeMap::from([("bad key".into(), "x".into())]),
+            ..Default::default()
+        };
+        assert!(shard_search(&bad_key).unwrap_err().to_string().contains("invalid label key 'bad key'"));
+        let no_values = ShardSelector {
+            match_expressions: vec![requirement("env", SelectorOperator::In, &[])],
+            ..Default::default()
+        };
+        assert!(shard_search(&no_values).unwrap_err().to_string().contains("needs values"));
+    }
+
+    #[test]
+    fn polls_ask_only_for_what_may_be_due() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        assert_eq!(
+            poll_search(Some("labels.region = 'eu'"), now, chrono::Duration::minutes(30)),
+            "(labels.region = 'eu') and (status.conditions.Reconciled is null or status.conditions.Reconciled = 'False' \
+             or status.conditions.Reconciled.last_updated_time <= '2026-01-01T11:30:00.000000Z')"
+        );
+    }
+}
