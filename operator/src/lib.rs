@@ -1,6 +1,8 @@
 //! HyperFleet's controller manager. Per SentinelConfig it runs a poll -> decide -> publish loop
-//! ([`sentinel`]); per AdapterConfig, a broker consumer (the adapter runtime, to come). This
-//! crate so far holds the Sentinel's pure core: which resources a shard asks the API for, and
-//! the per-resource publish decision.
+//! ([`sentinel`]); per AdapterConfig, a broker consumer (the adapter runtime, to come); both as
+//! supervised tasks in a [`tasks::TaskRegistry`]. So far this crate holds the Sentinel's pure
+//! core (which resources a shard asks the API for, and the per-resource publish decision) and
+//! the task registry; the controllers, the loops and the binary come next.
 
 pub mod sentinel;
+pub mod tasks;

@@ -1,0 +1,7 @@
+//! Long-running per-CR work (a Sentinel loop per SentinelConfig, a consumer per AdapterConfig),
+//! supervised by a [`TaskRegistry`]: started on create, restarted when the spec generation
+//! changes, stopped on delete, all stopped on shutdown, never fire-and-forget.
+
+mod registry;
+
+pub use registry::{Ensured, TaskContext, TaskHealth, TaskRegistry};
