@@ -5,11 +5,10 @@ use std::sync::{
 
 use super::*;
 
+type BoxedTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// A task counting its starts and its clean stops.
-fn counted(
-    starts: &Arc<AtomicUsize>,
-    stops: &Arc<AtomicUsize>,
-) -> impl FnOnce(TaskContext) -> futures_like::Ready {
+fn counted(starts: &Arc<AtomicUsize>, stops: &Arc<AtomicUsize>) -> impl FnOnce(TaskContext) -> BoxedTask {
     let (starts, stops) = (starts.clone(), stops.clone());
     move |context: TaskContext| {
         starts.fetch_add(1, Ordering::SeqCst);
