@@ -2,4 +2,5 @@
 //! ([`query`]), decide per resource whether it needs an event ([`decision`]), publish.
 
 pub mod decision;
+pub mod event;
 pub mod query;
