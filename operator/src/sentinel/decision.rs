@@ -71,6 +71,15 @@ pub enum Decision {
     },
 }
 
+/// Whether `Reconciled` is True at the resource's current generation.
+pub fn is_reconciled(resource: &Resource) -> bool {
+    resource.status.conditions.iter().any(|c| {
+        c.type_ == "Reconciled"
+            && c.status == ConditionStatus::True
+            && c.observed_generation == resource.generation
+    })
+}
+
 /// Decides for `resource` at `now`.
 pub fn decide(
     resource: &Resource,
@@ -79,13 +88,10 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     let reconciled = resource.status.conditions.iter().find(|c| c.type_ == "Reconciled");
-    let is_reconciled = reconciled
-        .is_some_and(|c| c.status == ConditionStatus::True && c.observed_generation == resource.generation);
+    let is_reconciled = is_reconciled(resource);
     let published_now = published.filter(|p| p.generation == resource.generation);
     if !is_reconciled && published_now.is_none() {
-        let never_reported = resource.status.phase == Phase::Pending;
-        let reason = if never_reported { Reason::New } else { Reason::GenerationChanged };
-        return Decision::Publish(reason);
+        return Decision::Publish(first_reason(resource, published));
     }
     let (wait, reason) =
         if is_reconciled { (backoff.ready, Reason::Recheck) } else { (backoff.not_ready, Reason::NotReady) };
@@ -93,6 +99,19 @@ pub fn decide(
     let anchor = published_now.map_or(since, |p| p.at.max(since));
     let until = anchor + jittered(wait, resource.id);
     if now >= until { Decision::Publish(reason) } else { Decision::Wait { until } }
+}
+
+/// Why the first event for this generation goes out.
+fn first_reason(resource: &Resource, published: Option<Published>) -> Reason {
+    let changed = published.is_some_and(|p| p.generation < resource.generation) || resource.generation > 1;
+    if changed {
+        Reason::GenerationChanged
+    } else if resource.status.phase == Phase::Pending {
+        Reason::New
+    } else {
+        // Adapters reported, we never published (e.g. this Sentinel just started): catch up.
+        Reason::NotReady
+    }
 }
 
 /// `wait` stretched by 0-10 %, the same for a resource every time.

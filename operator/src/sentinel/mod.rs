@@ -4,3 +4,4 @@
 pub mod decision;
 pub mod event;
 pub mod query;
+pub mod runner;

@@ -106,6 +106,20 @@ fn decision_table() {
             Decision::Publish(Reason::GenerationChanged),
         ),
         (
+            "spec change before any report",
+            resource(2, Phase::Pending, Some((False, 2, 0))),
+            published(1, 0),
+            1,
+            Decision::Publish(Reason::GenerationChanged),
+        ),
+        (
+            "stuck, after a restart",
+            resource(1, Phase::Reconciling, Some((False, 1, 0))),
+            None,
+            1,
+            Decision::Publish(Reason::NotReady),
+        ),
+        (
             "reconciled, fresh",
             resource(1, Phase::Ready, Some((True, 1, 100))),
             published(1, 0),

@@ -1,0 +1,59 @@
+//! The real API, in-process over the test's database, and helpers to shape a fleet in it.
+#![allow(dead_code)] // each test binary uses a different subset
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+
+use hyperfleet_api::{
+    http::{AppState, app},
+    kinds::{KindSettings, Kinds},
+    store::Store,
+};
+use hyperfleet_api_model::{
+    ConditionStatus, CreateResource, ReportedCondition, Resource, StatusReport, client::Client,
+};
+
+/// Serves the API with `dns` as the one required cluster adapter; returns a client for it.
+pub async fn api(pool: PgPool) -> Client {
+    let kinds = Kinds {
+        cluster: KindSettings { required_adapters: vec!["dns".into()], ..KindSettings::default() },
+        ..Kinds::default()
+    };
+    let state = AppState::new(Store::new(pool, Arc::new(kinds)), Duration::from_secs(600));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app(state, Duration::from_secs(30))).await });
+    Client::new(&base).unwrap()
+}
+
+/// Creates a cluster with `labels`.
+pub async fn cluster(client: &Client, name: &str, labels: &[(&str, &str)]) -> Resource {
+    let body = CreateResource {
+        kind: None,
+        name: name.into(),
+        spec: serde_json::json!({}),
+        labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    };
+    client.create_cluster(&body).await.unwrap()
+}
+
+/// Reports the `dns` adapter done at `generation`, which reconciles the cluster.
+pub async fn reconcile(client: &Client, cluster: &Resource, generation: i64) {
+    let condition = |type_: &str| ReportedCondition {
+        type_: type_.into(),
+        status: ConditionStatus::True,
+        reason: None,
+        message: None,
+    };
+    let report = StatusReport {
+        adapter: "dns".into(),
+        observed_generation: generation,
+        observed_time: None,
+        conditions: vec![condition("Applied"), condition("Available"), condition("Health")],
+        data: None,
+        metadata: None,
+    };
+    client.put_status(&cluster.href, &report).await.unwrap().unwrap();
+}
