@@ -1,0 +1,126 @@
+//! Benchmark: Sentinel poll cycles over 10k and 100k clusters in one shard, against the real API
+//! (in-process, over the PostgreSQL at `DATABASE_URL`) and the memory broker. Reports the cold
+//! cycle (every cluster new: fetched, decided, published), the steady cycle (every cluster
+//! reconciled: the possibly-due search fetches nothing) and the process's resident memory.
+//! Run with `hack/bench.sh --bench sentinel_cycle`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use sqlx::{Connection, PgConnection, PgPool};
+
+use hyperfleet_api::{http, kinds::Kinds, store};
+use hyperfleet_api_model::client::Client;
+use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Subscription};
+use hyperfleet_crds::v1alpha1::ResourceType;
+use hyperfleet_operator::sentinel::{
+    decision::Backoff,
+    runner::{Sentinel, SentinelSettings},
+};
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+async fn database(url: &str, clusters: i64) -> PgPool {
+    let mut admin = PgConnection::connect(url).await.unwrap();
+    sqlx::query("drop database if exists hyperfleet_sentinel_bench with (force)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query("create database hyperfleet_sentinel_bench").execute(&mut admin).await.unwrap();
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let pool = PgPool::connect(&format!("{server}/hyperfleet_sentinel_bench")).await.unwrap();
+    store::migrate(&pool).await.unwrap();
+    sqlx::query(
+        "insert into resources (id, kind, name, spec, labels, created_time, updated_time, created_by, updated_by) \
+         select gen_random_uuid(), 'Cluster', 'cluster-' || i, '{}', '{\"region\": \"us-east\"}', now(), now(), 'b', 'b' \
+         from generate_series(1, $1) as i",
+    )
+    .bind(clusters)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("vacuum analyze resources").execute(&pool).await.unwrap();
+    pool
+}
+
+async fn reconcile_all(pool: &PgPool) {
+    sqlx::query(
+        "insert into resource_conditions (resource_id, type, status, observed_generation, created_time, \
+         last_updated_time, last_transition_time) select id, 'Reconciled', 'True', 1, now(), now(), now() from resources",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("analyze resource_conditions").execute(pool).await.unwrap();
+}
+
+async fn run(url: &str, clusters: i64) {
+    let pool = database(url, clusters).await;
+    let state = http::AppState::new(
+        store::Store::new(pool.clone(), Arc::new(Kinds::default())),
+        Duration::from_secs(600),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, http::app(state, Duration::from_secs(60))).await });
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    broker.declare(&Subscription::new("bench-clusters", "bench")).await.unwrap();
+    let settings = SentinelSettings {
+        name: "bench".into(),
+        resource_type: ResourceType::Clusters,
+        shard: Some("labels.region = 'us-east'".into()),
+        poll_interval: Duration::from_secs(5),
+        backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
+        topic: "bench-clusters".into(),
+    };
+    let mut sentinel = Sentinel::new(settings, Client::new(&base).unwrap(), broker);
+    let before = rss_mib();
+
+    let started = Instant::now();
+    let cold = sentinel.poll(Utc::now()).await.unwrap();
+    let cold_time = started.elapsed();
+    reconcile_all(&pool).await;
+    let started = Instant::now();
+    let repeat = sentinel.poll(Utc::now()).await.unwrap();
+    let repeat_time = started.elapsed();
+    let mut steady = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let report = sentinel.poll(Utc::now()).await.unwrap();
+        assert_eq!(report.fetched, 0);
+        steady.push(started.elapsed());
+    }
+    steady.sort();
+    println!(
+        "{clusters:>7} clusters | cold cycle {cold_time:>9.2?} ({} published) | next cycle {repeat_time:>8.2?} ({} fetched) | \
+         steady cycle median {:>8.2?} | RSS {:.0} MiB -> {:.0} MiB",
+        cold.published,
+        repeat.fetched,
+        steady[2],
+        before,
+        rss_mib()
+    );
+    pool.close().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let url =
+        std::env::var("DATABASE_URL").expect("DATABASE_URL must point at PostgreSQL (use hack/bench.sh)");
+    for clusters in [10_000, 100_000] {
+        run(&url, clusters).await;
+    }
+}
