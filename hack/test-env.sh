@@ -115,8 +115,12 @@ down() {
   local dir=$1
   [[ -d $dir ]] || return 0
   if [[ -f $dir/rabbitmq/env ]]; then
+    # A wedged node must not hang the test run: bounded stop, then kill what is left.
     # shellcheck disable=SC1091
-    (source "$dir/rabbitmq/env" && rabbitmqctl -q stop >/dev/null 2>&1; epmd -port "$ERL_EPMD_PORT" -kill >/dev/null 2>&1) || true
+    (source "$dir/rabbitmq/env"
+     timeout 30 rabbitmqctl -q stop >/dev/null 2>&1
+     [[ -f $RABBITMQ_PID_FILE ]] && kill -9 "$(cat "$RABBITMQ_PID_FILE")" 2>/dev/null
+     timeout 5 epmd -port "$ERL_EPMD_PORT" -kill >/dev/null 2>&1) || true
   fi
   if [[ -f $dir/pubsub/pid ]]; then
     kill -- "-$(cat "$dir/pubsub/pid")" 2>/dev/null || true

@@ -230,3 +230,37 @@ fn url_encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn large_lists_page_by_id_without_counting(pool: PgPool) {
+    let api = common::start(pool).await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        created.push(api.cluster(&format!("keyset-{i}"), &[]).await.id);
+    }
+    let (mut seen, mut after) = (Vec::new(), None::<uuid::Uuid>);
+    loop {
+        let search = after.map_or_else(
+            || "name like 'keyset-%'".to_owned(),
+            |id| format!("name like 'keyset-%' and id > '{id}'"),
+        );
+        let params = ListParams {
+            size: Some(2),
+            order: Some("id".into()),
+            search: Some(search),
+            count: Some(false),
+            ..Default::default()
+        };
+        let page = api.client.list_clusters(&params).await.unwrap();
+        assert_eq!(page.total, -1, "not counted");
+        after = page.items.last().map(|c| c.id);
+        let short = page.items.len() < 2;
+        seen.extend(page.items.into_iter().map(|c| c.id));
+        if short {
+            break;
+        }
+    }
+    assert_eq!(seen, created, "UUIDv7 ids page in creation order, each once");
+    let counted = api.client.list_clusters(&ListParams::search("name like 'keyset-%'")).await.unwrap();
+    assert_eq!(counted.total, 5, "counting stays the default");
+}

@@ -15,7 +15,7 @@ pub struct Page<T> {
     pub page: u32,
     /// How many items this page holds.
     pub size: u32,
-    /// How many items match the query across all pages.
+    /// How many items match the query across all pages (`-1` when the client asked not to count).
     pub total: i64,
 }
 
@@ -40,6 +40,11 @@ pub struct ListParams {
     /// Search expression, e.g. `labels.region='us-east' and status.conditions.Reconciled='False'`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
+    /// `false` skips counting every match: `total` is then `-1`. For clients paging through a
+    /// large list by `id` (`order=id`, `search=... and id > '<last id>'`), which only need to
+    /// know that a short page was the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<bool>,
 }
 
 impl ListParams {

@@ -178,14 +178,10 @@ fn push_compare(
 }
 
 fn check_op(field: &Field, op: CompareOp, ty: ColumnType) -> Result<(), SearchError> {
-    let ordered = matches!(op, CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge);
     let pattern = matches!(op, CompareOp::Like | CompareOp::ILike);
-    let allowed = match ty {
-        ColumnType::Text => true,
-        ColumnType::Int | ColumnType::Time => !pattern,
-        ColumnType::Uuid => !ordered && !pattern,
-    };
-    if allowed {
+    // Ordering works on every type; on UUIDs too, since UUIDv7 ids sort by creation and
+    // `id > '<last id>'` pages through a large list cheaply.
+    if ty == ColumnType::Text || !pattern {
         Ok(())
     } else {
         Err(SearchError::at(field.position, format!("operator not supported on `{}`", field.name)))

@@ -70,6 +70,8 @@ pub struct ListQuery {
     pub page: u32,
     /// Page size.
     pub size: u32,
+    /// Whether to count every match (`total`); `false` answers `-1`.
+    pub count: bool,
 }
 
 impl Store {
@@ -78,14 +80,18 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
 
-        let mut count = QueryBuilder::<Postgres>::new("select count(*) from resources r");
-        push_where(&mut count, query)?;
-        let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
-
         let offset = i64::from(query.page - 1) * i64::from(query.size);
-        if offset >= total {
-            return Ok((Vec::new(), total));
-        }
+        let total = if query.count {
+            let mut count = QueryBuilder::<Postgres>::new("select count(*) from resources r");
+            push_where(&mut count, query)?;
+            let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
+            if offset >= total {
+                return Ok((Vec::new(), total));
+            }
+            total
+        } else {
+            -1
+        };
         let mut select =
             QueryBuilder::<Postgres>::new(concat!("select ", resource_columns!(), " from resources r"));
         push_where(&mut select, query)?;

@@ -35,6 +35,8 @@ use crate::{
 /// Safety-net delivery limit on every queue: catches messages whose consumer died before it
 /// could nack or reject them. Fixed, because queue arguments cannot change after creation.
 const QUEUE_DELIVERY_LIMIT: i64 = 20;
+/// Longest wait for the broker to confirm a publish.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -243,7 +245,11 @@ async fn publish_confirmed(channel: &Channel, topic: &str, payload: &[u8]) -> Re
         .basic_publish(topic.into(), "".into(), options, payload, properties)
         .await
         .map_err(|err| BrokerError::Unavailable(err.to_string()))?;
-    match confirm.await.map_err(|err| BrokerError::Unavailable(err.to_string()))? {
+    // A broker under a memory or disk alarm blocks publishers: give up rather than hang the caller.
+    let confirmation = tokio::time::timeout(PUBLISH_TIMEOUT, confirm)
+        .await
+        .map_err(|_| BrokerError::Unavailable(format!("no confirm within {PUBLISH_TIMEOUT:?}")))?;
+    match confirmation.map_err(|err| BrokerError::Unavailable(err.to_string()))? {
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
         Confirmation::Ack(Some(_)) => {
             // Nobody subscribed yet: the event reaches nobody. Subscriptions declared ahead of

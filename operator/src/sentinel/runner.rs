@@ -96,7 +96,7 @@ impl Sentinel {
 
     /// One poll at `now`.
     pub async fn poll(&mut self, now: DateTime<Utc>) -> Result<PollReport, SentinelError> {
-        let in_shard = self.list(self.settings.shard.clone(), 1, 1).await?.total;
+        let in_shard = self.count(self.settings.shard.clone()).await?;
         let search = poll_search(self.settings.shard.as_deref(), now, self.settings.backoff.ready);
         let resources = self.list_all(search).await?;
         let mut report = PollReport { in_shard, fetched: resources.len(), ..PollReport::default() };
@@ -139,17 +139,10 @@ impl Sentinel {
         self.published.retain(|_, p| p.at >= horizon);
     }
 
-    async fn list(
-        &self,
-        search: Option<String>,
-        page: u32,
-        size: u32,
-    ) -> Result<Page<Resource>, SentinelError> {
-        let params =
-            ListParams { page: Some(page), size: Some(size), order: Some("created_time asc".into()), search };
+    async fn list(&self, params: &ListParams) -> Result<Page<Resource>, SentinelError> {
         let result = match self.settings.resource_type {
-            ResourceType::Clusters => self.api.list_clusters(&params).await,
-            ResourceType::Nodepools => self.api.list_all_nodepools(&params).await,
+            ResourceType::Clusters => self.api.list_clusters(params).await,
+            ResourceType::Nodepools => self.api.list_all_nodepools(params).await,
         };
         result.map_err(|source| SentinelError::List {
             resource_type: self.settings.resource_type.as_str(),
@@ -157,14 +150,33 @@ impl Sentinel {
         })
     }
 
-    /// Every page of a search.
+    /// How many resources match `search`.
+    async fn count(&self, search: Option<String>) -> Result<i64, SentinelError> {
+        Ok(self.list(&ListParams { size: Some(1), search, ..ListParams::default() }).await?.total)
+    }
+
+    /// Every match of a search, paged by id (keyset) without recounting per page, so a large
+    /// result costs linear time instead of quadratic.
     async fn list_all(&self, search: String) -> Result<Vec<Resource>, SentinelError> {
         let mut resources = Vec::new();
-        for page in 1.. {
-            let answer = self.list(Some(search.clone()), page, PAGE_SIZE).await?;
-            let last = answer.items.len() < PAGE_SIZE as usize;
+        let mut after: Option<Uuid> = None;
+        loop {
+            let page_search = match after {
+                Some(last) => format!("({search}) and id > '{last}'"),
+                None => search.clone(),
+            };
+            let params = ListParams {
+                size: Some(PAGE_SIZE),
+                order: Some("id asc".into()),
+                search: Some(page_search),
+                count: Some(false),
+                page: None,
+            };
+            let answer = self.list(&params).await?;
+            let last_page = answer.items.len() < PAGE_SIZE as usize;
+            after = answer.items.last().map(|r| r.id);
             resources.extend(answer.items);
-            if last || i64::try_from(resources.len()).unwrap_or(i64::MAX) >= answer.total {
+            if last_page || after.is_none() {
                 break;
             }
         }

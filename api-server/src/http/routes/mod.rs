@@ -85,7 +85,8 @@ async fn list(
         None => Vec::new(),
     };
     let filter = params.search.as_deref().map(parse_search).transpose()?;
-    let query = ListQuery { kind, owner, filter, order, page, size };
+    let count = params.count.unwrap_or(true);
+    let query = ListQuery { kind, owner, filter, order, page, size, count };
     let (items, total) = state.store.list(&query).await?;
     let size = u32::try_from(items.len()).unwrap_or(u32::MAX);
     Ok(Json(Page { items, page, size, total }))
