@@ -4,10 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p hyperfleet-api
-state=$(mktemp -d /tmp/hyperfleet-dev.XXXXXX)
-trap 'hack/test-env.sh down "$state"' EXIT
-SERVICES=postgres hack/test-env.sh up "$state"
-# shellcheck disable=SC1091
-source "$state/env"
-./target/debug/hyperfleet-api --log-format text serve --migrate \
-  --database-url "$DATABASE_URL" --listen "127.0.0.1:${PORT:-8000}"
+# The single quotes are deliberate: DATABASE_URL is set by test-env.sh for the inner shell.
+# shellcheck disable=SC2016
+SERVICES=postgres exec hack/test-env.sh run bash -c \
+  './target/debug/hyperfleet-api --log-format text serve --migrate --database-url "$DATABASE_URL" --listen "127.0.0.1:${PORT:-8000}"'

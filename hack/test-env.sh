@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway test services on loopback, on free ports, in a state directory:
-#   hack/test-env.sh up   DIR   start PostgreSQL, RabbitMQ and the Pub/Sub emulator; write DIR/env
-#   hack/test-env.sh down DIR   stop everything started by `up DIR` and remove DIR
+#   hack/test-env.sh up   DIR      start PostgreSQL, RabbitMQ and the Pub/Sub emulator; write DIR/env
+#   hack/test-env.sh down DIR      stop everything started by `up DIR` and remove DIR
+#   hack/test-env.sh run CMD...    up in a temporary DIR, run CMD with DIR/env, down (always)
 # DIR/env exports DATABASE_URL, AMQP_URL, PUBSUB_EMULATOR_HOST (and the RabbitMQ control
 # variables tests use to restart the broker). Missing packages are installed with apt.
 # SERVICES (default "postgres pubsub rabbitmq") chooses what `up` starts.
@@ -132,8 +133,21 @@ down() {
   log "stopped test services"
 }
 
+run() {
+  local dir status=0
+  dir=$(mktemp -d /tmp/hyperfleet-env.XXXXXX)
+  # shellcheck disable=SC2064
+  trap "down '$dir'" EXIT
+  up "$dir"
+  # shellcheck disable=SC1091
+  source "$dir/env"
+  "$@" || status=$?
+  return "$status"
+}
+
 case "${1:-}" in
   up) [[ -n ${2:-} ]] || die "usage: $0 up DIR"; up "$2" ;;
   down) [[ -n ${2:-} ]] || die "usage: $0 down DIR"; down "$2" ;;
-  *) die "usage: $0 up|down DIR" ;;
+  run) shift; [[ $# -gt 0 ]] || die "usage: $0 run CMD..."; run "$@" ;;
+  *) die "usage: $0 up|down DIR | run CMD..." ;;
 esac

@@ -4,15 +4,7 @@
 # Extra arguments go to the test runner, e.g. `hack/test.sh -E 'test(search)'`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-state=$(mktemp -d /tmp/hyperfleet-test.XXXXXX)
-trap 'hack/test-env.sh down "$state"' EXIT
-hack/test-env.sh up "$state"
-# shellcheck disable=SC1091
-source "$state/env"
-
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
-else
-  cargo test --workspace --no-fail-fast "$@"
+  exec hack/test-env.sh run cargo nextest run --workspace --no-fail-fast "$@"
 fi
+exec hack/test-env.sh run cargo test --workspace --no-fail-fast "$@"
