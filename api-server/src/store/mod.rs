@@ -150,11 +150,6 @@ impl Store {
         &self.kinds
     }
 
-    /// The underlying pool (for health checks).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("select 1").execute(&self.pool).await?;

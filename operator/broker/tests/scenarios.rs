@@ -230,17 +230,11 @@ pub async fn subscriptions_are_scoped_to_their_topic(broker: Arc<dyn Broker>) {
 
 pub async fn a_panicking_handler_is_retried(broker: Arc<dyn Broker>) {
     let sub = subscription("panic");
-    let seen: Seen = Arc::default();
-    let log = seen.clone();
-    let handler = move |delivery: Delivery| {
-        let log = log.clone();
-        async move {
-            log.lock().unwrap().push((delivery.event.id().to_owned(), delivery.attempt));
-            assert!(delivery.attempt > 1, "first attempt panics");
-            Outcome::Ack
-        }
-    };
-    let consumer = broker.subscribe(sub.clone(), Arc::new(handler)).await.unwrap();
+    let (seen, handler) = recorder(|attempt| {
+        assert!(attempt > 1, "first attempt panics");
+        Outcome::Ack
+    });
+    let consumer = broker.subscribe(sub.clone(), handler).await.unwrap();
     broker.publish(&sub.topic, &event(3)).await.unwrap();
     eventually("the second attempt", || seen.lock().unwrap().len() == 2).await;
     assert!(consumer.is_running());
