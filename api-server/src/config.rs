@@ -2,7 +2,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use hyperfleet_telemetry::LogFormat;
 
 /// HyperFleet API server: stores clusters, node pools and adapter statuses in PostgreSQL.
 #[derive(Debug, Parser)]
@@ -28,15 +29,6 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document (YAML) and exit.
     Openapi,
-}
-
-/// Log output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line.
-    Json,
-    /// Human-readable lines.
-    Text,
 }
 
 /// Database connection flags.

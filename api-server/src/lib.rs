@@ -10,7 +10,6 @@ pub mod openapi;
 pub mod search;
 pub mod status;
 pub mod store;
-pub mod telemetry;
 pub mod validate;
 
 use std::{path::Path, sync::Arc};

@@ -2,7 +2,8 @@
 
 use clap::Parser;
 
-use hyperfleet_api::{config::Cli, run, telemetry};
+use hyperfleet_api::{config::Cli, run};
+use hyperfleet_telemetry as telemetry;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -36,13 +36,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.fleet.refresh(&state.store).await;
-    let mut body = String::new();
-    match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
-        Ok(()) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-            body,
-        ),
+    match hyperfleet_telemetry::render_metrics(&state.registry) {
+        Ok(body) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, hyperfleet_telemetry::OPENMETRICS_CONTENT_TYPE)], body)
+        }
         Err(err) => {
             tracing::error!(error = %err, "failed to encode metrics");
             (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], String::new())
