@@ -17,10 +17,7 @@ use hyperfleet_api::{http, kinds::Kinds, store};
 use hyperfleet_api_model::client::Client;
 use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Subscription};
 use hyperfleet_crds::v1alpha1::ResourceType;
-use hyperfleet_operator::sentinel::{
-    decision::Backoff,
-    runner::{Sentinel, SentinelSettings},
-};
+use hyperfleet_operator::sentinel::{Sentinel, SentinelSettings, decision::Backoff, rules::CustomRules};
 
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -85,6 +82,7 @@ async fn run(url: &str, clusters: i64) {
         poll_interval: Duration::from_secs(5),
         backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
         topic: "bench-clusters".into(),
+        rules: CustomRules::default(),
     };
     let mut sentinel = Sentinel::new(settings, Client::new(&base).unwrap(), broker);
     let before = rss_mib();

@@ -4,5 +4,6 @@
 //! core (which resources a shard asks the API for, and the per-resource publish decision) and
 //! the task registry; the controllers, the loops and the binary come next.
 
+pub mod cel;
 pub mod sentinel;
 pub mod tasks;

@@ -19,9 +19,7 @@ use hyperfleet_api_model::{PatchResource, client::Client};
 use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics, Consumer, Delivery, Outcome, Subscription};
 use hyperfleet_crds::v1alpha1::{ResourceType, ShardSelector};
 use hyperfleet_operator::sentinel::{
-    decision::Backoff,
-    query::shard_search,
-    runner::{Sentinel, SentinelSettings},
+    Sentinel, SentinelSettings, decision::Backoff, query::shard_search, rules::CustomRules,
 };
 
 type Received = Arc<Mutex<Vec<(String, i64, String)>>>; // (resource id, generation, reason)
@@ -38,6 +36,7 @@ fn sentinel(name: &str, region: &str, topic: &str, client: &Client, broker: Arc<
         poll_interval: Duration::from_millis(100),
         backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
         topic: topic.into(),
+        rules: CustomRules::default(),
     };
     Sentinel::new(settings, client.clone(), broker)
 }

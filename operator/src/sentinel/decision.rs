@@ -45,6 +45,8 @@ pub enum Reason {
     NotReady,
     /// Reconciled, due for a re-check after `backoffReady`.
     Recheck,
+    /// The SentinelConfig's `messageDecision` said so.
+    Custom,
 }
 
 impl Reason {
@@ -55,6 +57,7 @@ impl Reason {
             Reason::GenerationChanged => "generation_changed",
             Reason::NotReady => "not_ready_backoff",
             Reason::Recheck => "ready_recheck",
+            Reason::Custom => "custom_decision",
         }
     }
 }

@@ -15,14 +15,8 @@ pub fn event_type(kind: &str) -> String {
     format!("com.redhat.hyperfleet.{}.reconcile.v1", kind.to_ascii_lowercase())
 }
 
-/// The event for `resource`, published by the Sentinel named `sentinel` at `now`.
-pub fn reconcile_event(
-    resource: &Resource,
-    resource_type: &str,
-    reason: Reason,
-    sentinel: &str,
-    now: DateTime<Utc>,
-) -> Result<Event, cloudevents::event::EventBuilderError> {
+/// The built-in event data: which resource, at which generation, and why.
+pub fn builtin_data(resource: &Resource, resource_type: &str, reason: Reason) -> serde_json::Value {
     let mut data = json!({
         "resourceType": resource_type,
         "resourceId": resource.id,
@@ -34,6 +28,16 @@ pub fn reconcile_event(
     if let Some(owner) = &resource.owner_references {
         data["owner_references"] = json!({"id": owner.id, "kind": owner.kind, "href": owner.href});
     }
+    data
+}
+
+/// The event for `resource` carrying `data`, published by the Sentinel named `sentinel` at `now`.
+pub fn reconcile_event(
+    resource: &Resource,
+    data: serde_json::Value,
+    sentinel: &str,
+    now: DateTime<Utc>,
+) -> Result<Event, cloudevents::event::EventBuilderError> {
     EventBuilderV10::new()
         .id(uuid::Uuid::now_v7().to_string())
         .source(format!("sentinel-operator/{sentinel}"))
@@ -86,7 +90,8 @@ mod tests {
     fn events_name_the_resource_generation_reason_and_owner() {
         let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let resource = nodepool();
-        let event = reconcile_event(&resource, "nodepools", Reason::GenerationChanged, "pools", now).unwrap();
+        let data = builtin_data(&resource, "nodepools", Reason::GenerationChanged);
+        let event = reconcile_event(&resource, data, "pools", now).unwrap();
         assert_eq!(event.ty(), "com.redhat.hyperfleet.nodepool.reconcile.v1");
         assert_eq!(event.source().to_string(), "sentinel-operator/pools");
         assert_eq!(event.subject(), Some(resource.id.to_string().as_str()));

@@ -1,7 +1,15 @@
 //! The Sentinel: every poll interval, list the shard's possibly-due resources from the API
-//! ([`query`]), decide per resource whether it needs an event ([`decision`]), publish.
+//! ([`query`]), decide per resource whether it needs an event ([`decision`], or the config's CEL
+//! [`rules`]), publish ([`event`]); the loop is [`runner`], its inputs [`settings`], its series
+//! [`metrics`].
 
 pub mod decision;
 pub mod event;
+pub mod metrics;
 pub mod query;
+pub mod rules;
 pub mod runner;
+pub mod settings;
+
+pub use runner::{PollReport, Sentinel, SentinelError};
+pub use settings::{SentinelProgress, SentinelSettings};

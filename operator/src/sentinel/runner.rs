@@ -13,9 +13,12 @@ use hyperfleet_broker::Broker;
 use hyperfleet_crds::v1alpha1::ResourceType;
 
 use super::{
-    decision::{Backoff, Decision, Published, Reason, decide, is_reconciled},
-    event::reconcile_event,
+    decision::{Decision, Published, Reason, decide, is_reconciled},
+    event::{builtin_data, reconcile_event},
+    metrics::{SentinelMetrics, ShardLabels},
     query::poll_search,
+    rules::{custom_data, decide_custom},
+    settings::{SentinelProgress, SentinelSettings},
 };
 use crate::tasks::{TaskContext, TaskHealth};
 
@@ -23,23 +26,9 @@ use crate::tasks::{TaskContext, TaskHealth};
 const PAGE_SIZE: u32 = 1000;
 /// Longest wait between polls while the API or broker keeps failing.
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(60);
-
-/// What a Sentinel needs to know, resolved from its SentinelConfig.
-#[derive(Debug, Clone)]
-pub struct SentinelSettings {
-    /// The SentinelConfig's name (the event source).
-    pub name: String,
-    /// Clusters or node pools.
-    pub resource_type: ResourceType,
-    /// The shard as an API search, `None` for everything.
-    pub shard: Option<String>,
-    /// Time between polls.
-    pub poll_interval: Duration,
-    /// Publish backoffs.
-    pub backoff: Backoff,
-    /// Topic events go to.
-    pub topic: String,
-}
+/// The shard is counted (an exact COUNT on the API side) on one poll in this many: the figure is
+/// only for status and metrics, and at 100k resources the count is most of a steady poll.
+const COUNT_EVERY: u64 = 12;
 
 /// Why a poll failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +56,7 @@ impl SentinelError {
 /// The outcome of one poll.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PollReport {
-    /// Resources in the shard.
+    /// Resources in the shard (as last counted).
     pub in_shard: i64,
     /// Possibly-due resources fetched.
     pub fetched: usize,
@@ -75,8 +64,10 @@ pub struct PollReport {
     pub pending: usize,
     /// Events published.
     pub published: usize,
-    /// Publishes that failed (retried at the next decision).
+    /// Publishes that failed (retried at the next decision), with the last error.
     pub publish_errors: usize,
+    /// The last publish or CEL error of the poll.
+    pub last_error: Option<String>,
 }
 
 /// A Sentinel and what it remembers between polls.
@@ -86,49 +77,99 @@ pub struct Sentinel {
     api: Client,
     broker: Arc<dyn Broker>,
     published: HashMap<Uuid, Published>,
+    metrics: SentinelMetrics,
+    polls: u64,
+    in_shard: i64,
 }
 
 impl Sentinel {
     /// A Sentinel that has published nothing yet.
     pub fn new(settings: SentinelSettings, api: Client, broker: Arc<dyn Broker>) -> Self {
-        Self { settings, api, broker, published: HashMap::new() }
+        let metrics = SentinelMetrics::default();
+        Self { settings, api, broker, published: HashMap::new(), metrics, polls: 0, in_shard: 0 }
+    }
+
+    /// Records into `metrics` (registered by the caller) instead of private series.
+    pub fn with_metrics(mut self, metrics: SentinelMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    fn labels(&self) -> ShardLabels {
+        ShardLabels {
+            resource_type: self.settings.resource_type.as_str().to_owned(),
+            shard: self.settings.name.clone(),
+        }
     }
 
     /// One poll at `now`.
     pub async fn poll(&mut self, now: DateTime<Utc>) -> Result<PollReport, SentinelError> {
-        let in_shard = self.count(self.settings.shard.clone()).await?;
-        let search = poll_search(self.settings.shard.as_deref(), now, self.settings.backoff.ready);
+        if self.polls.is_multiple_of(COUNT_EVERY) {
+            self.in_shard = self.count(self.settings.shard.clone()).await?;
+        }
+        self.polls += 1;
+        let search = if self.settings.rules.uses_builtin_decision() {
+            Some(poll_search(self.settings.shard.as_deref(), now, self.settings.backoff.ready))
+        } else {
+            self.settings.shard.clone()
+        };
         let resources = self.list_all(search).await?;
-        let mut report = PollReport { in_shard, fetched: resources.len(), ..PollReport::default() };
+        let mut report =
+            PollReport { in_shard: self.in_shard, fetched: resources.len(), ..PollReport::default() };
         for resource in &resources {
             if !is_reconciled(resource) {
                 report.pending += 1;
             }
-            let Decision::Publish(reason) =
-                decide(resource, self.published.get(&resource.id).copied(), self.settings.backoff, now)
-            else {
-                continue;
-            };
-            match self.publish(resource, reason, now).await {
-                Ok(()) => {
-                    report.published += 1;
-                    self.published
-                        .insert(resource.id, Published { generation: resource.generation, at: now });
-                }
-                Err(err) => {
-                    report.publish_errors += 1;
-                    tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %err, "publish failed; will retry");
-                }
+            if let Err(err) = self.handle(resource, now, &mut report).await {
+                report.publish_errors += 1;
+                tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %err, "publish failed; will retry");
+                report.last_error = Some(format!("{}: {err}", resource.id));
             }
         }
         self.forget_older_than(now - self.settings.backoff.ready * 2);
         Ok(report)
     }
 
-    async fn publish(&self, resource: &Resource, reason: Reason, now: DateTime<Utc>) -> Result<(), String> {
+    /// Decides for one resource and publishes when due.
+    async fn handle(
+        &mut self,
+        resource: &Resource,
+        now: DateTime<Utc>,
+        report: &mut PollReport,
+    ) -> Result<(), String> {
+        let rules = &self.settings.rules;
+        let json = (rules.decision.is_some() || !rules.data.is_empty())
+            .then(|| serde_json::to_value(resource).unwrap_or_default());
+        let published = self.published.get(&resource.id).copied();
+        let decision = match (&rules.decision, &json) {
+            (Some(expression), Some(json)) => {
+                decide_custom(expression, resource, json, published, self.settings.backoff, now)
+                    .map_err(|err| err.to_string())?
+            }
+            _ => decide(resource, published, self.settings.backoff, now),
+        };
+        let Decision::Publish(reason) = decision else { return Ok(()) };
+        self.publish(resource, json.as_ref(), reason, now).await?;
+        report.published += 1;
+        self.published.insert(resource.id, Published { generation: resource.generation, at: now });
+        Ok(())
+    }
+
+    async fn publish(
+        &self,
+        resource: &Resource,
+        json: Option<&serde_json::Value>,
+        reason: Reason,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let data = match json {
+            Some(json) if !self.settings.rules.data.is_empty() => {
+                custom_data(&self.settings.rules.data, json, reason).map_err(|err| err.to_string())?
+            }
+            _ => builtin_data(resource, self.settings.resource_type.as_str(), reason),
+        };
         let event =
-            reconcile_event(resource, self.settings.resource_type.as_str(), reason, &self.settings.name, now)
-                .map_err(|err| err.to_string())?;
+            reconcile_event(resource, data, &self.settings.name, now).map_err(|err| err.to_string())?;
         self.broker.publish(&self.settings.topic, &event).await.map_err(|err| err.to_string())?;
         tracing::debug!(sentinel = %self.settings.name, id = %resource.id, reason = reason.as_str(), "published");
         Ok(())
@@ -157,18 +198,19 @@ impl Sentinel {
 
     /// Every match of a search, paged by id (keyset) without recounting per page, so a large
     /// result costs linear time instead of quadratic.
-    async fn list_all(&self, search: String) -> Result<Vec<Resource>, SentinelError> {
+    async fn list_all(&self, search: Option<String>) -> Result<Vec<Resource>, SentinelError> {
         let mut resources = Vec::new();
         let mut after: Option<Uuid> = None;
         loop {
-            let page_search = match after {
-                Some(last) => format!("({search}) and id > '{last}'"),
-                None => search.clone(),
+            let page_search = match (&search, after) {
+                (Some(search), Some(last)) => Some(format!("({search}) and id > '{last}'")),
+                (None, Some(last)) => Some(format!("id > '{last}'")),
+                (search, None) => search.clone(),
             };
             let params = ListParams {
                 size: Some(PAGE_SIZE),
                 order: Some("id asc".into()),
-                search: Some(page_search),
+                search: page_search,
                 count: Some(false),
                 page: None,
             };
@@ -183,25 +225,28 @@ impl Sentinel {
         Ok(resources)
     }
 
-    /// Polls until cancelled, reporting health; failures back off up to a minute.
-    pub async fn run(mut self, context: TaskContext) {
+    /// Polls until cancelled, reporting health and progress; failures back off up to a minute.
+    pub async fn run(mut self, context: TaskContext<SentinelProgress>) {
+        let labels = self.labels();
         let mut failures = 0u32;
         loop {
-            let wait = match self.poll(Utc::now()).await {
+            let started = std::time::Instant::now();
+            let now = Utc::now();
+            let wait = match self.poll(now).await {
                 Ok(report) => {
                     failures = 0;
-                    let health = if report.publish_errors > 0 {
-                        TaskHealth::Degraded(format!("{} publishes failed", report.publish_errors))
-                    } else {
-                        TaskHealth::Running
-                    };
-                    context.report(health);
+                    self.metrics.poll_succeeded(&labels, &report, started.elapsed(), now);
+                    context.update(|progress| record_poll(progress, &report, now));
+                    context.report(poll_health(&report));
                     self.settings.poll_interval
                 }
                 Err(err) => {
                     failures = failures.saturating_add(1);
-                    tracing::warn!(sentinel = %self.settings.name, error = %err, failures, "poll failed");
-                    context.report(TaskHealth::Degraded(format!("{err}")));
+                    self.metrics.poll_failed(&labels, started.elapsed());
+                    let message = format!("{err}: {}", error_chain(&err));
+                    tracing::warn!(sentinel = %self.settings.name, error = %message, failures, "poll failed");
+                    context.update(|progress| progress.last_error = Some(message.clone()));
+                    context.report(TaskHealth::Degraded(message));
                     (self.settings.poll_interval * 2u32.saturating_pow(failures.min(6)))
                         .min(MAX_ERROR_BACKOFF)
                 }
@@ -211,5 +256,35 @@ impl Sentinel {
                 () = tokio::time::sleep(wait) => {}
             }
         }
+        self.metrics.forget(&labels);
     }
+}
+
+fn record_poll(progress: &mut SentinelProgress, report: &PollReport, now: DateTime<Utc>) {
+    progress.last_poll = Some(now);
+    progress.in_shard = report.in_shard;
+    progress.pending = i64::try_from(report.pending).unwrap_or(i64::MAX);
+    progress.published += report.published as u64;
+    progress.publish_errors += report.publish_errors as u64;
+    progress.last_error.clone_from(&report.last_error);
+}
+
+fn poll_health(report: &PollReport) -> TaskHealth {
+    if report.publish_errors > 0 {
+        let last = report.last_error.as_deref().unwrap_or("unknown error");
+        TaskHealth::Degraded(format!("{} publishes failed; last: {last}", report.publish_errors))
+    } else {
+        TaskHealth::Running
+    }
+}
+
+/// The sources of an error, joined (the top-level message alone rarely says what to fix).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    parts.join(": ")
 }

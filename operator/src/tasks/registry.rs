@@ -1,8 +1,17 @@
-//! The registry of running tasks, keyed by the custom resource that configures them.
+//! The registry of running tasks, keyed by the custom resource that configures them. A task
+//! reports its health and its progress (`P`: the figures its resource's status shows); every
+//! change, and the task's end, is announced on the registry's change channel so the controller
+//! re-reconciles that resource and its status follows the task.
 
-use std::{collections::HashMap, fmt, future::Future, hash::Hash, time::Duration};
+use std::{
+    collections::HashMap, fmt, future::Future, hash::Hash, panic::AssertUnwindSafe, sync::Arc, time::Duration,
+};
 
-use tokio::{sync::watch, task::JoinHandle};
+use futures::FutureExt as _;
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 
 /// How a task is doing, as the task itself reports it (and as the registry sees it end).
@@ -18,22 +27,41 @@ pub enum TaskHealth {
     Failed(String),
 }
 
-/// What a task gets: its stop signal and a way to report health.
-#[derive(Debug, Clone)]
-pub struct TaskContext {
+type Notify = Arc<dyn Fn() + Send + Sync>;
+
+/// What a task gets: its stop signal and ways to report health and progress.
+#[derive(Clone)]
+pub struct TaskContext<P = ()> {
     /// Cancelled when the task must stop; the task returns soon after.
     pub cancel: CancellationToken,
     health: watch::Sender<TaskHealth>,
+    progress: watch::Sender<P>,
+    notify: Notify,
 }
 
-impl TaskContext {
-    /// Reports the task's health.
+impl<P> fmt::Debug for TaskContext<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext").field("health", &*self.health.borrow()).finish_non_exhaustive()
+    }
+}
+
+impl<P> TaskContext<P> {
+    /// Reports the task's health; a change is announced to the controller.
     pub fn report(&self, health: TaskHealth) {
-        self.health.send_if_modified(|current| {
+        let changed = self.health.send_if_modified(|current| {
             let changed = *current != health;
             *current = health;
             changed
         });
+        if changed {
+            (self.notify)();
+        }
+    }
+
+    /// Updates the task's progress figures. Not announced: the controller reads them when it
+    /// writes status (on health changes and periodically), which bounds status writes.
+    pub fn update(&self, change: impl FnOnce(&mut P)) {
+        self.progress.send_modify(change);
     }
 }
 
@@ -48,36 +76,48 @@ pub enum Ensured {
     Restarted,
 }
 
-struct Entry {
+struct Entry<P> {
     generation: i64,
     cancel: CancellationToken,
     handle: JoinHandle<()>,
     health: watch::Receiver<TaskHealth>,
+    progress: watch::Receiver<P>,
 }
 
-/// Running tasks by key.
-pub struct TaskRegistry<K> {
-    tasks: HashMap<K, Entry>,
+/// Running tasks by key, each with progress figures of type `P`.
+pub struct TaskRegistry<K, P = ()> {
+    tasks: HashMap<K, Entry<P>>,
     stop_timeout: Duration,
+    changes: Option<mpsc::UnboundedSender<K>>,
 }
 
-impl<K> fmt::Debug for TaskRegistry<K> {
+impl<K, P> fmt::Debug for TaskRegistry<K, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskRegistry").field("tasks", &self.tasks.len()).finish()
     }
 }
 
-impl<K: Eq + Hash + Clone + fmt::Display> TaskRegistry<K> {
+impl<K, P> TaskRegistry<K, P>
+where
+    K: Eq + Hash + Clone + fmt::Display + Send + Sync + 'static,
+    P: Clone + Default + Send + Sync + 'static,
+{
     /// An empty registry; a stopping task gets `stop_timeout` before it is aborted.
     pub fn new(stop_timeout: Duration) -> Self {
-        Self { tasks: HashMap::new(), stop_timeout }
+        Self { tasks: HashMap::new(), stop_timeout, changes: None }
+    }
+
+    /// Announces the key of a task on `changes` whenever its health changes or it ends.
+    pub fn with_changes(mut self, changes: mpsc::UnboundedSender<K>) -> Self {
+        self.changes = Some(changes);
+        self
     }
 
     /// Makes sure a task for `key` at `generation` runs: keeps a live one for the same
     /// generation, otherwise stops the old one (waiting for it) and starts `start`.
     pub async fn ensure<F, Fut>(&mut self, key: &K, generation: i64, start: F) -> Ensured
     where
-        F: FnOnce(TaskContext) -> Fut,
+        F: FnOnce(TaskContext<P>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let outcome = match self.tasks.get(key) {
@@ -92,11 +132,24 @@ impl<K: Eq + Hash + Clone + fmt::Display> TaskRegistry<K> {
         };
         let cancel = CancellationToken::new();
         let (health_tx, health) = watch::channel(TaskHealth::Starting);
-        let context = TaskContext { cancel: cancel.clone(), health: health_tx };
-        let handle = tokio::spawn(start(context));
+        let (progress_tx, progress) = watch::channel(P::default());
+        let notify = self.notifier(key);
+        let context =
+            TaskContext { cancel: cancel.clone(), health: health_tx, progress: progress_tx, notify };
+        let handle = tokio::spawn(supervised(key.clone(), context.clone(), start(context)));
         tracing::info!(task = %key, generation, ?outcome, "task started");
-        self.tasks.insert(key.clone(), Entry { generation, cancel, handle, health });
+        self.tasks.insert(key.clone(), Entry { generation, cancel, handle, health, progress });
         outcome
+    }
+
+    fn notifier(&self, key: &K) -> Notify {
+        let (key, changes) = (key.clone(), self.changes.clone());
+        Arc::new(move || {
+            if let Some(changes) = &changes {
+                // A closed channel means the controller is gone; nobody is left to tell.
+                let _ = changes.send(key.clone());
+            }
+        })
     }
 
     /// Stops the task for `key`, waiting up to the stop timeout before aborting it. Returns
@@ -131,10 +184,16 @@ impl<K: Eq + Hash + Clone + fmt::Display> TaskRegistry<K> {
             let last = entry.health.borrow().clone();
             return Some(match last {
                 TaskHealth::Failed(reason) => TaskHealth::Failed(reason),
+                // Aborted before it could say (the supervisor reports every other end).
                 _ => TaskHealth::Failed("the task ended unexpectedly".into()),
             });
         }
         Some(entry.health.borrow().clone())
+    }
+
+    /// The progress a key's task last reported.
+    pub fn progress(&self, key: &K) -> Option<P> {
+        self.tasks.get(key).map(|entry| entry.progress.borrow().clone())
     }
 
     /// Keys of the registered tasks.
@@ -146,6 +205,27 @@ impl<K: Eq + Hash + Clone + fmt::Display> TaskRegistry<K> {
     pub fn generation(&self, key: &K) -> Option<i64> {
         self.tasks.get(key).map(|e| e.generation)
     }
+}
+
+/// Runs a task, turning a panic or an unasked-for end into `Failed` and announcing it.
+async fn supervised<K: fmt::Display, P>(key: K, context: TaskContext<P>, task: impl Future<Output = ()>) {
+    let result = AssertUnwindSafe(task).catch_unwind().await;
+    if context.cancel.is_cancelled() {
+        return;
+    }
+    let reason = match result {
+        Ok(()) => "the task ended unexpectedly".to_owned(),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            format!("the task panicked: {message}")
+        }
+    };
+    tracing::error!(task = %key, reason, "task failed");
+    context.report(TaskHealth::Failed(reason));
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ async fn a_task_that_ends_or_panics_is_failed_and_restarted_by_ensure() {
         })
         .await;
     settle().await;
-    assert_eq!(tasks.health(&panicky), Some(TaskHealth::Failed("broker unreachable".into())));
+    assert_eq!(tasks.health(&panicky), Some(TaskHealth::Failed("the task panicked: boom".into())));
 }
 
 #[tokio::test]
@@ -107,4 +107,30 @@ async fn health_reports_flow_back_to_the_registry() {
     settle().await;
     assert_eq!(tasks.health(&key), Some(TaskHealth::Degraded("API answered 503".into())));
     tasks.shutdown_all().await;
+}
+
+#[tokio::test]
+async fn health_changes_and_unexpected_ends_are_announced_and_progress_is_readable() {
+    let (changes_tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks: TaskRegistry<String, u64> =
+        TaskRegistry::new(Duration::from_millis(200)).with_changes(changes_tx);
+    let key = "ns/sentinel".to_owned();
+    let (go_on, wait) = tokio::sync::oneshot::channel::<()>();
+    tasks
+        .ensure(&key, 1, |context: TaskContext<u64>| async move {
+            context.update(|published| *published += 7);
+            context.report(TaskHealth::Running);
+            context.report(TaskHealth::Running);
+            let _ = wait.await;
+        })
+        .await;
+    let announced = tokio::time::timeout(Duration::from_secs(1), changes.recv()).await.unwrap();
+    assert_eq!(announced.as_deref(), Some("ns/sentinel"));
+    assert_eq!(tasks.progress(&key), Some(7));
+    assert!(changes.try_recv().is_err(), "an unchanged health is not announced twice");
+
+    go_on.send(()).unwrap();
+    let announced = tokio::time::timeout(Duration::from_secs(1), changes.recv()).await.unwrap();
+    assert_eq!(announced.as_deref(), Some("ns/sentinel"), "the end is announced");
+    assert!(matches!(tasks.health(&key), Some(TaskHealth::Failed(_))));
 }

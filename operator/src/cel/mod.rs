@@ -1,0 +1,162 @@
+//! CEL for the expressions users write in custom resources (a SentinelConfig's `messageDecision`
+//! and `messageData`, an AdapterConfig's preconditions, params and status rules). Expressions are
+//! compiled once when the resource is validated, so a typo becomes an `InvalidConfig` condition
+//! instead of a runtime failure, and evaluated per event against JSON variables.
+//!
+//! The `cel` crate changes its API in every minor release; this module is the only place that
+//! touches it.
+
+use std::{collections::HashMap, fmt, sync::Arc};
+
+use cel::{Context, Env, Program, Value, objects::Key};
+use chrono::{DateTime, Utc};
+
+/// A CEL failure, with the expression it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CelError {
+    /// The expression does not parse.
+    #[error("invalid CEL expression `{expression}`: {message}")]
+    Compile {
+        /// The expression's text.
+        expression: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// Evaluation failed (a missing field, a type mismatch).
+    #[error("CEL expression `{expression}` failed: {message}")]
+    Evaluate {
+        /// The expression's text.
+        expression: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The result is not of the type the caller needs.
+    #[error("CEL expression `{expression}` gave {got}, expected {expected}")]
+    Type {
+        /// The expression's text.
+        expression: String,
+        /// The type needed.
+        expected: &'static str,
+        /// What it gave.
+        got: String,
+    },
+}
+
+impl CelError {
+    /// Bounded label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            CelError::Compile { .. } => "cel_compile",
+            CelError::Evaluate { .. } | CelError::Type { .. } => "cel_evaluate",
+        }
+    }
+}
+
+/// The environment every expression compiles in: the standard library with the string, list and
+/// math extensions.
+fn environment() -> Result<Arc<Env>, String> {
+    let mut env = Env::stdlib();
+    cel::extensions::strings(&mut env).map_err(|err| err.to_string())?;
+    cel::extensions::lists(&mut env).map_err(|err| err.to_string())?;
+    cel::extensions::math(&mut env).map_err(|err| err.to_string())?;
+    Ok(Arc::new(env))
+}
+
+/// A compiled expression.
+#[derive(Clone)]
+pub struct Expression {
+    source: String,
+    env: Arc<Env>,
+    program: Arc<Program>,
+}
+
+impl fmt::Debug for Expression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Expression").field(&self.source).finish()
+    }
+}
+
+impl Expression {
+    /// Compiles `source`.
+    pub fn compile(source: &str) -> Result<Self, CelError> {
+        let compile_error = |message: String| CelError::Compile { expression: source.to_owned(), message };
+        let env = environment().map_err(compile_error)?;
+        let program = env.compile(source).map_err(|err| compile_error(err.to_string()))?;
+        Ok(Self { source: source.to_owned(), env, program: Arc::new(program) })
+    }
+
+    /// The expression's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates with the named JSON variables; the result as JSON.
+    pub fn evaluate(&self, variables: &[(&str, &serde_json::Value)]) -> Result<serde_json::Value, CelError> {
+        let value = self.evaluate_value(variables, None)?;
+        value.json().map_err(|err| self.evaluate_error(err.to_string()))
+    }
+
+    /// Evaluates an expression that must give a boolean.
+    pub fn evaluate_bool(&self, variables: &[(&str, &serde_json::Value)]) -> Result<bool, CelError> {
+        self.evaluate_bool_at(variables, None)
+    }
+
+    /// Like [`Expression::evaluate_bool`], with `now` bound to a CEL timestamp when given.
+    pub fn evaluate_bool_at(
+        &self,
+        variables: &[(&str, &serde_json::Value)],
+        now: Option<DateTime<Utc>>,
+    ) -> Result<bool, CelError> {
+        match self.evaluate_value(variables, now)? {
+            Value::Bool(result) => Ok(result),
+            other => Err(CelError::Type {
+                expression: self.source.clone(),
+                expected: "a bool",
+                got: format!("{:?}", other.type_of()),
+            }),
+        }
+    }
+
+    fn evaluate_value(
+        &self,
+        variables: &[(&str, &serde_json::Value)],
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Value, CelError> {
+        let mut context = Context::with_env(self.env.clone());
+        for (name, value) in variables {
+            context.add_variable_from_value(*name, to_cel(value));
+        }
+        if let Some(now) = now {
+            context.add_variable_from_value("now", Value::Timestamp(now.fixed_offset()));
+        }
+        self.program.execute(&context).map_err(|err| self.evaluate_error(err.to_string()))
+    }
+
+    fn evaluate_error(&self, message: String) -> CelError {
+        CelError::Evaluate { expression: self.source.clone(), message }
+    }
+}
+
+/// JSON to CEL with integers as `int`: the crate's own conversion makes non-negative integers
+/// `uint`, and then `resource.generation + 1` fails because CEL does not mix `uint` and `int`.
+pub fn to_cel(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(items) => Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        serde_json::Value::Object(fields) => {
+            let map: HashMap<Key, Value> =
+                fields.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v))).collect();
+            Value::Map(map.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

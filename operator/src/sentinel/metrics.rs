@@ -1,0 +1,113 @@
+//! The Sentinel's metrics, named as in the original design (`hyperfleet_sentinel_*`), labelled
+//! by resource type and shard (the SentinelConfig's name: bounded by the number of shards).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+/// Labels of every Sentinel series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShardLabels {
+    /// `clusters` or `nodepools`.
+    pub resource_type: String,
+    /// The SentinelConfig's name.
+    pub shard: String,
+}
+
+/// Every Sentinel's series; cheap to clone (shared families).
+#[derive(Debug, Clone)]
+pub struct SentinelMetrics {
+    pending: Family<ShardLabels, Gauge>,
+    in_shard: Family<ShardLabels, Gauge>,
+    events_created: Family<ShardLabels, Counter>,
+    publish_errors: Family<ShardLabels, Counter>,
+    poll_errors: Family<ShardLabels, Counter>,
+    poll_duration: Family<ShardLabels, Histogram>,
+    last_success: Family<ShardLabels, Gauge>,
+}
+
+impl Default for SentinelMetrics {
+    fn default() -> Self {
+        Self {
+            pending: Family::default(),
+            in_shard: Family::default(),
+            events_created: Family::default(),
+            publish_errors: Family::default(),
+            poll_errors: Family::default(),
+            poll_duration: Family::new_with_constructor(|| {
+                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+            }),
+            last_success: Family::default(),
+        }
+    }
+}
+
+impl SentinelMetrics {
+    /// Creates the metrics and registers them under `hyperfleet_sentinel_`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        let registry = registry.sub_registry_with_prefix("hyperfleet_sentinel");
+        registry.register(
+            "resources_pending",
+            "Resources of the shard not reconciled at their generation, at the last poll",
+            metrics.pending.clone(),
+        );
+        registry.register("resources_in_shard", "Resources in the shard", metrics.in_shard.clone());
+        registry.register("events_created", "Reconcile events published", metrics.events_created.clone());
+        registry.register(
+            "publish_errors",
+            "Publishes that failed (retried at the next decision)",
+            metrics.publish_errors.clone(),
+        );
+        registry.register(
+            "poll_errors",
+            "Polls that failed (API unreachable or erroring)",
+            metrics.poll_errors.clone(),
+        );
+        registry.register("poll_duration_seconds", "Time of one poll", metrics.poll_duration.clone());
+        registry.register(
+            "last_successful_poll_timestamp_seconds",
+            "Unix time of the last poll that succeeded",
+            metrics.last_success.clone(),
+        );
+        metrics
+    }
+
+    /// Records a finished poll.
+    pub fn poll_succeeded(
+        &self,
+        labels: &ShardLabels,
+        report: &super::PollReport,
+        took: Duration,
+        at: DateTime<Utc>,
+    ) {
+        self.pending.get_or_create(labels).set(i64::try_from(report.pending).unwrap_or(i64::MAX));
+        self.in_shard.get_or_create(labels).set(report.in_shard);
+        self.events_created.get_or_create(labels).inc_by(report.published as u64);
+        self.publish_errors.get_or_create(labels).inc_by(report.publish_errors as u64);
+        self.poll_duration.get_or_create(labels).observe(took.as_secs_f64());
+        self.last_success.get_or_create(labels).set(at.timestamp());
+    }
+
+    /// Records a failed poll.
+    pub fn poll_failed(&self, labels: &ShardLabels, took: Duration) {
+        self.poll_errors.get_or_create(labels).inc();
+        self.poll_duration.get_or_create(labels).observe(took.as_secs_f64());
+    }
+
+    /// Drops a shard's series when its SentinelConfig goes away.
+    pub fn forget(&self, labels: &ShardLabels) {
+        self.pending.remove(labels);
+        self.in_shard.remove(labels);
+        self.events_created.remove(labels);
+        self.publish_errors.remove(labels);
+        self.poll_errors.remove(labels);
+        self.poll_duration.remove(labels);
+        self.last_success.remove(labels);
+    }
+}

@@ -1,0 +1,120 @@
+//! What a Sentinel runs with, checked and compiled from a SentinelConfig spec (pure: the same in
+//! `run` and `local` mode, and every error reported at once), and the progress figures it
+//! reports back for the SentinelConfig's status.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use hyperfleet_crds::{
+    parse_duration,
+    v1alpha1::{ResourceType, SentinelConfigSpec},
+};
+
+use super::{decision::Backoff, query::shard_search, rules::CustomRules};
+
+/// A Sentinel's settings, resolved from its SentinelConfig.
+#[derive(Debug, Clone)]
+pub struct SentinelSettings {
+    /// The SentinelConfig's name (the event source and the metrics' `shard` label).
+    pub name: String,
+    /// Clusters or node pools.
+    pub resource_type: ResourceType,
+    /// The shard as an API search, `None` for everything.
+    pub shard: Option<String>,
+    /// Time between polls.
+    pub poll_interval: Duration,
+    /// Publish backoffs.
+    pub backoff: Backoff,
+    /// Topic events go to.
+    pub topic: String,
+    /// CEL overrides of the decision and the event data.
+    pub rules: CustomRules,
+}
+
+impl SentinelSettings {
+    /// Checks `spec` and compiles its selector and CEL; every problem is listed.
+    pub fn from_spec(name: &str, spec: &SentinelConfigSpec) -> Result<Self, Vec<String>> {
+        let mut errors = spec.validate().err().unwrap_or_default();
+        let shard = shard_search(&spec.shard_selector).map_err(|err| errors.push(err.to_string())).ok();
+        let rules = CustomRules::compile(spec.message_decision.as_deref(), &spec.message_data)
+            .map_err(|mut errs| errors.append(&mut errs))
+            .ok();
+        let durations = (
+            parse_duration("pollInterval", &spec.poll_interval),
+            parse_duration("backoffNotReady", &spec.backoff_not_ready),
+            parse_duration("backoffReady", &spec.backoff_ready),
+        );
+        let (Ok(poll_interval), Ok(not_ready), Ok(ready), Some(shard), Some(rules), true) =
+            (durations.0, durations.1, durations.2, shard, rules, errors.is_empty())
+        else {
+            // The durations' errors are already in `errors` (from `validate`).
+            return Err(errors);
+        };
+        let to_chrono = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        Ok(Self {
+            name: name.to_owned(),
+            resource_type: spec.resource_type,
+            shard,
+            poll_interval,
+            backoff: Backoff { not_ready: to_chrono(not_ready), ready: to_chrono(ready) },
+            topic: spec.broker.topic.clone(),
+            rules,
+        })
+    }
+}
+
+/// What a running Sentinel has done, for its SentinelConfig's status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentinelProgress {
+    /// When the last successful poll finished.
+    pub last_poll: Option<DateTime<Utc>>,
+    /// Resources in the shard (counted every few polls).
+    pub in_shard: i64,
+    /// Resources not reconciled at the last poll.
+    pub pending: i64,
+    /// Events published since the task started.
+    pub published: u64,
+    /// Publishes that failed since the task started.
+    pub publish_errors: u64,
+    /// The last poll's or publish's error; cleared by a clean poll.
+    pub last_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> SentinelConfigSpec {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    const BASE: &str =
+        "resourceType: clusters\nhyperfleetAPI: {url: 'http://api:8000'}\nbroker: {type: memory, topic: t}\n";
+
+    #[test]
+    fn a_valid_spec_compiles_with_defaults() {
+        let settings = SentinelSettings::from_spec(
+            "s",
+            &spec(&format!("{BASE}shardSelector: {{matchLabels: {{region: eu}}}}")),
+        )
+        .unwrap();
+        assert_eq!(settings.shard.as_deref(), Some("labels.region = 'eu'"));
+        assert_eq!(settings.poll_interval, Duration::from_secs(5));
+        assert_eq!(settings.backoff.ready, chrono::Duration::minutes(30));
+        assert!(settings.rules.uses_builtin_decision());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let yaml = format!(
+            "{BASE}pollInterval: 0s\nmessageDecision: 'resource.generation >'\nmessageData: {{id: 'resource.id +'}}\n\
+             shardSelector: {{matchExpressions: [{{key: '-bad', operator: Exists}}]}}"
+        );
+        let errors = SentinelSettings::from_spec("s", &spec(&yaml)).unwrap_err();
+        let text = errors.join("\n");
+        for expected in ["pollInterval", "messageDecision", "messageData.id", "invalid label key '-bad'"] {
+            assert!(text.contains(expected), "{expected} missing from:\n{text}");
+        }
+    }
+}
