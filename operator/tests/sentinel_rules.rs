@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use sqlx::PgPool;
 
-use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics, Delivery, Outcome, Subscription};
+use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Delivery, Outcome, Subscription};
 use hyperfleet_crds::v1alpha1::SentinelConfigSpec;
 use hyperfleet_operator::sentinel::{Sentinel, SentinelSettings};
 
