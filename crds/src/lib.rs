@@ -4,6 +4,7 @@
 //! e2e suite. `crdgen` renders the CRD YAML committed under `crds/`; a test fails on drift.
 #![warn(missing_docs)]
 
+pub mod conditions;
 pub mod v1alpha1;
 
 use std::time::Duration;

@@ -4,6 +4,11 @@
 //! core (which resources a shard asks the API for, and the per-resource publish decision) and
 //! the task registry; the controllers, the loops and the binary come next.
 
+pub mod admin;
 pub mod cel;
+pub mod controller;
+pub mod metrics;
+pub mod resolve;
 pub mod sentinel;
 pub mod tasks;
+pub mod workloads;

@@ -63,6 +63,12 @@ impl Client {
         Ok(Self::with_http(http, base_url))
     }
 
+    /// A client whose every request gives up after `timeout`.
+    pub fn with_timeout(base_url: &str, timeout: std::time::Duration) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build()?;
+        Ok(Self::with_http(http, base_url))
+    }
+
     /// A client reusing an existing reqwest client (timeouts, TLS roots...).
     pub fn with_http(http: reqwest::Client, base_url: &str) -> Self {
         Self { http, base: format!("{}{BASE_PATH}", base_url.trim_end_matches('/')), token: None }

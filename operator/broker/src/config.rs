@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Which broker to use and how to reach it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum BrokerConfig {
     /// In-process (`stub` is accepted too): local runs and tests only.

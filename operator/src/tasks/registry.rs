@@ -120,10 +120,10 @@ where
         F: FnOnce(TaskContext<P>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        if !self.needs_start(key, generation) {
+            return Ensured::Unchanged;
+        }
         let outcome = match self.tasks.get(key) {
-            Some(entry) if entry.generation == generation && !entry.handle.is_finished() => {
-                return Ensured::Unchanged;
-            }
             Some(_) => {
                 self.stop(key).await;
                 Ensured::Restarted
@@ -150,6 +150,11 @@ where
                 let _ = changes.send(key.clone());
             }
         })
+    }
+
+    /// Whether [`TaskRegistry::ensure`] would start a task: none runs for `key` at `generation`.
+    pub fn needs_start(&self, key: &K, generation: i64) -> bool {
+        !matches!(self.tasks.get(key), Some(entry) if entry.generation == generation && !entry.handle.is_finished())
     }
 
     /// Stops the task for `key`, waiting up to the stop timeout before aborting it. Returns

@@ -1,0 +1,91 @@
+//! The Kubernetes side of `hyperfleet-operator run`: one kube-runtime controller per CRD. Each
+//! reconcile is a short driver: read the (possibly malformed) object, hand its spec to
+//! [`Workloads`](crate::workloads::Workloads) (validate -> resolve -> ensure the task), build the
+//! status from the answer, server-side apply it when it changed, emit an Event on a Ready
+//! transition. Task health changes re-trigger the reconcile of their object, so status follows
+//! the task; a periodic requeue refreshes the progress figures.
+
+pub mod sentinel;
+pub mod status;
+
+use std::{sync::Arc, time::Duration};
+
+use kube::runtime::{controller::Action, events::Recorder};
+
+use crate::{metrics::ReconcileMetrics, workloads::Workloads};
+
+/// Wait before retrying a reconcile that failed (status write, Kubernetes API trouble).
+const RETRY_AFTER: Duration = Duration::from_secs(15);
+
+/// What every reconcile gets.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: kube::Client,
+    /// Publishes Kubernetes Events about our objects.
+    pub recorder: Recorder,
+    /// The tasks.
+    pub workloads: Arc<Workloads>,
+    /// Reconcile counters.
+    pub metrics: ReconcileMetrics,
+    /// How often a healthy object's status figures are refreshed.
+    pub status_interval: Duration,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("status_interval", &self.status_interval).finish_non_exhaustive()
+    }
+}
+
+/// Why a reconcile failed (the spec's own problems are not errors: they become conditions).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object has no namespace (the CRDs are namespaced, so the API never sends one).
+    #[error("object {name} has no namespace")]
+    NoNamespace {
+        /// The object's name.
+        name: String,
+    },
+    /// Writing status failed.
+    #[error("failed to apply the status of {namespace}/{name}")]
+    ApplyStatus {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The API's error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    /// Bounded label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::NoNamespace { .. } => "no_namespace",
+            Error::ApplyStatus { .. } => "apply_status",
+        }
+    }
+}
+
+/// Transient failures are retried after a short wait; they are logged and counted here.
+pub fn error_policy<K>(controller: &'static str, error: &Error, context: &Context) -> Action {
+    tracing::warn!(controller, error = %error, source = ?std::error::Error::source(error), "reconcile failed; retrying");
+    context.metrics.failed(controller, error.category());
+    let _ = std::marker::PhantomData::<K>;
+    Action::requeue(RETRY_AFTER)
+}
+
+/// `now`, as Kubernetes stores it (whole seconds), so a re-read status compares equal.
+pub fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    to_time(chrono::Utc::now())
+}
+
+/// A chrono time as a Kubernetes time (whole seconds).
+pub fn to_time(at: chrono::DateTime<chrono::Utc>) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    use k8s_openapi::jiff::Timestamp;
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        Timestamp::from_second(at.timestamp()).unwrap_or(Timestamp::UNIX_EPOCH),
+    )
+}

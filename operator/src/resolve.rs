@@ -1,0 +1,205 @@
+//! Turns a custom resource's references into live clients: Secret keys into strings (from the
+//! Kubernetes API in `run` mode, from environment variables in `local` mode), `hyperfleetAPI`
+//! into an API client, `broker` into a connected broker shared by every task that names the same
+//! one (one RabbitMQ connection per URL; one in-process memory broker, so in `local` mode the
+//! Sentinels' events reach the adapters).
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use tokio::sync::Mutex;
+
+use hyperfleet_api_model::client::Client;
+use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics};
+use hyperfleet_crds::{
+    parse_duration,
+    v1alpha1::{BrokerSpec, BrokerType, HyperfleetApi, SecretKeyRef},
+};
+
+/// Why a reference could not be resolved. These are not spec errors: the Secret may appear, the
+/// broker may come back; the controller retries.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The Secret or its key is missing.
+    #[error("secret {namespace}/{name} key '{key}': {reason}")]
+    Secret {
+        /// The Secret's namespace.
+        namespace: String,
+        /// The Secret's name.
+        name: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The broker could not be reached.
+    #[error("broker {broker}: {source}")]
+    Broker {
+        /// Which broker (type, without credentials).
+        broker: &'static str,
+        /// The broker's error.
+        #[source]
+        source: hyperfleet_broker::BrokerError,
+    },
+    /// The API client could not be built.
+    #[error("hyperfleetAPI: {0}")]
+    Api(String),
+}
+
+impl ResolveError {
+    /// Bounded label for metrics and the condition reason.
+    pub fn category(&self) -> &'static str {
+        match self {
+            ResolveError::Secret { .. } => "SecretUnavailable",
+            ResolveError::Broker { .. } => "BrokerUnavailable",
+            ResolveError::Api(_) => "ApiUnavailable",
+        }
+    }
+}
+
+/// Where Secret values come from.
+#[async_trait]
+pub trait SecretSource: Send + Sync + std::fmt::Debug {
+    /// The value of `reference` in `namespace`.
+    async fn get(&self, namespace: &str, reference: &SecretKeyRef) -> Result<String, ResolveError>;
+}
+
+/// Secrets read from the Kubernetes API.
+#[derive(Clone)]
+pub struct KubeSecrets(pub kube::Client);
+
+impl std::fmt::Debug for KubeSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KubeSecrets")
+    }
+}
+
+#[async_trait]
+impl SecretSource for KubeSecrets {
+    async fn get(&self, namespace: &str, reference: &SecretKeyRef) -> Result<String, ResolveError> {
+        let error = |reason: String| ResolveError::Secret {
+            namespace: namespace.to_owned(),
+            name: reference.name.clone(),
+            key: reference.key.clone(),
+            reason,
+        };
+        let secret = Api::<Secret>::namespaced(self.0.clone(), namespace)
+            .get_opt(&reference.name)
+            .await
+            .map_err(|err| error(err.to_string()))?
+            .ok_or_else(|| error("not found".into()))?;
+        let bytes = secret.data.and_then(|mut data| data.remove(&reference.key)).ok_or_else(|| error("no such key".into()))?;
+        String::from_utf8(bytes.0).map(|value| value.trim().to_owned()).map_err(|_| error("not UTF-8".into()))
+    }
+}
+
+/// Secrets from environment variables, for `local` mode: `<NAME>_<KEY>` upper-cased with every
+/// other character turned into `_` (Secret `hyperfleet-rabbitmq`, key `url` ->
+/// `HYPERFLEET_RABBITMQ_URL`).
+#[derive(Debug, Clone, Default)]
+pub struct EnvSecrets;
+
+impl EnvSecrets {
+    /// The variable a reference reads.
+    pub fn variable(reference: &SecretKeyRef) -> String {
+        format!("{}_{}", reference.name, reference.key)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl SecretSource for EnvSecrets {
+    async fn get(&self, namespace: &str, reference: &SecretKeyRef) -> Result<String, ResolveError> {
+        let variable = Self::variable(reference);
+        std::env::var(&variable).map_err(|_| ResolveError::Secret {
+            namespace: namespace.to_owned(),
+            name: reference.name.clone(),
+            key: reference.key.clone(),
+            reason: format!("local mode reads it from ${variable}, which is not set"),
+        })
+    }
+}
+
+/// An API client for `api`, with its timeout and token.
+pub async fn api_client(api: &HyperfleetApi, namespace: &str, secrets: &dyn SecretSource) -> Result<Client, ResolveError> {
+    let timeout = parse_duration("hyperfleetAPI.timeout", &api.timeout).map_err(ResolveError::Api)?;
+    let client = Client::with_timeout(&api.url, timeout).map_err(|err| ResolveError::Api(err.to_string()))?;
+    Ok(match &api.token_secret_ref {
+        Some(reference) => client.with_token(secrets.get(namespace, reference).await?),
+        None => client,
+    })
+}
+
+/// Connected brokers, shared by the tasks that name the same one.
+#[derive(Debug)]
+pub struct BrokerPool {
+    connected: Mutex<HashMap<BrokerConfig, Arc<dyn Broker>>>,
+    metrics: BrokerMetrics,
+}
+
+impl BrokerPool {
+    /// An empty pool recording into `metrics`.
+    pub fn new(metrics: BrokerMetrics) -> Self {
+        Self { connected: Mutex::default(), metrics }
+    }
+
+    /// The broker `spec` names, connecting on first use.
+    pub async fn get(&self, spec: &BrokerSpec, namespace: &str, secrets: &dyn SecretSource) -> Result<Arc<dyn Broker>, ResolveError> {
+        let config = match spec.type_ {
+            BrokerType::Memory | BrokerType::Stub => BrokerConfig::Memory {},
+            BrokerType::Rabbitmq => {
+                let reference = spec.url_secret_ref.as_ref().ok_or_else(|| broker_error("rabbitmq", "urlSecretRef is required"))?;
+                BrokerConfig::Rabbitmq { url: secrets.get(namespace, reference).await?, prefetch: None }
+            }
+            BrokerType::GcpPubsub => {
+                let project_id = spec.project_id.clone().ok_or_else(|| broker_error("gcp-pubsub", "projectID is required"))?;
+                BrokerConfig::GcpPubsub { project_id, emulator_host: None }
+            }
+        };
+        // Held across the connect so two tasks starting together share one connection.
+        let mut connected = self.connected.lock().await;
+        if let Some(broker) = connected.get(&config) {
+            return Ok(broker.clone());
+        }
+        let broker = hyperfleet_broker::connect(&config, self.metrics.clone())
+            .await
+            .map_err(|source| ResolveError::Broker { broker: broker_name(spec.type_), source })?;
+        connected.insert(config, broker.clone());
+        Ok(broker)
+    }
+
+    /// Closes every broker (on shutdown, after the tasks stopped).
+    pub async fn close_all(&self) {
+        for (_, broker) in self.connected.lock().await.drain() {
+            broker.close().await;
+        }
+    }
+}
+
+fn broker_name(type_: BrokerType) -> &'static str {
+    match type_ {
+        BrokerType::Rabbitmq => "rabbitmq",
+        BrokerType::GcpPubsub => "gcp-pubsub",
+        BrokerType::Memory | BrokerType::Stub => "memory",
+    }
+}
+
+fn broker_error(broker: &'static str, message: &str) -> ResolveError {
+    let source = hyperfleet_broker::BrokerError::Operation { operation: "configure", message: message.to_owned() };
+    ResolveError::Broker { broker, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_mode_secret_variables_are_derived_from_name_and_key() {
+        let reference = SecretKeyRef { name: "hyperfleet-rabbitmq".into(), key: "url".into() };
+        assert_eq!(EnvSecrets::variable(&reference), "HYPERFLEET_RABBITMQ_URL");
+    }
+}
