@@ -83,7 +83,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let timeout = args.shutdown_timeout;
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
-        shutdown_signal().await;
+        hyperfleet_telemetry::shutdown_signal().await;
         tracing::info!(?timeout, "shutting down: draining in-flight requests");
         let _ = drained_tx.send(());
     };
@@ -131,28 +131,4 @@ fn kind_settings(adapters: &[String], schema: Option<&Path>) -> anyhow::Result<K
         }
     };
     Ok(KindSettings { required_adapters, spec_schema })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
 }

@@ -21,7 +21,14 @@ pub const REASON_ERRORS: &str = "Errors";
 pub const REASON_TASK_FAILED: &str = "TaskFailed";
 
 /// A condition for `generation`, stamped `now`.
-pub fn condition(type_: &str, status: bool, reason: &str, message: &str, generation: Option<i64>, now: &Time) -> Condition {
+pub fn condition(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
     Condition {
         type_: type_.to_owned(),
         status: if status { "True" } else { "False" }.to_owned(),
@@ -71,10 +78,12 @@ mod tests {
     #[test]
     fn transition_time_moves_only_when_the_status_flips() {
         let old = vec![condition(READY, true, REASON_AS_EXPECTED, "", Some(1), &at(100))];
-        let same = merge(&old, vec![condition(READY, true, REASON_AS_EXPECTED, "polling", Some(2), &at(200))]);
+        let same =
+            merge(&old, vec![condition(READY, true, REASON_AS_EXPECTED, "polling", Some(2), &at(200))]);
         assert_eq!(same[0].last_transition_time, at(100));
         assert_eq!((same[0].message.as_str(), same[0].observed_generation), ("polling", Some(2)));
-        let flipped = merge(&old, vec![condition(READY, false, REASON_ERRORS, "API down", Some(2), &at(300))]);
+        let flipped =
+            merge(&old, vec![condition(READY, false, REASON_ERRORS, "API down", Some(2), &at(300))]);
         assert_eq!(flipped[0].last_transition_time, at(300));
     }
 

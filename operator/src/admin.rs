@@ -43,7 +43,9 @@ async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
 
 async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     match hyperfleet_telemetry::render_metrics(&state.metrics.registry) {
-        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, hyperfleet_telemetry::OPENMETRICS_CONTENT_TYPE)], body),
+        Ok(body) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, hyperfleet_telemetry::OPENMETRICS_CONTENT_TYPE)], body)
+        }
         Err(err) => {
             tracing::error!(error = %err, "failed to encode metrics");
             (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], String::new())
@@ -53,13 +55,17 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
 
 /// Binds `addr` (failing early, with the address in the error, when it is taken).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|err| std::io::Error::new(err.kind(), format!("admin server cannot listen on {addr}: {err}")))
+    tokio::net::TcpListener::bind(addr).await.map_err(|err| {
+        std::io::Error::new(err.kind(), format!("admin server cannot listen on {addr}: {err}"))
+    })
 }
 
 /// Serves until `shutdown` is cancelled.
-pub async fn serve(listener: tokio::net::TcpListener, state: AdminState, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AdminState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "admin server listening (/livez, /readyz, /metrics)");
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }

@@ -6,9 +6,13 @@
 
 pub mod admin;
 pub mod cel;
+pub mod cli;
 pub mod controller;
+pub mod leader;
+pub mod local;
 pub mod metrics;
 pub mod resolve;
+pub mod run;
 pub mod sentinel;
 pub mod tasks;
 pub mod workloads;

@@ -90,7 +90,10 @@ impl SecretSource for KubeSecrets {
             .await
             .map_err(|err| error(err.to_string()))?
             .ok_or_else(|| error("not found".into()))?;
-        let bytes = secret.data.and_then(|mut data| data.remove(&reference.key)).ok_or_else(|| error("no such key".into()))?;
+        let bytes = secret
+            .data
+            .and_then(|mut data| data.remove(&reference.key))
+            .ok_or_else(|| error("no such key".into()))?;
         String::from_utf8(bytes.0).map(|value| value.trim().to_owned()).map_err(|_| error("not UTF-8".into()))
     }
 }
@@ -125,7 +128,11 @@ impl SecretSource for EnvSecrets {
 }
 
 /// An API client for `api`, with its timeout and token.
-pub async fn api_client(api: &HyperfleetApi, namespace: &str, secrets: &dyn SecretSource) -> Result<Client, ResolveError> {
+pub async fn api_client(
+    api: &HyperfleetApi,
+    namespace: &str,
+    secrets: &dyn SecretSource,
+) -> Result<Client, ResolveError> {
     let timeout = parse_duration("hyperfleetAPI.timeout", &api.timeout).map_err(ResolveError::Api)?;
     let client = Client::with_timeout(&api.url, timeout).map_err(|err| ResolveError::Api(err.to_string()))?;
     Ok(match &api.token_secret_ref {
@@ -148,15 +155,26 @@ impl BrokerPool {
     }
 
     /// The broker `spec` names, connecting on first use.
-    pub async fn get(&self, spec: &BrokerSpec, namespace: &str, secrets: &dyn SecretSource) -> Result<Arc<dyn Broker>, ResolveError> {
+    pub async fn get(
+        &self,
+        spec: &BrokerSpec,
+        namespace: &str,
+        secrets: &dyn SecretSource,
+    ) -> Result<Arc<dyn Broker>, ResolveError> {
         let config = match spec.type_ {
             BrokerType::Memory | BrokerType::Stub => BrokerConfig::Memory {},
             BrokerType::Rabbitmq => {
-                let reference = spec.url_secret_ref.as_ref().ok_or_else(|| broker_error("rabbitmq", "urlSecretRef is required"))?;
+                let reference = spec
+                    .url_secret_ref
+                    .as_ref()
+                    .ok_or_else(|| broker_error("rabbitmq", "urlSecretRef is required"))?;
                 BrokerConfig::Rabbitmq { url: secrets.get(namespace, reference).await?, prefetch: None }
             }
             BrokerType::GcpPubsub => {
-                let project_id = spec.project_id.clone().ok_or_else(|| broker_error("gcp-pubsub", "projectID is required"))?;
+                let project_id = spec
+                    .project_id
+                    .clone()
+                    .ok_or_else(|| broker_error("gcp-pubsub", "projectID is required"))?;
                 BrokerConfig::GcpPubsub { project_id, emulator_host: None }
             }
         };
@@ -189,7 +207,8 @@ fn broker_name(type_: BrokerType) -> &'static str {
 }
 
 fn broker_error(broker: &'static str, message: &str) -> ResolveError {
-    let source = hyperfleet_broker::BrokerError::Operation { operation: "configure", message: message.to_owned() };
+    let source =
+        hyperfleet_broker::BrokerError::Operation { operation: "configure", message: message.to_owned() };
     ResolveError::Broker { broker, source }
 }
 

@@ -110,6 +110,11 @@ impl Workloads {
         self.sentinels.lock().await.stop(&format!("{namespace}/{name}")).await
     }
 
+    /// The generation the Sentinel task of `namespace/name` runs at.
+    pub async fn sentinel_generation(&self, namespace: &str, name: &str) -> Option<i64> {
+        self.sentinels.lock().await.generation(&format!("{namespace}/{name}"))
+    }
+
     /// Keys of the running Sentinel tasks.
     pub async fn sentinel_keys(&self) -> Vec<String> {
         self.sentinels.lock().await.keys().cloned().collect()

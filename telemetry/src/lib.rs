@@ -1,6 +1,6 @@
-//! Telemetry wired the same way in every HyperFleet binary (`hyperfleet-api`,
-//! `hyperfleet-operator`): `tracing` with an `EnvFilter`, JSON or text lines on stderr, and one
-//! way of rendering a `prometheus-client` registry for `/metrics`.
+//! What every HyperFleet binary (`hyperfleet-api`, `hyperfleet-operator`) wires the same way:
+//! `tracing` with an `EnvFilter`, JSON or text lines on stderr; one way of rendering a
+//! `prometheus-client` registry for `/metrics`; and the shutdown signals (Ctrl-C, SIGTERM).
 #![warn(missing_docs)]
 
 use clap::ValueEnum;
@@ -43,4 +43,29 @@ pub fn render_metrics(registry: &Registry) -> Result<String, std::fmt::Error> {
     let mut body = String::new();
     prometheus_client::encoding::text::encode(&mut body, registry)?;
     Ok(body)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends before killing a pod).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
 }

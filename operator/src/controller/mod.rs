@@ -5,6 +5,8 @@
 //! transition. Task health changes re-trigger the reconcile of their object, so status follows
 //! the task; a periodic requeue refreshes the progress figures.
 
+#[cfg(test)]
+mod fixtures;
 pub mod sentinel;
 pub mod status;
 

@@ -12,7 +12,7 @@ use kube::{
     runtime::{
         Controller, WatchStreamExt as _,
         controller::{self, Action},
-        reflector::{self, ObjectRef},
+        reflector::{self, ObjectRef, Store},
         watcher,
     },
 };
@@ -44,8 +44,10 @@ pub async fn reconcile(object: Arc<GuardedSentinel>, context: Arc<Context>) -> R
     let generation = object.meta().generation;
     let (applied, previous) = match &object.0 {
         Ok(config) => {
-            let applied =
-                context.workloads.apply_sentinel(&namespace, &name, generation.unwrap_or(0), &config.spec).await;
+            let applied = context
+                .workloads
+                .apply_sentinel(&namespace, &name, generation.unwrap_or(0), &config.spec)
+                .await;
             (applied, config.status.clone().unwrap_or_default())
         }
         Err(invalid) => {
@@ -76,7 +78,8 @@ pub fn sentinel_status(
     now: &Time,
 ) -> SentinelConfigStatus {
     let conditions = merge(&previous.conditions, readiness(applied, generation, now));
-    let mut status = SentinelConfigStatus { observed_generation: generation, conditions, ..Default::default() };
+    let mut status =
+        SentinelConfigStatus { observed_generation: generation, conditions, ..Default::default() };
     match applied {
         Applied::Running { progress, shard, .. } => {
             status.shard = Some(shard.clone().unwrap_or_else(|| "(all)".into()));
@@ -109,8 +112,21 @@ pub async fn run(
     // Deletes must trigger too (the default trigger only sees applied objects): the reconcile
     // of a deleted object reports ObjectNotFound, which stops its task. No finalizer needed,
     // since the task holds no state outside this process.
-    let objects = reflector::reflector(writer, watcher(api, watcher::Config::default())).touched_objects().default_backoff();
-    Controller::for_stream(objects, reader)
+    let objects = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .touched_objects()
+        .default_backoff();
+    drive(context, objects, reader, changes, shutdown).await;
+}
+
+/// The controller loop over a stream of touched objects and the store that mirrors them.
+pub async fn drive(
+    context: Arc<Context>,
+    objects: impl Stream<Item = Result<GuardedSentinel, watcher::Error>> + Send + 'static,
+    store: Store<GuardedSentinel>,
+    changes: impl Stream<Item = ObjectRef<GuardedSentinel>> + Send + 'static,
+    shutdown: CancellationToken,
+) {
+    Controller::for_stream(objects, store)
         .reconcile_on(changes)
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, |_, error, context| error_policy::<GuardedSentinel>(CONTROLLER, error, &context), context.clone())
@@ -138,3 +154,5 @@ pub fn object_ref(key: &str) -> Option<ObjectRef<GuardedSentinel>> {
     Some(ObjectRef::new(name).within(namespace))
 }
 
+#[cfg(test)]
+mod tests;

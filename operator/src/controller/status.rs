@@ -41,7 +41,13 @@ pub fn readiness<P>(applied: &Applied<P>, generation: Option<i64>, now: &Time) -
 
 /// Server-side applies `status` to `/status` of the object (forcing ownership: only the
 /// operator writes status).
-pub async fn apply_status<K>(api: &Api<K>, kind: &str, name: &str, namespace: &str, status: &impl Serialize) -> Result<(), Error>
+pub async fn apply_status<K>(
+    api: &Api<K>,
+    kind: &str,
+    name: &str,
+    namespace: &str,
+    status: &impl Serialize,
+) -> Result<(), Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -53,7 +59,11 @@ where
     api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
         .await
         .map(|_| ())
-        .map_err(|source| Error::ApplyStatus { namespace: namespace.to_owned(), name: name.to_owned(), source })
+        .map_err(|source| Error::ApplyStatus {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            source,
+        })
 }
 
 /// Publishes an Event when the Ready condition changed between `previous` and `next`. A failed

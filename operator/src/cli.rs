@@ -1,0 +1,80 @@
+//! The command line: `hyperfleet-operator run` (against Kubernetes) and `hyperfleet-operator
+//! local` (from YAML files, no cluster). Every flag can also come from the environment.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+use hyperfleet_telemetry::LogFormat;
+
+/// HyperFleet's controller manager: runs one Sentinel (poll the API, publish reconcile events)
+/// per SentinelConfig and one adapter per AdapterConfig.
+#[derive(Debug, Parser)]
+#[command(name = "hyperfleet-operator", version)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(long, env = "HYPERFLEET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter (`info`, `hyperfleet_operator=debug,info`); `RUST_LOG` wins when set.
+    #[arg(long, env = "HYPERFLEET_LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reconcile SentinelConfigs and AdapterConfigs from the Kubernetes API (in-cluster config,
+    /// or KUBECONFIG); only the Lease holder runs tasks.
+    Run(RunArgs),
+    /// Run the same tasks from SentinelConfig/AdapterConfig YAML files, without Kubernetes
+    /// (development, the demo). Files are re-read when they change; status is logged. Secret
+    /// references read environment variables: Secret `my-secret` key `url` -> `MY_SECRET_URL`.
+    Local(LocalArgs),
+}
+
+/// `run` flags.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Namespace to watch; empty watches every namespace (set from `olm.targetNamespaces` under OLM).
+    #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
+    pub namespace: String,
+    /// Address of the admin server (`/livez`, `/readyz`, `/metrics`).
+    #[arg(long, env = "HYPERFLEET_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
+    pub admin_addr: SocketAddr,
+    /// Elect a leader with a Lease, so only one replica runs tasks. Turn off only with a single replica.
+    #[arg(long, env = "HYPERFLEET_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the Lease.
+    #[arg(long, env = "HYPERFLEET_LEASE_NAME", default_value = "hyperfleet-operator")]
+    pub lease_name: String,
+    /// Namespace of the Lease (default: the pod's namespace, else the client's default namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// This replica's identity in the Lease (default: the pod name, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// How long the Lease lasts without renewal (a new leader takes over at most this late).
+    #[arg(long, env = "HYPERFLEET_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_duration: Duration,
+    /// How often a healthy resource's status figures (last poll, pending, published) are refreshed.
+    #[arg(long, env = "HYPERFLEET_STATUS_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub status_interval: Duration,
+}
+
+/// `local` flags.
+#[derive(Debug, Clone, Args)]
+pub struct LocalArgs {
+    /// Directory of SentinelConfig/AdapterConfig YAML files (searched recursively; multi-document
+    /// files allowed; other kinds are skipped).
+    #[arg(long, env = "HYPERFLEET_CONFIG_DIR")]
+    pub config_dir: PathBuf,
+    /// Address of the admin server (`/livez`, `/readyz`, `/metrics`).
+    #[arg(long, env = "HYPERFLEET_ADMIN_ADDR", default_value = "127.0.0.1:8081")]
+    pub admin_addr: SocketAddr,
+    /// How often the directory is re-read for added, changed or removed configs.
+    #[arg(long, env = "HYPERFLEET_RELOAD_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub reload_interval: Duration,
+}

@@ -1,0 +1,117 @@
+//! Test support: a scripted Kubernetes API server (kube's mock service over `tower-test`) and
+//! builders for the objects and context the reconcilers take. Every expectation is awaited
+//! with a timeout, so a missing call fails the test instead of hanging it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
+
+use std::{sync::Arc, time::Duration};
+
+use http::{Request, Response};
+use kube::{
+    client::Body,
+    runtime::events::{Recorder, Reporter},
+};
+use serde_json::{Value, json};
+
+use super::Context;
+use crate::{
+    metrics::OperatorMetrics,
+    resolve::{BrokerPool, EnvSecrets},
+    workloads::Workloads,
+};
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+/// The scripted API server's side of the mock.
+pub struct ApiServer(Handle);
+
+impl ApiServer {
+    /// Waits (at most a second) for the next request; asserts its method and path, answers
+    /// `answer`, and returns the request body as JSON.
+    pub async fn expect(&mut self, method: &str, path: &str, answer: Value) -> Value {
+        let (request, send) = tokio::time::timeout(Duration::from_secs(1), self.0.next_request())
+            .await
+            .unwrap_or_else(|_| panic!("no request came; expected {method} {path}"))
+            .expect("the client is gone");
+        assert_eq!(request.method().as_str(), method, "method of {}", request.uri());
+        assert_eq!(request.uri().path(), path);
+        let body = request.into_body().collect_bytes().await.unwrap();
+        let body = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+        send.send_response(
+            Response::builder().body(Body::from(serde_json::to_vec(&answer).unwrap())).unwrap(),
+        );
+        body
+    }
+
+    /// Expects a status apply of a SentinelConfig; returns the applied status.
+    pub async fn expect_sentinel_status(&mut self, namespace: &str, name: &str) -> Value {
+        let path = format!(
+            "/apis/hyperfleet.redhat.com/v1alpha1/namespaces/{namespace}/sentinelconfigs/{name}/status"
+        );
+        let answer = sentinel_json(namespace, name, 1, json!({}));
+        let body = self.expect("PATCH", &path, answer).await;
+        assert_eq!(body["kind"], "SentinelConfig");
+        body["status"].clone()
+    }
+
+    /// Expects an Event about an object; returns it.
+    pub async fn expect_event(&mut self, namespace: &str) -> Value {
+        let path = format!("/apis/events.k8s.io/v1/namespaces/{namespace}/events");
+        let answer = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null});
+        self.expect("POST", &path, answer).await
+    }
+
+    /// Asserts that no request comes within 100 ms.
+    pub async fn expect_nothing(&mut self) {
+        if let Ok(Some((request, _))) =
+            tokio::time::timeout(Duration::from_millis(100), self.0.next_request()).await
+        {
+            panic!("unexpected request {} {}", request.method(), request.uri());
+        }
+    }
+}
+
+/// A context whose client talks to the returned scripted server; tasks use the memory broker.
+pub fn context() -> (Arc<Context>, ApiServer) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    let metrics = OperatorMetrics::new();
+    let (workloads, _changes) = Workloads::new(
+        Arc::new(EnvSecrets),
+        BrokerPool::new(metrics.broker.clone()),
+        metrics.sentinel.clone(),
+    );
+    let reporter = Reporter { controller: "hyperfleet-operator".into(), instance: Some("test".into()) };
+    let context = Context {
+        client: client.clone(),
+        recorder: Recorder::new(client, reporter),
+        workloads: Arc::new(workloads),
+        metrics: metrics.reconcile.clone(),
+        status_interval: Duration::from_secs(30),
+    };
+    (Arc::new(context), ApiServer(handle))
+}
+
+/// A SentinelConfig as the API server would send it. The API URL points at a closed port: the
+/// task runs (and its polls fail), which is all these tests need.
+pub fn sentinel_json(namespace: &str, name: &str, generation: i64, spec_overrides: Value) -> Value {
+    let mut spec = json!({
+        "resourceType": "clusters",
+        "shardSelector": {"matchLabels": {"region": "eu-west"}},
+        "pollInterval": "1h",
+        "backoffNotReady": "1h",
+        "backoffReady": "2h",
+        "hyperfleetAPI": {"url": "http://127.0.0.1:9", "timeout": "1s"},
+        "broker": {"type": "memory", "topic": "clusters"},
+    });
+    if let (Some(spec), Some(overrides)) = (spec.as_object_mut(), spec_overrides.as_object()) {
+        for (key, value) in overrides {
+            spec.insert(key.clone(), value.clone());
+        }
+    }
+    json!({
+        "apiVersion": "hyperfleet.redhat.com/v1alpha1",
+        "kind": "SentinelConfig",
+        "metadata": {"name": name, "namespace": namespace, "generation": generation, "uid": format!("uid-{name}")},
+        "spec": spec,
+    })
+}

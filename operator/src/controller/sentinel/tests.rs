@@ -1,0 +1,138 @@
+//! Reconciler scenarios against the scripted API server.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::stream;
+use kube::runtime::{reflector, watcher};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::controller::fixtures::{context, sentinel_json};
+
+fn guarded(value: Value) -> Arc<GuardedSentinel> {
+    Arc::new(serde_json::from_value(value).unwrap())
+}
+
+fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+    status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == type_).unwrap()
+}
+
+#[tokio::test]
+async fn a_new_sentinelconfig_starts_its_task_and_gets_a_status_and_an_event() {
+    let (context, mut server) = context();
+    let object = guarded(sentinel_json("fleet", "eu", 1, json!({})));
+    let reconciling = tokio::spawn(reconcile(object, context.clone()));
+
+    let status = server.expect_sentinel_status("fleet", "eu").await;
+    assert_eq!(condition(&status, "Ready")["status"], "False");
+    assert_eq!(condition(&status, "Ready")["reason"], "Starting");
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(status["shard"], "labels.region = 'eu-west'");
+    let event = server.expect_event("fleet").await;
+    assert_eq!((event["reason"].as_str(), event["type"].as_str()), (Some("Starting"), Some("Warning")));
+    assert_eq!(event["regarding"]["name"], "eu");
+
+    let action = reconciling.await.unwrap().unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+    assert_eq!(context.workloads.sentinel_keys().await, ["fleet/eu"]);
+}
+
+#[tokio::test]
+async fn a_spec_change_restarts_the_task_at_the_new_generation() {
+    let (context, mut server) = context();
+    let first = tokio::spawn(reconcile(guarded(sentinel_json("fleet", "eu", 1, json!({}))), context.clone()));
+    let status = server.expect_sentinel_status("fleet", "eu").await;
+    server.expect_event("fleet").await;
+    first.await.unwrap().unwrap();
+
+    // The API server now holds that status; the spec changes to generation 2.
+    let mut changed = sentinel_json("fleet", "eu", 2, json!({"pollInterval": "2h", "backoffNotReady": "2h"}));
+    changed["status"] = status;
+    let second = tokio::spawn(reconcile(guarded(changed), context.clone()));
+    let status = server.expect_sentinel_status("fleet", "eu").await;
+    assert_eq!(status["observedGeneration"], 2);
+    server.expect_nothing().await; // still Starting: no transition, no Event
+    second.await.unwrap().unwrap();
+    assert_eq!(context.workloads.sentinel_generation("fleet", "eu").await, Some(2));
+}
+
+#[tokio::test]
+async fn invalid_cel_gives_invalid_config_and_no_task() {
+    let (context, mut server) = context();
+    let object = sentinel_json("fleet", "bad", 1, json!({"messageDecision": "resource.generation >"}));
+    let reconciling = tokio::spawn(reconcile(guarded(object), context.clone()));
+
+    let status = server.expect_sentinel_status("fleet", "bad").await;
+    let ready = condition(&status, "Ready");
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("InvalidConfig")));
+    assert!(
+        ready["message"].as_str().unwrap().contains("messageDecision: invalid CEL expression"),
+        "{ready}"
+    );
+    assert_eq!(condition(&status, "Degraded")["status"], "True");
+    let event = server.expect_event("fleet").await;
+    assert_eq!((event["reason"].as_str(), event["type"].as_str()), (Some("InvalidConfig"), Some("Warning")));
+
+    assert_eq!(reconciling.await.unwrap().unwrap(), Action::await_change());
+    assert!(context.workloads.sentinel_keys().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_object_that_does_not_match_the_schema_gets_invalid_config_without_stopping_anything() {
+    let (context, mut server) = context();
+    let mut object = sentinel_json("fleet", "garbled", 1, json!({}));
+    object["spec"]["resourceType"] = json!(42);
+    let reconciling = tokio::spawn(reconcile(guarded(object), context.clone()));
+    let status = server.expect_sentinel_status("fleet", "garbled").await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready["reason"], "InvalidConfig");
+    assert!(
+        ready["message"].as_str().unwrap().contains("does not match the SentinelConfig schema"),
+        "{ready}"
+    );
+    server.expect_event("fleet").await;
+    assert_eq!(reconciling.await.unwrap().unwrap(), Action::await_change());
+}
+
+#[tokio::test]
+async fn a_deleted_sentinelconfig_has_its_task_stopped() {
+    let (context, mut server) = context();
+    let (store, mut writer) = reflector::store::<GuardedSentinel>();
+    let object: GuardedSentinel = serde_json::from_value(sentinel_json("fleet", "eu", 1, json!({}))).unwrap();
+    let (events_tx, events_rx) =
+        futures::channel::mpsc::unbounded::<Result<GuardedSentinel, watcher::Error>>();
+    let shutdown = CancellationToken::new();
+    let controller =
+        tokio::spawn(drive(context.clone(), events_rx, store, stream::pending(), shutdown.clone()));
+
+    // The initial list, as the watcher delivers it (the controller waits for the store to be ready).
+    writer.apply_watcher_event(&watcher::Event::Init);
+    writer.apply_watcher_event(&watcher::Event::InitApply(object.clone()));
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    events_tx.unbounded_send(Ok(object.clone())).unwrap();
+    server.expect_sentinel_status("fleet", "eu").await;
+    server.expect_event("fleet").await;
+    wait_until(|| async { context.workloads.sentinel_keys().await.len() == 1 }).await;
+
+    writer.apply_watcher_event(&watcher::Event::Delete(object.clone()));
+    events_tx.unbounded_send(Ok(object)).unwrap();
+    wait_until(|| async { context.workloads.sentinel_keys().await.is_empty() }).await;
+    server.expect_nothing().await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(2), controller).await.unwrap().unwrap();
+}
+
+async fn wait_until<F, Fut>(condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not met within a second");
+}

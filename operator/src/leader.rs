@@ -1,0 +1,218 @@
+//! Leadership: only the holder of a coordination.k8s.io Lease runs controllers and tasks, so two
+//! replicas never poll and publish twice. [`lease`] keeps the Lease (kube-lease-manager: renewals
+//! by server-side apply, skew-tolerant); [`lead`] runs a *term* (the controllers) while leading
+//! and stops it, and every task, when leadership is lost.
+
+use std::{future::Future, time::Duration};
+
+use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
+use tokio::{sync::watch, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::workloads::Workloads;
+
+/// How long a term gets to wind down before it is dropped.
+const TERM_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why leading ended with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaderError {
+    /// The Lease could not be set up.
+    #[error("failed to set up lease {namespace}/{name}")]
+    Lease {
+        /// Lease namespace.
+        namespace: String,
+        /// Lease name.
+        name: String,
+        /// The lease manager's error.
+        #[source]
+        source: LeaseManagerError,
+    },
+    /// The lease keeper stopped: leadership can no longer be known, so the process must exit.
+    #[error("the lease keeper stopped")]
+    KeeperStopped,
+    /// The controllers ended on their own while leading (the watch stream ended).
+    #[error("the controllers ended while leading")]
+    TermEnded,
+}
+
+impl LeaderError {
+    /// Bounded label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            LeaderError::Lease { .. } => "lease",
+            LeaderError::KeeperStopped => "lease_keeper",
+            LeaderError::TermEnded => "controllers_ended",
+        }
+    }
+}
+
+/// Lease settings.
+#[derive(Debug, Clone)]
+pub struct LeaseSettings {
+    /// Lease name.
+    pub name: String,
+    /// Lease namespace.
+    pub namespace: String,
+    /// This replica's identity (the pod name).
+    pub identity: String,
+    /// How long a lease lasts without renewal.
+    pub duration: Duration,
+}
+
+/// Starts keeping the Lease; the receiver says whether this replica leads.
+pub async fn lease(
+    client: kube::Client,
+    settings: &LeaseSettings,
+) -> Result<
+    (watch::Receiver<bool>, JoinHandle<Result<kube_lease_manager::LeaseManager, LeaseManagerError>>),
+    LeaderError,
+> {
+    let seconds = settings.duration.as_secs().max(5);
+    let manager = LeaseManagerBuilder::new(client, &settings.name)
+        .with_namespace(&settings.namespace)
+        .with_identity(&settings.identity)
+        .with_duration(seconds)
+        // Renew a third of the way before expiry.
+        .with_grace((seconds / 3).max(2))
+        .with_field_manager(format!("{}-lease", hyperfleet_crds::FIELD_MANAGER))
+        .build()
+        .await
+        .map_err(|source| LeaderError::Lease {
+            namespace: settings.namespace.clone(),
+            name: settings.name.clone(),
+            source,
+        })?;
+    Ok(manager.watch().await)
+}
+
+/// Runs `term` whenever `leading` is true, until `shutdown`. When leadership is lost the term is
+/// cancelled and awaited (bounded), then every task is stopped; a new term starts on re-election.
+pub async fn lead<F, Fut>(
+    mut leading: watch::Receiver<bool>,
+    shutdown: CancellationToken,
+    workloads: &Workloads,
+    mut term: F,
+) -> Result<(), LeaderError>
+where
+    F: FnMut(CancellationToken) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            elected = leading.wait_for(|leading| *leading) => {
+                elected.map_err(|_| LeaderError::KeeperStopped)?;
+            }
+        }
+        tracing::info!("leading: starting the controllers");
+        let stop_term = shutdown.child_token();
+        let running = term(stop_term.clone());
+        tokio::pin!(running);
+        let lost = tokio::select! {
+            () = &mut running => {
+                tracing::warn!("the controllers ended while leading");
+                false
+            }
+            lost = leading.wait_for(|leading| !*leading) => {
+                lost.map_err(|_| LeaderError::KeeperStopped)?;
+                tracing::warn!("leadership lost: stopping the controllers and every task");
+                true
+            }
+            () = shutdown.cancelled() => false,
+        };
+        stop_term.cancel();
+        if tokio::time::timeout(TERM_STOP_TIMEOUT, &mut running).await.is_err() {
+            tracing::warn!(timeout = ?TERM_STOP_TIMEOUT, "the controllers did not stop in time");
+        }
+        workloads.stop_all().await;
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        if !lost {
+            return Err(LeaderError::TermEnded);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use super::*;
+    use crate::resolve::{BrokerPool, EnvSecrets};
+
+    fn spec() -> hyperfleet_crds::v1alpha1::SentinelConfigSpec {
+        serde_json::from_value(serde_json::json!({
+            "resourceType": "clusters",
+            "pollInterval": "1h", "backoffNotReady": "1h",
+            "hyperfleetAPI": {"url": "http://127.0.0.1:9"},
+            "broker": {"type": "memory", "topic": "t"},
+        }))
+        .unwrap()
+    }
+
+    async fn eventually(what: &str, check: impl AsyncFn() -> bool) {
+        for _ in 0..200 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{what} did not happen within 2 s");
+    }
+
+    #[tokio::test]
+    async fn losing_the_lease_stops_the_controllers_and_every_task_and_winning_it_back_restarts_them() {
+        let (workloads, _changes) =
+            Workloads::new(Arc::new(EnvSecrets), BrokerPool::new(Default::default()), Default::default());
+        let workloads = Arc::new(workloads);
+        let (lease, leading) = watch::channel(false);
+        let shutdown = CancellationToken::new();
+        let terms = Arc::new(AtomicUsize::new(0));
+        let term = {
+            let (workloads, terms) = (workloads.clone(), terms.clone());
+            move |stop: CancellationToken| {
+                let (workloads, terms) = (workloads.clone(), terms.clone());
+                async move {
+                    terms.fetch_add(1, Ordering::SeqCst);
+                    workloads.apply_sentinel("fleet", "eu", 1, &spec()).await;
+                    stop.cancelled().await;
+                }
+            }
+        };
+        let leader = tokio::spawn({
+            let (workloads, shutdown) = (workloads.clone(), shutdown.clone());
+            async move { lead(leading, shutdown, &workloads, term).await }
+        });
+
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(terms.load(Ordering::SeqCst), 0, "nothing runs before the lease is won");
+        lease.send(true).unwrap();
+        eventually("the task start", async || workloads.sentinel_keys().await.len() == 1).await;
+
+        lease.send(false).unwrap();
+        eventually("the task stop", async || workloads.sentinel_keys().await.is_empty()).await;
+
+        lease.send(true).unwrap();
+        eventually("a second term", async || workloads.sentinel_keys().await.len() == 1).await;
+        assert_eq!(terms.load(Ordering::SeqCst), 2);
+
+        shutdown.cancel();
+        assert!(leader.await.unwrap().is_ok());
+        assert!(workloads.sentinel_keys().await.is_empty(), "shutdown stops every task");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_lease_keeper_is_an_error_so_the_process_exits() {
+        let (workloads, _changes) =
+            Workloads::new(Arc::new(EnvSecrets), BrokerPool::new(Default::default()), Default::default());
+        let (lease, leading) = watch::channel(false);
+        drop(lease);
+        let result = lead(leading, CancellationToken::new(), &workloads, |_stop| async {}).await;
+        assert!(matches!(result, Err(LeaderError::KeeperStopped)), "{result:?}");
+    }
+}

@@ -1,0 +1,40 @@
+//! `hyperfleet-operator`: parse the command line, set up logging, run the chosen mode.
+
+use clap::Parser;
+
+use hyperfleet_operator::{
+    cli::{Cli, Command},
+    local::local,
+    run::run,
+};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = hyperfleet_telemetry::init(cli.log_format, &cli.log_level) {
+        eprintln!("hyperfleet-operator: {err}");
+        return std::process::ExitCode::FAILURE;
+    }
+    let result = match cli.command {
+        Command::Run(args) => run(args).await.map_err(|err| error_chain(&err)),
+        Command::Local(args) => local(args).await.map_err(|err| error_chain(&err)),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!(error = %message, "hyperfleet-operator failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error with its sources, `: `-joined.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    message
+}

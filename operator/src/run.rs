@@ -1,0 +1,131 @@
+//! `hyperfleet-operator run`: the wiring. A Kubernetes client, the shared workloads, the admin
+//! server, the Lease, and, while leading, the controllers; everything under one shutdown token,
+//! every future awaited here (nothing fire-and-forget), tasks stopped before exit.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use futures::{Stream, StreamExt as _, stream};
+use kube::runtime::{
+    events::{Recorder, Reporter},
+    reflector::ObjectRef,
+};
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    admin::{self, AdminState},
+    cli::RunArgs,
+    controller::{self, Context},
+    leader::{self, LeaderError, LeaseSettings},
+    metrics::OperatorMetrics,
+    resolve::{BrokerPool, KubeSecrets},
+    workloads::Workloads,
+};
+
+/// Why `run` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No Kubernetes configuration (in-cluster or KUBECONFIG) works.
+    #[error("cannot build a Kubernetes client (in-cluster config or KUBECONFIG)")]
+    Kubernetes(#[source] kube::Error),
+    /// The admin server failed.
+    #[error("admin server failed")]
+    Admin(#[source] std::io::Error),
+    /// Leadership failed.
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
+}
+
+/// Runs until SIGTERM/Ctrl-C.
+pub async fn run(args: RunArgs) -> Result<(), RunError> {
+    let client = kube::Client::try_default().await.map_err(RunError::Kubernetes)?;
+    let metrics = Arc::new(OperatorMetrics::new());
+    let (workloads, changes) = Workloads::new(
+        Arc::new(KubeSecrets(client.clone())),
+        BrokerPool::new(metrics.broker.clone()),
+        metrics.sentinel.clone(),
+    );
+    let workloads = Arc::new(workloads);
+    let identity = args.identity.clone().unwrap_or_else(hostname);
+    let reporter =
+        Reporter { controller: hyperfleet_crds::FIELD_MANAGER.into(), instance: Some(identity.clone()) };
+    let context = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(client.clone(), reporter),
+        workloads: workloads.clone(),
+        metrics: metrics.reconcile.clone(),
+        status_interval: args.status_interval,
+    });
+    let shutdown = CancellationToken::new();
+    let ready = Arc::new(AtomicBool::new(false));
+    let listener = admin::bind(args.admin_addr).await.map_err(RunError::Admin)?;
+    let admin = admin::serve(listener, AdminState { metrics, ready: ready.clone() }, shutdown.clone());
+
+    let (leading, _keeper, _always) = if args.leader_election {
+        let namespace = args.lease_namespace.clone().unwrap_or_else(|| client.default_namespace().to_owned());
+        let settings = LeaseSettings {
+            name: args.lease_name.clone(),
+            namespace,
+            identity,
+            duration: args.lease_duration,
+        };
+        tracing::info!(lease = %format!("{}/{}", settings.namespace, settings.name), identity = %settings.identity, "leader election on");
+        let (leading, keeper) = leader::lease(client.clone(), &settings).await?;
+        (leading, Some(keeper), None)
+    } else {
+        tracing::warn!("leader election off: run a single replica, or events are published twice");
+        let (always, leading) = watch::channel(true);
+        (leading, None, Some(always))
+    };
+    let namespace = (!args.namespace.is_empty()).then_some(args.namespace.clone());
+    let changes = Arc::new(Mutex::new(changes));
+    let term = |stop: CancellationToken| {
+        let (context, changes, namespace) = (context.clone(), changes.clone(), namespace.clone());
+        async move {
+            controller::sentinel::run(context, namespace.as_deref(), sentinel_changes(changes), stop).await
+        }
+    };
+    ready.store(true, Ordering::Relaxed);
+    let signal = async {
+        hyperfleet_telemetry::shutdown_signal().await;
+        tracing::info!("shutting down: stopping the controllers and every task");
+        shutdown.cancel();
+    };
+    // Whatever ends first ends everything else.
+    let admin = async {
+        let result = admin.await;
+        shutdown.cancel();
+        result
+    };
+    let led = async {
+        let result = leader::lead(leading, shutdown.clone(), &workloads, term).await;
+        shutdown.cancel();
+        result
+    };
+    let (admin, led, ()) = tokio::join!(admin, led, async {
+        tokio::select! { () = signal => {}, () = shutdown.cancelled() => {} }
+    });
+    workloads.shutdown().await;
+    admin.map_err(RunError::Admin)?;
+    led?;
+    Ok(())
+}
+
+/// The registry's change announcements as reconcile triggers. The receiver outlives each
+/// leadership term, so it is shared and borrowed by the term's stream.
+fn sentinel_changes(
+    changes: Arc<Mutex<mpsc::UnboundedReceiver<String>>>,
+) -> impl Stream<Item = ObjectRef<controller::sentinel::GuardedSentinel>> + Send + 'static {
+    stream::unfold(changes, |changes| async move {
+        let key = changes.lock().await.recv().await?;
+        Some((key, changes))
+    })
+    .filter_map(|key| async move { controller::sentinel::object_ref(&key) })
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "hyperfleet-operator".into())
+}
