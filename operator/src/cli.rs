@@ -74,6 +74,9 @@ pub struct LocalArgs {
     /// Address of the admin server (`/livez`, `/readyz`, `/metrics`).
     #[arg(long, env = "HYPERFLEET_ADMIN_ADDR", default_value = "127.0.0.1:8081")]
     pub admin_addr: SocketAddr,
+    /// How long a simulated Job runs before it completes (adapters use the dry-run transport).
+    #[arg(long, env = "HYPERFLEET_JOB_DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub job_duration: Duration,
     /// How often the directory is re-read for added, changed or removed configs.
     #[arg(long, env = "HYPERFLEET_RELOAD_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub reload_interval: Duration,

@@ -109,20 +109,18 @@ where
         let stop_term = shutdown.child_token();
         let running = term(stop_term.clone());
         tokio::pin!(running);
-        let lost = tokio::select! {
-            () = &mut running => {
-                tracing::warn!("the controllers ended while leading");
-                false
-            }
+        // (lost leadership, the term already finished)
+        let (lost, finished) = tokio::select! {
+            () = &mut running => (false, true),
             lost = leading.wait_for(|leading| !*leading) => {
                 lost.map_err(|_| LeaderError::KeeperStopped)?;
                 tracing::warn!("leadership lost: stopping the controllers and every task");
-                true
+                (true, false)
             }
-            () = shutdown.cancelled() => false,
+            () = shutdown.cancelled() => (false, false),
         };
         stop_term.cancel();
-        if tokio::time::timeout(TERM_STOP_TIMEOUT, &mut running).await.is_err() {
+        if !finished && tokio::time::timeout(TERM_STOP_TIMEOUT, &mut running).await.is_err() {
             tracing::warn!(timeout = ?TERM_STOP_TIMEOUT, "the controllers did not stop in time");
         }
         workloads.stop_all().await;
@@ -130,6 +128,7 @@ where
             return Ok(());
         }
         if !lost {
+            tracing::error!("the controllers ended while leading");
             return Err(LeaderError::TermEnded);
         }
     }
@@ -143,7 +142,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::resolve::{BrokerPool, EnvSecrets};
+    use crate::resolve::EnvSecrets;
 
     fn spec() -> hyperfleet_crds::v1alpha1::SentinelConfigSpec {
         serde_json::from_value(serde_json::json!({
@@ -167,8 +166,9 @@ mod tests {
 
     #[tokio::test]
     async fn losing_the_lease_stops_the_controllers_and_every_task_and_winning_it_back_restarts_them() {
-        let (workloads, _changes) =
-            Workloads::new(Arc::new(EnvSecrets), BrokerPool::new(Default::default()), Default::default());
+        let metrics = crate::metrics::OperatorMetrics::new();
+        let transports = crate::controller::fixtures::dry_run_transports();
+        let (workloads, _changes) = Workloads::new(metrics.resources(Arc::new(EnvSecrets), transports));
         let workloads = Arc::new(workloads);
         let (lease, leading) = watch::channel(false);
         let shutdown = CancellationToken::new();
@@ -208,8 +208,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_stopped_lease_keeper_is_an_error_so_the_process_exits() {
-        let (workloads, _changes) =
-            Workloads::new(Arc::new(EnvSecrets), BrokerPool::new(Default::default()), Default::default());
+        let metrics = crate::metrics::OperatorMetrics::new();
+        let transports = crate::controller::fixtures::dry_run_transports();
+        let (workloads, _changes) = Workloads::new(metrics.resources(Arc::new(EnvSecrets), transports));
         let (lease, leading) = watch::channel(false);
         drop(lease);
         let result = lead(leading, CancellationToken::new(), &workloads, |_stop| async {}).await;

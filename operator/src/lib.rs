@@ -4,6 +4,7 @@
 //! core (which resources a shard asks the API for, and the per-resource publish decision) and
 //! the task registry; the controllers, the loops and the binary come next.
 
+pub mod adapter;
 pub mod admin;
 pub mod cel;
 pub mod cli;

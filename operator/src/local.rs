@@ -1,7 +1,8 @@
 //! `hyperfleet-operator local`: the same workloads as `run`, fed from YAML files instead of the
-//! Kubernetes API. The directory is re-read every reload interval: a new file starts a task, a
-//! changed spec restarts it, a removed file stops it. Status is logged (one line per change)
-//! instead of patched. Secret references read environment variables (see [`EnvSecrets`]).
+//! Kubernetes API, with every adapter object going to the dry-run transport (simulated Jobs).
+//! The directory is re-read every reload interval: a new document starts a task, a changed spec
+//! restarts it, a removed one stops it. Status is logged (one line per change) instead of
+//! patched. Secret references read environment variables (see [`EnvSecrets`]).
 
 use std::{
     collections::{HashMap, hash_map::DefaultHasher},
@@ -10,17 +11,22 @@ use std::{
     sync::{Arc, atomic::AtomicBool},
 };
 
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use hyperfleet_crds::v1alpha1::{SentinelConfig, SentinelConfigStatus};
+use hyperfleet_crds::v1alpha1::{AdapterConfig, SentinelConfig};
 
 use crate::{
+    adapter::{
+        Transports,
+        transport::dry_run::{DryRun, JobOutcome},
+    },
     admin::{self, AdminState},
     cli::LocalArgs,
-    controller::{now, sentinel::sentinel_status},
+    controller::{driver::Managed, now},
     metrics::OperatorMetrics,
-    resolve::{BrokerPool, EnvSecrets},
-    workloads::Workloads,
+    resolve::EnvSecrets,
+    workloads::{Applied, Workloads},
 };
 
 /// Namespace of configs whose YAML names none.
@@ -43,27 +49,30 @@ pub enum LocalError {
     Admin(#[source] std::io::Error),
 }
 
-/// One SentinelConfig document found in the directory.
-#[derive(Debug)]
-pub struct Found {
+/// One SentinelConfig or AdapterConfig document found in the directory.
+#[derive(Debug, Clone)]
+pub struct Document {
     /// The file it came from.
     pub path: PathBuf,
+    /// Its `kind`.
+    pub kind: String,
     /// `<namespace>/<name>`.
     pub key: String,
-    /// The parsed config, or why it does not parse.
-    pub config: Result<SentinelConfig, String>,
+    /// The document.
+    pub value: Value,
 }
+
+/// Statuses last logged, by kind and key.
+type Shown = HashMap<(&'static str, String), Value>;
 
 /// Runs until SIGTERM/Ctrl-C.
 pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
     load_dir(&args.config_dir)
         .map_err(|source| LocalError::ConfigDir { path: args.config_dir.clone(), source })?;
     let metrics = Arc::new(OperatorMetrics::new());
-    let (workloads, mut changes) = Workloads::new(
-        Arc::new(EnvSecrets),
-        BrokerPool::new(metrics.broker.clone()),
-        metrics.sentinel.clone(),
-    );
+    let dry_run = Arc::new(DryRun::new(args.job_duration, JobOutcome::Succeed));
+    let transports = Transports { kubernetes: dry_run.clone(), dry_run };
+    let (workloads, mut changes) = Workloads::new(metrics.resources(Arc::new(EnvSecrets), transports));
     let shutdown = CancellationToken::new();
     let listener = admin::bind(args.admin_addr).await.map_err(LocalError::Admin)?;
     let admin_state = AdminState { metrics, ready: Arc::new(AtomicBool::new(true)) };
@@ -73,16 +82,25 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
         result
     };
     let reconciler = async {
-        let mut statuses: HashMap<String, SentinelConfigStatus> = HashMap::new();
-        tracing::info!(dir = %args.config_dir.display(), "local mode: running the configs found there");
+        let mut shown = Shown::new();
+        tracing::info!(dir = %args.config_dir.display(), "local mode: running the configs found there (adapters use the dry-run transport)");
         loop {
-            reconcile_dir(&args.config_dir, &workloads, &mut statuses).await;
+            match load_dir(&args.config_dir) {
+                Ok(documents) => {
+                    reconcile_kind::<SentinelConfig>(&documents, &workloads, &mut shown).await;
+                    reconcile_kind::<AdapterConfig>(&documents, &workloads, &mut shown).await;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot read the config directory; keeping the running tasks")
+                }
+            }
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = hyperfleet_telemetry::shutdown_signal() => break,
                 () = tokio::time::sleep(args.reload_interval) => {}
                 // A task's health changed: show it now.
-                Some(_) = changes.recv() => {}
+                Some(_) = changes.sentinels.recv() => {}
+                Some(_) = changes.adapters.recv() => {}
             }
         }
         tracing::info!("shutting down: stopping every task");
@@ -93,105 +111,103 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
     admin.map_err(LocalError::Admin)
 }
 
-/// One pass over the directory: apply every config, stop the tasks of vanished ones, log
-/// status changes.
-async fn reconcile_dir(
-    dir: &Path,
-    workloads: &Workloads,
-    statuses: &mut HashMap<String, SentinelConfigStatus>,
-) {
-    let found = match load_dir(dir) {
-        Ok(found) => found,
-        Err(err) => {
-            tracing::error!(dir = %dir.display(), error = %err, "cannot read the config directory; keeping the running tasks");
-            return;
-        }
-    };
-    for key in workloads.sentinel_keys().await {
-        if !found.iter().any(|f| f.key == key) {
-            let (namespace, name) = key.split_once('/').unwrap_or((DEFAULT_NAMESPACE, &key));
-            workloads.remove_sentinel(namespace, name).await;
-            statuses.remove(&key);
-            tracing::info!(config = %key, "SentinelConfig removed; its Sentinel stopped");
-        }
-    }
-    for Found { path, key, config } in found {
+/// Applies every document of kind `K`, stops the tasks of vanished ones, logs status changes.
+async fn reconcile_kind<K: Managed>(documents: &[Document], workloads: &Workloads, shown: &mut Shown) {
+    let documents: Vec<&Document> = documents.iter().filter(|d| d.kind == K::KIND).collect();
+    let vanished: Vec<String> = shown
+        .keys()
+        .filter(|(kind, key)| *kind == K::KIND && !documents.iter().any(|d| &d.key == key))
+        .map(|(_, key)| key.clone())
+        .collect();
+    for key in vanished {
         let (namespace, name) = key.split_once('/').unwrap_or((DEFAULT_NAMESPACE, &key));
-        let (generation, applied) = match &config {
-            Ok(config) => {
-                let generation = fingerprint(&config.spec);
-                (generation, workloads.apply_sentinel(namespace, name, generation, &config.spec).await)
-            }
-            Err(message) => {
-                workloads.remove_sentinel(namespace, name).await;
-                (0, crate::workloads::Applied::Invalid(vec![format!("{}: {message}", path.display())]))
+        K::remove(workloads, namespace, name).await;
+        shown.remove(&(K::KIND, key.clone()));
+        tracing::info!(kind = K::KIND, config = %key, "removed; its task stopped");
+    }
+    for document in documents {
+        let (namespace, name) = document.key.split_once('/').unwrap_or((DEFAULT_NAMESPACE, &document.key));
+        let generation = fingerprint(&document.value["spec"]);
+        let mut value = document.value.clone();
+        value["metadata"]["generation"] = generation.into();
+        let applied = match serde_json::from_value::<K>(value) {
+            Ok(config) => config.apply(workloads, namespace, name).await,
+            Err(err) => {
+                K::remove(workloads, namespace, name).await;
+                Applied::Invalid(vec![format!("{}: not a valid {}: {err}", document.path.display(), K::KIND)])
             }
         };
-        let previous = statuses.remove(&key).unwrap_or_default();
-        let status = sentinel_status(&applied, Some(generation), &previous, &now());
-        if summary(&status) != summary(&previous) {
-            log_status(&key, &status);
+        let status = K::status(&applied, Some(generation), &K::Status::default(), &now());
+        let status = serde_json::to_value(&status).unwrap_or_default();
+        let summary = summary(&status);
+        if shown.get(&(K::KIND, document.key.clone())) != Some(&summary) {
+            log_status(K::KIND, &document.key, &status);
+            shown.insert((K::KIND, document.key.clone()), summary);
         }
-        statuses.insert(key, status);
     }
 }
 
-/// The parts of a status worth a log line when they change (not the poll time).
-fn summary(status: &SentinelConfigStatus) -> impl PartialEq + use<> {
-    let conditions: Vec<(String, String, String)> =
-        status.conditions.iter().map(|c| (c.type_.clone(), c.status.clone(), c.reason.clone())).collect();
-    (conditions, status.resources_pending, status.events_published, status.last_error.clone())
+/// A status without its timestamps: what is worth a log line when it changes.
+fn summary(status: &Value) -> Value {
+    let mut summary = status.clone();
+    if let Some(fields) = summary.as_object_mut() {
+        fields.retain(|name, _| !name.ends_with("Time"));
+    }
+    for condition in summary["conditions"].as_array_mut().into_iter().flatten() {
+        if let Some(fields) = condition.as_object_mut() {
+            fields.remove("lastTransitionTime");
+        }
+    }
+    summary
 }
 
-fn log_status(key: &str, status: &SentinelConfigStatus) {
-    let ready = status.conditions.iter().find(|c| c.type_ == hyperfleet_crds::conditions::READY);
-    let (state, reason, message) =
-        ready.map_or(("Unknown", "", ""), |c| (c.status.as_str(), c.reason.as_str(), c.message.as_str()));
-    tracing::info!(
-        config = %key,
-        ready = state,
-        reason,
-        detail = message,
-        shard = status.shard.as_deref().unwrap_or(""),
-        pending = status.resources_pending.unwrap_or(0),
-        published = status.events_published.unwrap_or(0),
-        "SentinelConfig status"
-    );
+fn log_status(kind: &str, key: &str, status: &Value) {
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .cloned()
+        .unwrap_or_default();
+    let text = |field: &str| ready[field].as_str().unwrap_or_default().to_owned();
+    let mut figures = status.clone();
+    if let Some(fields) = figures.as_object_mut() {
+        fields.retain(|name, _| !matches!(name.as_str(), "conditions" | "observedGeneration"));
+    }
+    tracing::info!(kind, config = %key, ready = %text("status"), reason = %text("reason"), detail = %text("message"), figures = %figures, "status");
 }
 
 /// A spec's stand-in for `metadata.generation`: changes exactly when the spec does.
-fn fingerprint(spec: &impl serde::Serialize) -> i64 {
+fn fingerprint(spec: &Value) -> i64 {
     let mut hasher = DefaultHasher::new();
-    serde_json::to_string(spec).unwrap_or_default().hash(&mut hasher);
+    spec.to_string().hash(&mut hasher);
     i64::from_ne_bytes(hasher.finish().to_ne_bytes()) & i64::MAX
 }
 
-/// Every SentinelConfig document under `dir` (recursively, `.yaml`/`.yml`, multi-document).
-/// Unparseable files and documents are reported as such, never skipped silently.
-pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Found>> {
+/// Every SentinelConfig and AdapterConfig document under `dir` (recursively, `.yaml`/`.yml`,
+/// multi-document). Files that are not YAML are reported, never skipped silently.
+pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Document>> {
     let mut found = Vec::new();
     for path in yaml_files(dir)? {
         let text = std::fs::read_to_string(&path)?;
-        let documents: Vec<serde_json::Value> = match serde_saphyr::from_multiple(&text) {
+        let documents: Vec<Value> = match serde_saphyr::from_multiple(&text) {
             Ok(documents) => documents,
             Err(err) => {
                 tracing::warn!(file = %path.display(), error = %err, "not valid YAML; skipped");
                 continue;
             }
         };
-        for (index, document) in documents.into_iter().enumerate() {
-            if document.get("kind").and_then(|k| k.as_str()) != Some("SentinelConfig") {
+        for (index, value) in documents.into_iter().enumerate() {
+            let kind = value["kind"].as_str().unwrap_or_default().to_owned();
+            if kind != SentinelConfig::KIND && kind != AdapterConfig::KIND {
                 continue;
             }
-            let name = document.pointer("/metadata/name").and_then(|n| n.as_str()).map(str::to_owned);
             let namespace =
-                document.pointer("/metadata/namespace").and_then(|n| n.as_str()).unwrap_or(DEFAULT_NAMESPACE);
-            let name = name.unwrap_or_else(|| {
-                format!("{}-{index}", path.file_stem().unwrap_or_default().to_string_lossy())
-            });
-            let key = format!("{namespace}/{name}");
-            let config = serde_json::from_value::<SentinelConfig>(document).map_err(|err| err.to_string());
-            found.push(Found { path: path.clone(), key, config });
+                value.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(DEFAULT_NAMESPACE);
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            let name = value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("{stem}-{index}"), str::to_owned);
+            found.push(Document { path: path.clone(), kind, key: format!("{namespace}/{name}"), value });
         }
     }
     Ok(found)

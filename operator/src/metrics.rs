@@ -12,7 +12,7 @@ use prometheus_client::{
 
 use hyperfleet_broker::BrokerMetrics;
 
-use crate::sentinel::metrics::SentinelMetrics;
+use crate::{adapter::metrics::AdapterMetrics, sentinel::metrics::SentinelMetrics};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ControllerLabels {
@@ -68,6 +68,8 @@ pub struct OperatorMetrics {
     pub reconcile: ReconcileMetrics,
     /// Sentinel loops.
     pub sentinel: SentinelMetrics,
+    /// Adapters.
+    pub adapter: AdapterMetrics,
     /// Broker traffic.
     pub broker: BrokerMetrics,
 }
@@ -92,8 +94,26 @@ impl OperatorMetrics {
             );
         }
         let sentinel = SentinelMetrics::register(&mut registry);
+        let adapter = AdapterMetrics::register(&mut registry);
         let broker = BrokerMetrics::register(&mut registry);
-        Self { registry, reconcile, sentinel, broker }
+        Self { registry, reconcile, sentinel, adapter, broker }
+    }
+}
+
+impl OperatorMetrics {
+    /// The workloads' inputs recording into these metrics.
+    pub fn resources(
+        &self,
+        secrets: std::sync::Arc<dyn crate::resolve::SecretSource>,
+        transports: crate::adapter::Transports,
+    ) -> crate::workloads::Resources {
+        crate::workloads::Resources {
+            secrets,
+            brokers: crate::resolve::BrokerPool::new(self.broker.clone()),
+            transports,
+            sentinel_metrics: self.sentinel.clone(),
+            adapter_metrics: self.adapter.clone(),
+        }
     }
 }
 

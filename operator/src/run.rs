@@ -8,22 +8,40 @@ use std::sync::{
 };
 
 use futures::{Stream, StreamExt as _, stream};
-use kube::runtime::{
-    events::{Recorder, Reporter},
-    reflector::ObjectRef,
+use kube::{
+    core::DeserializeGuard,
+    runtime::{
+        events::{Recorder, Reporter},
+        reflector::ObjectRef,
+    },
 };
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use hyperfleet_crds::v1alpha1::{AdapterConfig, SentinelConfig};
+
 use crate::{
+    adapter::{
+        Transports,
+        transport::{
+            dry_run::{DryRun, JobOutcome},
+            kubernetes::Kubernetes,
+        },
+    },
     admin::{self, AdminState},
     cli::RunArgs,
-    controller::{self, Context},
+    controller::{
+        Context,
+        driver::{self, Managed},
+    },
     leader::{self, LeaderError, LeaseSettings},
     metrics::OperatorMetrics,
-    resolve::{BrokerPool, KubeSecrets},
+    resolve::KubeSecrets,
     workloads::Workloads,
 };
+
+/// How long a Job of a `transport: dry-run` resource pretends to run.
+const DRY_RUN_JOB_DURATION: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why `run` stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -43,11 +61,12 @@ pub enum RunError {
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let client = kube::Client::try_default().await.map_err(RunError::Kubernetes)?;
     let metrics = Arc::new(OperatorMetrics::new());
-    let (workloads, changes) = Workloads::new(
-        Arc::new(KubeSecrets(client.clone())),
-        BrokerPool::new(metrics.broker.clone()),
-        metrics.sentinel.clone(),
-    );
+    let transports = Transports {
+        kubernetes: Arc::new(Kubernetes::new(client.clone())),
+        dry_run: Arc::new(DryRun::new(DRY_RUN_JOB_DURATION, JobOutcome::Succeed)),
+    };
+    let (workloads, changes) =
+        Workloads::new(metrics.resources(Arc::new(KubeSecrets(client.clone())), transports));
     let workloads = Arc::new(workloads);
     let identity = args.identity.clone().unwrap_or_else(hostname);
     let reporter =
@@ -81,11 +100,18 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         (leading, None, Some(always))
     };
     let namespace = (!args.namespace.is_empty()).then_some(args.namespace.clone());
-    let changes = Arc::new(Mutex::new(changes));
+    let sentinel_changes = Arc::new(Mutex::new(changes.sentinels));
+    let adapter_changes = Arc::new(Mutex::new(changes.adapters));
     let term = |stop: CancellationToken| {
-        let (context, changes, namespace) = (context.clone(), changes.clone(), namespace.clone());
+        let (context, namespace) = (context.clone(), namespace.clone());
+        let (sentinels, adapters) =
+            (task_changes(sentinel_changes.clone()), task_changes(adapter_changes.clone()));
         async move {
-            controller::sentinel::run(context, namespace.as_deref(), sentinel_changes(changes), stop).await
+            let namespace = namespace.as_deref();
+            tokio::join!(
+                driver::run::<SentinelConfig>(context.clone(), namespace, sentinels, stop.clone()),
+                driver::run::<AdapterConfig>(context.clone(), namespace, adapters, stop.clone()),
+            );
         }
     };
     ready.store(true, Ordering::Relaxed);
@@ -116,14 +142,14 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
 /// The registry's change announcements as reconcile triggers. The receiver outlives each
 /// leadership term, so it is shared and borrowed by the term's stream.
-fn sentinel_changes(
+fn task_changes<K: Managed>(
     changes: Arc<Mutex<mpsc::UnboundedReceiver<String>>>,
-) -> impl Stream<Item = ObjectRef<controller::sentinel::GuardedSentinel>> + Send + 'static {
+) -> impl Stream<Item = ObjectRef<DeserializeGuard<K>>> + Send + 'static {
     stream::unfold(changes, |changes| async move {
         let key = changes.lock().await.recv().await?;
         Some((key, changes))
     })
-    .filter_map(|key| async move { controller::sentinel::object_ref(&key) })
+    .filter_map(|key| async move { driver::object_ref::<K>(&key) })
 }
 
 fn hostname() -> String {

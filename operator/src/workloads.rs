@@ -3,22 +3,23 @@
 //! make sure its task runs at the config's generation, and say how it is doing. The callers
 //! turn the answer into a status (patched or logged).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use tokio::sync::{Mutex, mpsc};
 
-use hyperfleet_crds::v1alpha1::SentinelConfigSpec;
+use hyperfleet_crds::v1alpha1::{AdapterConfigSpec, SentinelConfigSpec};
 
 use crate::{
+    adapter::{Adapter, AdapterPlan, AdapterProgress, AdapterRunner, Transports, metrics::AdapterMetrics},
     resolve::{BrokerPool, ResolveError, SecretSource, api_client},
     sentinel::{Sentinel, SentinelProgress, SentinelSettings, metrics::SentinelMetrics},
     tasks::{TaskHealth, TaskRegistry},
 };
 
 /// How long a stopping task gets before it is aborted.
-const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where a config stands after [`Workloads::apply_sentinel`].
+/// Where a config stands after [`Workloads::apply_sentinel`] or [`Workloads::apply_adapter`].
 #[derive(Debug)]
 pub enum Applied<P> {
     /// The spec is invalid (every problem listed); no task runs.
@@ -36,26 +37,49 @@ pub enum Applied<P> {
     },
 }
 
+/// What the tasks are built from.
+#[derive(Debug)]
+pub struct Resources {
+    /// Where Secret references are read.
+    pub secrets: Arc<dyn SecretSource>,
+    /// Connected brokers.
+    pub brokers: BrokerPool,
+    /// Where adapters' objects go.
+    pub transports: Transports,
+    /// Sentinel series.
+    pub sentinel_metrics: SentinelMetrics,
+    /// Adapter series.
+    pub adapter_metrics: AdapterMetrics,
+}
+
+/// The keys (`<namespace>/<name>`) of tasks whose health changed or that ended, per kind.
+#[derive(Debug)]
+pub struct Changes {
+    /// Sentinel tasks.
+    pub sentinels: mpsc::UnboundedReceiver<String>,
+    /// Adapter tasks.
+    pub adapters: mpsc::UnboundedReceiver<String>,
+}
+
 /// Tasks by config key (`<namespace>/<name>`), and what they need to start.
 #[derive(Debug)]
 pub struct Workloads {
-    secrets: Arc<dyn SecretSource>,
-    brokers: BrokerPool,
-    sentinel_metrics: SentinelMetrics,
+    resources: Resources,
     sentinels: Mutex<TaskRegistry<String, SentinelProgress>>,
+    adapters: Mutex<TaskRegistry<String, AdapterProgress>>,
 }
 
 impl Workloads {
-    /// Workloads resolving with `secrets` and `brokers`; the receiver yields the key of every
-    /// Sentinel task whose health changed or that ended.
-    pub fn new(
-        secrets: Arc<dyn SecretSource>,
-        brokers: BrokerPool,
-        sentinel_metrics: SentinelMetrics,
-    ) -> (Self, mpsc::UnboundedReceiver<String>) {
-        let (changes_tx, changes) = mpsc::unbounded_channel();
-        let sentinels = Mutex::new(TaskRegistry::new(STOP_TIMEOUT).with_changes(changes_tx));
-        (Self { secrets, brokers, sentinel_metrics, sentinels }, changes)
+    /// Workloads built from `resources`, and the channels announcing task changes.
+    pub fn new(resources: Resources) -> (Self, Changes) {
+        let (sentinels_tx, sentinels) = mpsc::unbounded_channel();
+        let (adapters_tx, adapters) = mpsc::unbounded_channel();
+        let workloads = Self {
+            resources,
+            sentinels: Mutex::new(TaskRegistry::new(STOP_TIMEOUT).with_changes(sentinels_tx)),
+            adapters: Mutex::new(TaskRegistry::new(STOP_TIMEOUT).with_changes(adapters_tx)),
+        };
+        (workloads, Changes { sentinels, adapters })
     }
 
     /// Makes the Sentinel task of `namespace/name` run `spec` at `generation`, or stops it when
@@ -87,11 +111,8 @@ impl Workloads {
             };
             sentinels.ensure(&key, generation, |context| sentinel.run(context)).await;
         }
-        Applied::Running {
-            health: sentinels.health(&key).unwrap_or(TaskHealth::Starting),
-            progress: sentinels.progress(&key).unwrap_or_default(),
-            shard,
-        }
+        let health = sentinels.health(&key).unwrap_or(TaskHealth::Starting);
+        Applied::Running { health, progress: sentinels.progress(&key).unwrap_or_default(), shard }
     }
 
     async fn build_sentinel(
@@ -100,14 +121,70 @@ impl Workloads {
         spec: &SentinelConfigSpec,
         settings: SentinelSettings,
     ) -> Result<Sentinel, ResolveError> {
-        let api = api_client(&spec.hyperfleet_api, namespace, self.secrets.as_ref()).await?;
-        let broker = self.brokers.get(&spec.broker, namespace, self.secrets.as_ref()).await?;
-        Ok(Sentinel::new(settings, api, broker).with_metrics(self.sentinel_metrics.clone()))
+        let secrets = self.resources.secrets.as_ref();
+        let api = api_client(&spec.hyperfleet_api, namespace, secrets).await?;
+        let broker = self.resources.brokers.get(&spec.broker, namespace, secrets).await?;
+        Ok(Sentinel::new(settings, api, broker).with_metrics(self.resources.sentinel_metrics.clone()))
     }
 
-    /// Stops the Sentinel task of `namespace/name` (its config was deleted). Returns whether one ran.
+    /// Makes the adapter task of `namespace/name` run `spec` at `generation`, or stops it when
+    /// the spec is invalid or cannot be resolved.
+    pub async fn apply_adapter(
+        &self,
+        namespace: &str,
+        name: &str,
+        generation: i64,
+        spec: &AdapterConfigSpec,
+    ) -> Applied<AdapterProgress> {
+        let key = format!("{namespace}/{name}");
+        let plan = match AdapterPlan::compile(spec) {
+            Ok(plan) => plan,
+            Err(errors) => {
+                self.adapters.lock().await.stop(&key).await;
+                return Applied::Invalid(errors);
+            }
+        };
+        let mut adapters = self.adapters.lock().await;
+        if adapters.needs_start(&key, generation) {
+            let runner = match self.build_adapter(namespace, spec, plan).await {
+                Ok(runner) => runner,
+                Err(err) => {
+                    adapters.stop(&key).await;
+                    return Applied::Unresolved(err);
+                }
+            };
+            adapters.ensure(&key, generation, |context| runner.run(context)).await;
+        }
+        let health = adapters.health(&key).unwrap_or(TaskHealth::Starting);
+        Applied::Running { health, progress: adapters.progress(&key).unwrap_or_default(), shard: None }
+    }
+
+    async fn build_adapter(
+        &self,
+        namespace: &str,
+        spec: &AdapterConfigSpec,
+        plan: AdapterPlan,
+    ) -> Result<AdapterRunner, ResolveError> {
+        let secrets = self.resources.secrets.as_ref();
+        let api = api_client(&spec.hyperfleet_api, namespace, secrets).await?;
+        let broker = self.resources.brokers.get(&spec.broker, namespace, secrets).await?;
+        let adapter = Adapter::new(
+            plan,
+            Arc::new(api),
+            self.resources.transports.clone(),
+            spec.hyperfleet_api.url.clone(),
+        );
+        Ok(AdapterRunner::new(adapter, broker, self.resources.adapter_metrics.clone()))
+    }
+
+    /// Stops the Sentinel task of `namespace/name`. Returns whether one ran.
     pub async fn remove_sentinel(&self, namespace: &str, name: &str) -> bool {
         self.sentinels.lock().await.stop(&format!("{namespace}/{name}")).await
+    }
+
+    /// Stops the adapter task of `namespace/name`. Returns whether one ran.
+    pub async fn remove_adapter(&self, namespace: &str, name: &str) -> bool {
+        self.adapters.lock().await.stop(&format!("{namespace}/{name}")).await
     }
 
     /// The generation the Sentinel task of `namespace/name` runs at.
@@ -120,14 +197,21 @@ impl Workloads {
         self.sentinels.lock().await.keys().cloned().collect()
     }
 
+    /// Keys of the running adapter tasks.
+    pub async fn adapter_keys(&self) -> Vec<String> {
+        self.adapters.lock().await.keys().cloned().collect()
+    }
+
     /// Stops every task (leadership lost, or shutdown); the brokers stay connected.
     pub async fn stop_all(&self) {
+        // Sentinels first: no new events while the adapters drain.
         self.sentinels.lock().await.shutdown_all().await;
+        self.adapters.lock().await.shutdown_all().await;
     }
 
     /// Stops every task and closes the brokers (shutdown).
     pub async fn shutdown(&self) {
         self.stop_all().await;
-        self.brokers.close_all().await;
+        self.resources.brokers.close_all().await;
     }
 }

@@ -163,6 +163,16 @@ impl Client {
         decode(response).await.map(Some)
     }
 
+    /// `GET` the resource at `href` (a cluster's or node pool's `href` field, or an event's);
+    /// `None` when it no longer exists.
+    pub async fn get_resource(&self, href: &str) -> Result<Option<Resource>, ClientError> {
+        match self.call(Method::GET, relative(href), None::<&()>).await {
+            Ok(resource) => Ok(Some(resource)),
+            Err(err) if err.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     /// `GET .../statuses` of the resource at `href`.
     pub async fn list_statuses(&self, href: &str) -> Result<Page<AdapterStatus>, ClientError> {
         self.call(Method::GET, &format!("{}/statuses", relative(href)), None::<&()>).await

@@ -14,10 +14,20 @@ use serde_json::{Value, json};
 
 use super::Context;
 use crate::{
+    adapter::{
+        Transports,
+        transport::dry_run::{DryRun, JobOutcome},
+    },
     metrics::OperatorMetrics,
-    resolve::{BrokerPool, EnvSecrets},
+    resolve::EnvSecrets,
     workloads::Workloads,
 };
+
+/// Dry-run transports whose Jobs finish at once.
+pub fn dry_run_transports() -> Transports {
+    let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
+    Transports { kubernetes: dry_run.clone(), dry_run }
+}
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
@@ -75,11 +85,7 @@ pub fn context() -> (Arc<Context>, ApiServer) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     let metrics = OperatorMetrics::new();
-    let (workloads, _changes) = Workloads::new(
-        Arc::new(EnvSecrets),
-        BrokerPool::new(metrics.broker.clone()),
-        metrics.sentinel.clone(),
-    );
+    let (workloads, _changes) = Workloads::new(metrics.resources(Arc::new(EnvSecrets), dry_run_transports()));
     let reporter = Reporter { controller: "hyperfleet-operator".into(), instance: Some("test".into()) };
     let context = Context {
         client: client.clone(),

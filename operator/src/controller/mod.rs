@@ -5,8 +5,10 @@
 //! transition. Task health changes re-trigger the reconcile of their object, so status follows
 //! the task; a periodic requeue refreshes the progress figures.
 
+pub mod adapter;
+pub mod driver;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 pub mod sentinel;
 pub mod status;
 
@@ -72,10 +74,9 @@ impl Error {
 }
 
 /// Transient failures are retried after a short wait; they are logged and counted here.
-pub fn error_policy<K>(controller: &'static str, error: &Error, context: &Context) -> Action {
+pub fn error_policy(controller: &'static str, error: &Error, context: &Context) -> Action {
     tracing::warn!(controller, error = %error, source = ?std::error::Error::source(error), "reconcile failed; retrying");
     context.metrics.failed(controller, error.category());
-    let _ = std::marker::PhantomData::<K>;
     Action::requeue(RETRY_AFTER)
 }
 

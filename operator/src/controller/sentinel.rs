@@ -2,72 +2,54 @@
 //! (started, restarted on spec change, stopped on delete or invalid spec), and a status carrying
 //! the task's health (Ready/Degraded) and the figures `kubectl get sentinelconfigs` shows.
 
-use std::{sync::Arc, time::Instant};
-
-use futures::{Stream, StreamExt as _};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::{
-    Api, Resource, ResourceExt,
-    core::DeserializeGuard,
-    runtime::{
-        Controller, WatchStreamExt as _,
-        controller::{self, Action},
-        reflector::{self, ObjectRef, Store},
-        watcher,
-    },
-};
-use tokio_util::sync::CancellationToken;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::core::DeserializeGuard;
 
 use hyperfleet_crds::{
     conditions::merge,
     v1alpha1::{SentinelConfig, SentinelConfigStatus},
 };
 
-use super::{
-    Context, Error, error_policy, now,
-    status::{announce, apply_status, readiness},
-    to_time,
+use super::{driver::Managed, status::readiness, to_time};
+use crate::{
+    sentinel::SentinelProgress,
+    workloads::{Applied, Workloads},
 };
-use crate::{sentinel::SentinelProgress, workloads::Applied};
-
-/// The controller's name in metrics and logs.
-pub const CONTROLLER: &str = "sentinelconfig";
 
 /// A SentinelConfig that may not match the schema (it must not stop the watch).
 pub type GuardedSentinel = DeserializeGuard<SentinelConfig>;
 
-/// Re-reads the object, makes its task match it, and writes its status when that changed.
-pub async fn reconcile(object: Arc<GuardedSentinel>, context: Arc<Context>) -> Result<Action, Error> {
-    let started = Instant::now();
-    let name = object.name_any();
-    let namespace = object.namespace().ok_or_else(|| Error::NoNamespace { name: name.clone() })?;
-    let generation = object.meta().generation;
-    let (applied, previous) = match &object.0 {
-        Ok(config) => {
-            let applied = context
-                .workloads
-                .apply_sentinel(&namespace, &name, generation.unwrap_or(0), &config.spec)
-                .await;
-            (applied, config.status.clone().unwrap_or_default())
-        }
-        Err(invalid) => {
-            context.workloads.remove_sentinel(&namespace, &name).await;
-            let message = format!("the object does not match the SentinelConfig schema: {}", invalid.error);
-            (Applied::Invalid(vec![message]), SentinelConfigStatus::default())
-        }
-    };
-    let status = sentinel_status(&applied, generation, &previous, &now());
-    if status != previous {
-        let api = Api::<GuardedSentinel>::namespaced(context.client.clone(), &namespace);
-        apply_status(&api, "SentinelConfig", &name, &namespace, &status).await?;
-        announce(&context, object.as_ref(), &previous.conditions, &status.conditions).await;
+impl Managed for SentinelConfig {
+    const KIND: &'static str = "SentinelConfig";
+    const CONTROLLER: &'static str = "sentinelconfig";
+    type Status = SentinelConfigStatus;
+    type Progress = SentinelProgress;
+
+    fn current_status(&self) -> SentinelConfigStatus {
+        self.status.clone().unwrap_or_default()
     }
-    context.metrics.reconciled(CONTROLLER, started.elapsed());
-    Ok(match applied {
-        // Nothing to do until the spec changes.
-        Applied::Invalid(_) => Action::await_change(),
-        Applied::Unresolved(_) | Applied::Running { .. } => Action::requeue(context.status_interval),
-    })
+
+    fn conditions(status: &SentinelConfigStatus) -> &[Condition] {
+        &status.conditions
+    }
+
+    async fn apply(&self, workloads: &Workloads, namespace: &str, name: &str) -> Applied<SentinelProgress> {
+        let generation = self.metadata.generation.unwrap_or(0);
+        workloads.apply_sentinel(namespace, name, generation, &self.spec).await
+    }
+
+    async fn remove(workloads: &Workloads, namespace: &str, name: &str) -> bool {
+        workloads.remove_sentinel(namespace, name).await
+    }
+
+    fn status(
+        applied: &Applied<SentinelProgress>,
+        generation: Option<i64>,
+        previous: &SentinelConfigStatus,
+        now: &Time,
+    ) -> SentinelConfigStatus {
+        sentinel_status(applied, generation, previous, now)
+    }
 }
 
 /// The status for a Sentinel in state `applied` (pure).
@@ -93,65 +75,6 @@ pub fn sentinel_status(
         Applied::Unresolved(err) => status.last_error = Some(err.to_string()),
     }
     status
-}
-
-/// Runs the controller until `shutdown`: watches SentinelConfigs (in `namespace`, or all),
-/// reconciles on every change and whenever a task announces a health change (`changes`), and
-/// stops the task of every SentinelConfig that disappears.
-pub async fn run(
-    context: Arc<Context>,
-    namespace: Option<&str>,
-    changes: impl Stream<Item = ObjectRef<GuardedSentinel>> + Send + 'static,
-    shutdown: CancellationToken,
-) {
-    let api: Api<GuardedSentinel> = match namespace {
-        Some(namespace) => Api::namespaced(context.client.clone(), namespace),
-        None => Api::all(context.client.clone()),
-    };
-    let (reader, writer) = reflector::store();
-    // Deletes must trigger too (the default trigger only sees applied objects): the reconcile
-    // of a deleted object reports ObjectNotFound, which stops its task. No finalizer needed,
-    // since the task holds no state outside this process.
-    let objects = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .touched_objects()
-        .default_backoff();
-    drive(context, objects, reader, changes, shutdown).await;
-}
-
-/// The controller loop over a stream of touched objects and the store that mirrors them.
-pub async fn drive(
-    context: Arc<Context>,
-    objects: impl Stream<Item = Result<GuardedSentinel, watcher::Error>> + Send + 'static,
-    store: Store<GuardedSentinel>,
-    changes: impl Stream<Item = ObjectRef<GuardedSentinel>> + Send + 'static,
-    shutdown: CancellationToken,
-) {
-    Controller::for_stream(objects, store)
-        .reconcile_on(changes)
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, |_, error, context| error_policy::<GuardedSentinel>(CONTROLLER, error, &context), context.clone())
-        .for_each(|result| {
-            let context = context.clone();
-            async move {
-                match result {
-                    Ok(_) => {}
-                    Err(controller::Error::ObjectNotFound(gone)) => {
-                        let namespace = gone.namespace.clone().unwrap_or_default();
-                        if context.workloads.remove_sentinel(&namespace, &gone.name).await {
-                            tracing::info!(namespace, name = %gone.name, "SentinelConfig deleted; its Sentinel stopped");
-                        }
-                    }
-                    Err(err) => tracing::warn!(controller = CONTROLLER, error = %err, "controller error"),
-                }
-            }
-        })
-        .await;
-}
-
-/// The object a task key (`<namespace>/<name>`) stands for.
-pub fn object_ref(key: &str) -> Option<ObjectRef<GuardedSentinel>> {
-    let (namespace, name) = key.split_once('/')?;
-    Some(ObjectRef::new(name).within(namespace))
 }
 
 #[cfg(test)]

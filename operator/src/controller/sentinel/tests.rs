@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::controller::driver::{drive, reconcile};
 use crate::controller::fixtures::{context, sentinel_json};
+use kube::runtime::controller::Action;
 
 fn guarded(value: Value) -> Arc<GuardedSentinel> {
     Arc::new(serde_json::from_value(value).unwrap())
@@ -22,7 +24,7 @@ fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
 async fn a_new_sentinelconfig_starts_its_task_and_gets_a_status_and_an_event() {
     let (context, mut server) = context();
     let object = guarded(sentinel_json("fleet", "eu", 1, json!({})));
-    let reconciling = tokio::spawn(reconcile(object, context.clone()));
+    let reconciling = tokio::spawn(reconcile::<SentinelConfig>(object, context.clone()));
 
     let status = server.expect_sentinel_status("fleet", "eu").await;
     assert_eq!(condition(&status, "Ready")["status"], "False");
@@ -41,7 +43,10 @@ async fn a_new_sentinelconfig_starts_its_task_and_gets_a_status_and_an_event() {
 #[tokio::test]
 async fn a_spec_change_restarts_the_task_at_the_new_generation() {
     let (context, mut server) = context();
-    let first = tokio::spawn(reconcile(guarded(sentinel_json("fleet", "eu", 1, json!({}))), context.clone()));
+    let first = tokio::spawn(reconcile::<SentinelConfig>(
+        guarded(sentinel_json("fleet", "eu", 1, json!({}))),
+        context.clone(),
+    ));
     let status = server.expect_sentinel_status("fleet", "eu").await;
     server.expect_event("fleet").await;
     first.await.unwrap().unwrap();
@@ -49,7 +54,7 @@ async fn a_spec_change_restarts_the_task_at_the_new_generation() {
     // The API server now holds that status; the spec changes to generation 2.
     let mut changed = sentinel_json("fleet", "eu", 2, json!({"pollInterval": "2h", "backoffNotReady": "2h"}));
     changed["status"] = status;
-    let second = tokio::spawn(reconcile(guarded(changed), context.clone()));
+    let second = tokio::spawn(reconcile::<SentinelConfig>(guarded(changed), context.clone()));
     let status = server.expect_sentinel_status("fleet", "eu").await;
     assert_eq!(status["observedGeneration"], 2);
     server.expect_nothing().await; // still Starting: no transition, no Event
@@ -61,7 +66,7 @@ async fn a_spec_change_restarts_the_task_at_the_new_generation() {
 async fn invalid_cel_gives_invalid_config_and_no_task() {
     let (context, mut server) = context();
     let object = sentinel_json("fleet", "bad", 1, json!({"messageDecision": "resource.generation >"}));
-    let reconciling = tokio::spawn(reconcile(guarded(object), context.clone()));
+    let reconciling = tokio::spawn(reconcile::<SentinelConfig>(guarded(object), context.clone()));
 
     let status = server.expect_sentinel_status("fleet", "bad").await;
     let ready = condition(&status, "Ready");
@@ -83,7 +88,7 @@ async fn an_object_that_does_not_match_the_schema_gets_invalid_config_without_st
     let (context, mut server) = context();
     let mut object = sentinel_json("fleet", "garbled", 1, json!({}));
     object["spec"]["resourceType"] = json!(42);
-    let reconciling = tokio::spawn(reconcile(guarded(object), context.clone()));
+    let reconciling = tokio::spawn(reconcile::<SentinelConfig>(guarded(object), context.clone()));
     let status = server.expect_sentinel_status("fleet", "garbled").await;
     let ready = condition(&status, "Ready");
     assert_eq!(ready["reason"], "InvalidConfig");
@@ -103,8 +108,13 @@ async fn a_deleted_sentinelconfig_has_its_task_stopped() {
     let (events_tx, events_rx) =
         futures::channel::mpsc::unbounded::<Result<GuardedSentinel, watcher::Error>>();
     let shutdown = CancellationToken::new();
-    let controller =
-        tokio::spawn(drive(context.clone(), events_rx, store, stream::pending(), shutdown.clone()));
+    let controller = tokio::spawn(drive::<SentinelConfig>(
+        context.clone(),
+        events_rx,
+        store,
+        stream::pending(),
+        shutdown.clone(),
+    ));
 
     // The initial list, as the watcher delivers it (the controller waits for the store to be ready).
     writer.apply_watcher_event(&watcher::Event::Init);

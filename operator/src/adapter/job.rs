@@ -1,0 +1,145 @@
+//! The Job of a `jobTemplate`: one per (adapter, resource, generation), with a deterministic
+//! name so a re-delivered event finds the Job it already created instead of making another;
+//! and the reading of a Job's state back (running, succeeded, failed).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::{
+        batch::v1::{Job, JobSpec},
+        core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec},
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use serde_json::Value;
+
+use hyperfleet_api_model::Resource;
+
+use super::{
+    plan::{AdapterPlan, job_template},
+    template::TemplateError,
+};
+
+/// Label: the adapter that made an object.
+pub const LABEL_ADAPTER: &str = "hyperfleet.io/adapter";
+/// Label: the resource an object is for.
+pub const LABEL_RESOURCE_ID: &str = "hyperfleet.io/resource-id";
+/// Label and annotation: the resource generation an object was made for.
+pub const LABEL_GENERATION: &str = "hyperfleet.io/generation";
+
+/// `<adapter>-<resource id>-<generation>`: at most 16 + 1 + 32 + 1 + 19 characters, within the
+/// 63 a Job name (used as a label value by the Job controller) may have.
+pub fn job_name(adapter: &str, resource: &Resource) -> String {
+    let adapter: String = adapter.chars().take(16).collect();
+    format!("{}-{}-{}", adapter.trim_end_matches('-'), resource.id.simple(), resource.generation)
+}
+
+/// The labels of everything an adapter creates for `resource`.
+pub fn labels(adapter: &str, resource: &Resource) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_ADAPTER.to_owned(), adapter.to_owned()),
+        (LABEL_RESOURCE_ID.to_owned(), resource.id.to_string()),
+        (LABEL_GENERATION.to_owned(), resource.generation.to_string()),
+    ])
+}
+
+/// The Job manifest for `resource`, its strings rendered with `context`.
+pub fn job_manifest(
+    plan: &AdapterPlan,
+    resource: &Resource,
+    context: &Value,
+    api_url: &str,
+) -> Result<Option<Value>, TemplateError> {
+    let Some(template) = &plan.job else { return Ok(None) };
+    let render = |field: &str, key: String| plan.templates.render(&job_template(field, key), context);
+    let command = (0..template.command.len())
+        .map(|i| render("command", i.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let args =
+        (0..template.args.len()).map(|i| render("args", i.to_string())).collect::<Result<Vec<_>, _>>()?;
+    let mut env = vec![
+        env_var("HYPERFLEET_ADAPTER", &plan.adapter),
+        env_var("HYPERFLEET_RESOURCE_ID", &resource.id.to_string()),
+        env_var("HYPERFLEET_RESOURCE_KIND", &resource.kind),
+        env_var("HYPERFLEET_RESOURCE_HREF", &resource.href),
+        env_var("HYPERFLEET_GENERATION", &resource.generation.to_string()),
+        env_var("HYPERFLEET_API_URL", api_url),
+    ];
+    for name in template.env.keys() {
+        env.push(env_var(name, &render("env", name.clone())?));
+    }
+    let labels = labels(&plan.adapter, resource);
+    let job = Job {
+        metadata: ObjectMeta {
+            name: Some(job_name(&plan.adapter, resource)),
+            namespace: Some(template.namespace.clone()),
+            labels: Some(labels.clone()),
+            annotations: Some(BTreeMap::from([(
+                LABEL_GENERATION.to_owned(),
+                resource.generation.to_string(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            backoff_limit: Some(template.backoff_limit),
+            active_deadline_seconds: template.active_deadline_seconds,
+            ttl_seconds_after_finished: template.ttl_seconds_after_finished,
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels), ..ObjectMeta::default() }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".into()),
+                    service_account_name: template.service_account_name.clone(),
+                    containers: vec![Container {
+                        name: "adapter".into(),
+                        image: Some(template.image.clone()),
+                        command: (!command.is_empty()).then_some(command),
+                        args: (!args.is_empty()).then_some(args),
+                        env: Some(env),
+                        resources: template.resources.clone(),
+                        ..Container::default()
+                    }],
+                    ..PodSpec::default()
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        status: None,
+    };
+    let mut manifest = serde_json::to_value(&job).unwrap_or_default();
+    manifest["apiVersion"] = "batch/v1".into();
+    manifest["kind"] = "Job".into();
+    Ok(Some(manifest))
+}
+
+fn env_var(name: &str, value: &str) -> EnvVar {
+    EnvVar { name: name.to_owned(), value: Some(value.to_owned()), value_from: None }
+}
+
+/// Where a Job stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    /// No Job (not created yet, or deleted).
+    Missing,
+    /// Created, not finished.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Finished unsuccessfully (the Job's own message).
+    Failed(String),
+}
+
+/// Reads a Job object's state from its status conditions (`Complete`/`Failed`).
+pub fn job_state(job: Option<&Value>) -> JobState {
+    let Some(job) = job else { return JobState::Missing };
+    let conditions = job.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let holds = |type_: &str| conditions.iter().find(|c| c["type"] == type_ && c["status"] == "True");
+    if let Some(failed) = holds("Failed") {
+        let message =
+            failed["message"].as_str().or_else(|| failed["reason"].as_str()).unwrap_or("the Job failed");
+        return JobState::Failed(message.to_owned());
+    }
+    if holds("Complete").is_some() {
+        return JobState::Succeeded;
+    }
+    JobState::Running
+}

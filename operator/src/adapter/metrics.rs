@@ -1,0 +1,96 @@
+//! The adapter runtime's metrics (`hyperfleet_adapter_*`), labelled by adapter (bounded by the
+//! number of AdapterConfigs), outcome, result and error category.
+
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    registry::Registry,
+};
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AdapterLabels {
+    adapter: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    adapter: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    adapter: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    adapter: String,
+    category: &'static str,
+}
+
+/// Every adapter's series; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AdapterMetrics {
+    consumed: Family<OutcomeLabels, Counter>,
+    jobs_created: Family<AdapterLabels, Counter>,
+    job_duration: Family<ResultLabels, Histogram>,
+    errors: Family<ErrorLabels, Counter>,
+}
+
+impl Default for AdapterMetrics {
+    fn default() -> Self {
+        Self {
+            consumed: Family::default(),
+            jobs_created: Family::default(),
+            job_duration: Family::new_with_constructor(|| {
+                Histogram::new([1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0])
+            }),
+            errors: Family::default(),
+        }
+    }
+}
+
+impl AdapterMetrics {
+    /// Creates the metrics and registers them under `hyperfleet_adapter_`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        let registry = registry.sub_registry_with_prefix("hyperfleet_adapter");
+        registry.register(
+            "events_consumed",
+            "Events handled, by outcome (reported, stale, gone, retry, rejected)",
+            metrics.consumed.clone(),
+        );
+        registry.register("jobs_created", "Jobs created", metrics.jobs_created.clone());
+        registry.register(
+            "job_duration_seconds",
+            "Run time of finished Jobs, by result",
+            metrics.job_duration.clone(),
+        );
+        registry.register("errors", "Event failures, by category", metrics.errors.clone());
+        metrics
+    }
+
+    /// An event ended with `outcome`.
+    pub fn consumed(&self, adapter: &str, outcome: &'static str) {
+        self.consumed.get_or_create(&OutcomeLabels { adapter: adapter.to_owned(), outcome }).inc();
+    }
+
+    /// A Job was created.
+    pub fn job_created(&self, adapter: &str) {
+        self.jobs_created.get_or_create(&AdapterLabels { adapter: adapter.to_owned() }).inc();
+    }
+
+    /// A Job was seen finished for the first time.
+    pub fn job_finished(&self, adapter: &str, result: &'static str, seconds: f64) {
+        self.job_duration
+            .get_or_create(&ResultLabels { adapter: adapter.to_owned(), result })
+            .observe(seconds);
+    }
+
+    /// An event failed.
+    pub fn error(&self, adapter: &str, category: &'static str) {
+        self.errors.get_or_create(&ErrorLabels { adapter: adapter.to_owned(), category }).inc();
+    }
+}

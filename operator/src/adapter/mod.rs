@@ -1,0 +1,19 @@
+//! The adapter runtime: one broker consumer per AdapterConfig. For each event it fetches the
+//! resource and its statuses from the API, drops events for an older generation, evaluates
+//! `params`, the preconditions and dependencies, creates the Job and applies the resources
+//! (through a [`transport`]), and reports the resulting conditions to the API.
+
+pub mod api;
+pub mod job;
+pub mod metrics;
+pub mod pipeline;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod template;
+pub mod transport;
+pub mod variables;
+
+pub use pipeline::{Adapter, HandleError, Handled, Transports};
+pub use plan::AdapterPlan;
+pub use runner::{AdapterProgress, AdapterRunner};

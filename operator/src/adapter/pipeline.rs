@@ -1,0 +1,338 @@
+//! One event through an adapter: fetch -> generation check -> params -> preconditions and
+//! dependencies -> act (Job, resources) -> status rules -> report. A short driver over named
+//! steps; transient failures surface as [`HandleError::Transient`] (the event is redelivered),
+//! everything else is reported to the API and the event acknowledged.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use hyperfleet_api_model::{Resource, StatusReport};
+use hyperfleet_crds::v1alpha1::Transport;
+
+use super::{
+    api::{AdapterApi, ApiCallError},
+    job::{LABEL_ADAPTER, LABEL_GENERATION, LABEL_RESOURCE_ID, job_manifest, job_name},
+    plan::{AdapterPlan, PlannedResource, discovery_template, manifest_template},
+    report::{Observed, Verdict, apply_rules, conditions_value, default_conditions},
+    transport::{ObjectTransport, Select, Target, TransportError},
+    variables::{Variables, unmet_dependency},
+};
+
+/// Why an event could not be handled now.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HandleError {
+    /// The event cannot be understood; it goes to the dead-letter queue.
+    #[error("unusable event: {0}")]
+    Poison(String),
+    /// Try again later (API or cluster trouble).
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl HandleError {
+    /// Bounded label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            HandleError::Poison(_) => "poison",
+            HandleError::Transient(_) => "transient",
+        }
+    }
+}
+
+/// What happened to an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// Reported (`stored` false when the API discarded the report as stale).
+    Reported {
+        /// The report sent.
+        report: StatusReport,
+        /// Whether the API kept it.
+        stored: bool,
+        /// What was done, when the adapter acted.
+        observed: Option<Observed>,
+    },
+    /// The event was for an older generation than the resource has; nothing done.
+    Stale {
+        /// The event's generation.
+        event: i64,
+        /// The resource's.
+        current: i64,
+    },
+    /// The resource no longer exists.
+    Gone,
+}
+
+/// The transports an adapter uses: `kubernetes` (Jobs and `transport: kubernetes` resources;
+/// the dry-run one in `local` mode) and `dry_run`.
+#[derive(Debug, Clone)]
+pub struct Transports {
+    /// Cluster objects.
+    pub kubernetes: Arc<dyn ObjectTransport>,
+    /// Simulated objects.
+    pub dry_run: Arc<dyn ObjectTransport>,
+}
+
+/// An adapter, ready to handle events.
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    /// The compiled config.
+    pub plan: Arc<AdapterPlan>,
+    api: Arc<dyn AdapterApi>,
+    transports: Transports,
+    api_url: String,
+}
+
+/// The resource an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTarget {
+    /// Resource id.
+    pub id: Uuid,
+    /// API path of the resource.
+    pub href: String,
+    /// Generation the event was published for.
+    pub generation: i64,
+}
+
+impl EventTarget {
+    /// Reads the Sentinel's event data (`resourceId`, `href`, `generation`).
+    pub fn parse(data: &Value) -> Result<Self, HandleError> {
+        let field = |name: &str| {
+            data.get(name).ok_or_else(|| HandleError::Poison(format!("the event data has no '{name}'")))
+        };
+        let id = field("resourceId")?.as_str().and_then(|s| Uuid::parse_str(s).ok());
+        let href = field("href")?.as_str().map(str::to_owned);
+        let generation = field("generation")?.as_i64();
+        match (id, href, generation) {
+            (Some(id), Some(href), Some(generation)) => Ok(Self { id, href, generation }),
+            _ => Err(HandleError::Poison("resourceId, href or generation has the wrong type".into())),
+        }
+    }
+}
+
+fn api_error(err: ApiCallError) -> HandleError {
+    if err.transient { HandleError::Transient(err.message) } else { HandleError::Poison(err.message) }
+}
+
+impl Adapter {
+    /// An adapter over `api` and `transports`; `api_url` is given to Jobs.
+    pub fn new(
+        plan: AdapterPlan,
+        api: Arc<dyn AdapterApi>,
+        transports: Transports,
+        api_url: impl Into<String>,
+    ) -> Self {
+        Self { plan: Arc::new(plan), api, transports, api_url: api_url.into() }
+    }
+
+    /// Handles the event with data `event`.
+    pub async fn handle(&self, event: &Value) -> Result<Handled, HandleError> {
+        let target = EventTarget::parse(event)?;
+        let Some(resource) = self.api.resource(&target.href).await.map_err(api_error)? else {
+            return Ok(Handled::Gone);
+        };
+        if target.generation < resource.generation {
+            return Ok(Handled::Stale { event: target.generation, current: resource.generation });
+        }
+        let statuses = self.api.statuses(&resource.href).await.map_err(api_error)?;
+        let mut variables = Variables::new(&self.plan, &resource, &statuses, event);
+        let verdict = match variables.compute_params(&self.plan) {
+            Err(err) => Verdict::Failed { reason: "ParamsFailed", message: err.to_string() },
+            Ok(()) => match self.unmet(&variables, &resource, &statuses) {
+                Some(verdict) => verdict,
+                None => self.act(&resource, &variables).await?,
+            },
+        };
+        let report = self.report(&resource, &mut variables, &verdict);
+        let stored = self.api.report(&resource.href, &report).await.map_err(api_error)?;
+        let observed = match verdict {
+            Verdict::Acted(observed) => Some(observed),
+            _ => None,
+        };
+        Ok(Handled::Reported { report, stored, observed })
+    }
+
+    /// The first precondition or dependency that does not hold (none apply while deleting).
+    fn unmet(
+        &self,
+        variables: &Variables,
+        resource: &Resource,
+        statuses: &[hyperfleet_api_model::AdapterStatus],
+    ) -> Option<Verdict> {
+        if resource.deleted_time.is_some() {
+            return None;
+        }
+        for (name, expression) in &self.plan.preconditions {
+            let message = match expression.evaluate_bool(&variables.bindings()) {
+                Ok(true) => continue,
+                Ok(false) => format!("precondition {name} not met: {}", expression.source()),
+                Err(err) => format!("precondition {name} could not be evaluated: {err}"),
+            };
+            return Some(Verdict::NotMet { reason: "PreconditionsNotMet", message });
+        }
+        let message = unmet_dependency(&self.plan.dependencies, statuses, resource.generation)?;
+        Some(Verdict::NotMet { reason: "DependenciesNotMet", message })
+    }
+
+    /// Creates (or, while deleting, deletes) the Job and resources; reports what exists after.
+    async fn act(&self, resource: &Resource, variables: &Variables) -> Result<Verdict, HandleError> {
+        let deleting = resource.deleted_time.is_some();
+        let context = variables.context();
+        let mut observed = Observed { has_job: self.plan.job.is_some(), deleting, ..Observed::default() };
+        let outcome = async {
+            (observed.job, observed.job_created) = self.act_job(resource, &context, deleting).await?;
+            for planned in &self.plan.resources {
+                self.act_resource(planned, resource, variables, &context, &mut observed).await?;
+            }
+            Ok::<(), ActError>(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => Ok(Verdict::Acted(observed)),
+            Err(ActError::Transport(TransportError::Transient(message))) => {
+                Err(HandleError::Transient(message))
+            }
+            Err(err) => Ok(Verdict::Failed { reason: err.reason(), message: err.to_string() }),
+        }
+    }
+
+    async fn act_job(
+        &self,
+        resource: &Resource,
+        context: &Value,
+        deleting: bool,
+    ) -> Result<(Option<Value>, bool), ActError> {
+        let Some(manifest) = job_manifest(&self.plan, resource, context, &self.api_url)? else {
+            return Ok((None, false));
+        };
+        let transport = &self.transports.kubernetes;
+        if !deleting {
+            let (job, created) = transport.create(&manifest).await?;
+            return Ok((Some(job), created));
+        }
+        // Every generation's Job of this resource.
+        let mut target = Target::of(&manifest)?;
+        target.select = Select::Labels(BTreeMap::from([
+            (LABEL_ADAPTER.to_owned(), self.plan.adapter.clone()),
+            (LABEL_RESOURCE_ID.to_owned(), resource.id.to_string()),
+        ]));
+        transport.delete(&target).await?;
+        Ok((transport.find(&target).await?, false))
+    }
+
+    async fn act_resource(
+        &self,
+        planned: &PlannedResource,
+        resource: &Resource,
+        variables: &Variables,
+        context: &Value,
+        observed: &mut Observed,
+    ) -> Result<(), ActError> {
+        let mut manifest = self.plan.templates.render_object(&manifest_template(&planned.name), context)?;
+        stamp(&mut manifest, &self.plan.adapter, resource);
+        let target = self.discovery_target(planned, &manifest, context)?;
+        let transport = match planned.transport {
+            Transport::DryRun => &self.transports.dry_run,
+            Transport::Kubernetes | Transport::Maestro => &self.transports.kubernetes,
+        };
+        let delete_now = match &planned.delete_when {
+            Some(expression) => expression.evaluate_bool(&variables.bindings())?,
+            None => false,
+        };
+        if observed.deleting || delete_now {
+            transport.delete(&target).await?;
+        } else {
+            transport.apply(&manifest).await?;
+            observed.expected += 1;
+        }
+        if let Some(found) = transport.find(&target).await? {
+            observed.resources.insert(planned.name.clone(), found);
+        }
+        Ok(())
+    }
+
+    fn discovery_target(
+        &self,
+        planned: &PlannedResource,
+        manifest: &Value,
+        context: &Value,
+    ) -> Result<Target, ActError> {
+        let mut target = Target::of(manifest)?;
+        let render =
+            |field: &str| self.plan.templates.render(&discovery_template(&planned.name, field), context);
+        if planned.discovery.namespace.is_some() {
+            target.namespace = Some(render("namespace")?).filter(|ns| !ns.is_empty());
+        }
+        if planned.discovery.by_name.is_some() {
+            target.select = Select::Name(render("byName")?);
+        } else if let Some(labels) = &planned.discovery.by_labels {
+            let labels = labels
+                .keys()
+                .map(|key| Ok((key.clone(), render(&format!("byLabels.{key}"))?)))
+                .collect::<Result<_, ActError>>()?;
+            target.select = Select::Labels(labels);
+        }
+        Ok(target)
+    }
+
+    /// The report for `verdict`: defaults, then the config's status rules.
+    fn report(&self, resource: &Resource, variables: &mut Variables, verdict: &Verdict) -> StatusReport {
+        let defaults = default_conditions(verdict);
+        let (job, resources) = match verdict {
+            Verdict::Acted(observed) => (observed.job.clone(), observed.resources.clone()),
+            _ => (None, BTreeMap::new()),
+        };
+        variables.set("job", job.unwrap_or(Value::Null));
+        variables.set("resources", serde_json::to_value(resources).unwrap_or_default());
+        variables.set("conditions", conditions_value(&defaults));
+        let conditions = match apply_rules(&self.plan.status_rules, &variables.bindings(), defaults.clone()) {
+            Ok(conditions) => conditions,
+            Err(err) => {
+                default_conditions(&Verdict::Failed { reason: "StatusRuleFailed", message: err.to_string() })
+            }
+        };
+        let metadata = self.plan.job.as_ref().map(
+            |job| json!({"job_name": job_name(&self.plan.adapter, resource), "job_namespace": job.namespace}),
+        );
+        StatusReport {
+            adapter: self.plan.adapter.clone(),
+            observed_generation: resource.generation,
+            observed_time: Some(Utc::now()),
+            conditions,
+            data: None,
+            metadata,
+        }
+    }
+}
+
+/// Labels and the generation annotation on every managed object.
+fn stamp(manifest: &mut Value, adapter: &str, resource: &Resource) {
+    let metadata = &mut manifest["metadata"];
+    for (key, value) in super::job::labels(adapter, resource) {
+        metadata["labels"][key] = value.into();
+    }
+    metadata["annotations"][LABEL_GENERATION] = resource.generation.to_string().into();
+}
+
+/// Why acting failed.
+#[derive(Debug, thiserror::Error)]
+enum ActError {
+    #[error(transparent)]
+    Template(#[from] super::template::TemplateError),
+    #[error(transparent)]
+    Cel(#[from] crate::cel::CelError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+impl ActError {
+    fn reason(&self) -> &'static str {
+        match self {
+            ActError::Template(_) => "TemplateFailed",
+            ActError::Cel(_) => "ExpressionFailed",
+            ActError::Transport(_) => "ExecutionFailed",
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! What an adapter reports for one event: the default conditions from what happened (a
+//! verdict), optionally overridden by the config's CEL `status` rules. Applied, Available and
+//! Health are always present (the API requires them); Finalized is added while the resource is
+//! being deleted.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use hyperfleet_api_model::{ConditionStatus, ReportedCondition};
+
+use super::{
+    job::{JobState, job_state},
+    plan::PlannedRule,
+};
+use crate::cel::CelError;
+
+/// What came of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// A precondition or dependency does not hold; nothing was done.
+    NotMet {
+        /// `PreconditionsNotMet` or `DependenciesNotMet`.
+        reason: &'static str,
+        /// Which one, and why.
+        message: String,
+    },
+    /// The adapter could not do its work (bad params, bad template output, refused manifest).
+    Failed {
+        /// `ParamsFailed`, `TemplateFailed`, `ExecutionFailed`.
+        reason: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// The work was done; this is what exists now.
+    Acted(Observed),
+}
+
+/// The objects after acting.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// Whether the config has a Job at all.
+    pub has_job: bool,
+    /// The Job as read back.
+    pub job: Option<Value>,
+    /// Whether this event created the Job.
+    pub job_created: bool,
+    /// Each managed resource found, by entry name.
+    pub resources: BTreeMap<String, Value>,
+    /// Entries that should exist (not deleted by lifecycle rules).
+    pub expected: usize,
+    /// The resource is being deleted (everything was deleted instead of applied).
+    pub deleting: bool,
+}
+
+fn condition(type_: &str, status: bool, reason: &str, message: impl Into<String>) -> ReportedCondition {
+    let message = message.into();
+    ReportedCondition {
+        type_: type_.to_owned(),
+        status: if status { ConditionStatus::True } else { ConditionStatus::False },
+        reason: Some(reason.to_owned()),
+        message: (!message.is_empty()).then_some(message),
+    }
+}
+
+/// The built-in conditions for `verdict`.
+pub fn default_conditions(verdict: &Verdict) -> Vec<ReportedCondition> {
+    match verdict {
+        Verdict::NotMet { reason, message } => vec![
+            condition("Applied", false, reason, message.clone()),
+            condition("Available", false, reason, message.clone()),
+            condition("Health", true, "NoErrors", ""),
+        ],
+        Verdict::Failed { reason, message } => vec![
+            condition("Applied", false, reason, message.clone()),
+            condition("Available", false, reason, message.clone()),
+            condition("Health", false, reason, message.clone()),
+        ],
+        Verdict::Acted(observed) if observed.deleting => finalizing(observed),
+        Verdict::Acted(observed) => acted(observed),
+    }
+}
+
+fn acted(observed: &Observed) -> Vec<ReportedCondition> {
+    let resources_ok = observed.resources.len() >= observed.expected;
+    let missing = || format!("{} of {} resources found", observed.resources.len(), observed.expected);
+    if !observed.has_job {
+        return vec![
+            condition(
+                "Applied",
+                resources_ok,
+                if resources_ok { "ResourcesApplied" } else { "ResourcesMissing" },
+                if resources_ok { String::new() } else { missing() },
+            ),
+            condition(
+                "Available",
+                resources_ok,
+                if resources_ok { "ResourcesApplied" } else { "ResourcesMissing" },
+                "",
+            ),
+            condition("Health", true, "NoErrors", ""),
+        ];
+    }
+    let applied = condition(
+        "Applied",
+        observed.job.is_some() && resources_ok,
+        if observed.job.is_some() { "JobCreated" } else { "JobMissing" },
+        "",
+    );
+    match job_state(observed.job.as_ref()) {
+        JobState::Succeeded => vec![
+            applied,
+            condition("Available", true, "JobSucceeded", ""),
+            condition("Health", true, "NoErrors", ""),
+        ],
+        JobState::Running | JobState::Missing => {
+            vec![
+                applied,
+                condition("Available", false, "JobRunning", "the Job has not finished"),
+                condition("Health", true, "NoErrors", ""),
+            ]
+        }
+        JobState::Failed(message) => vec![
+            applied,
+            condition("Available", false, "JobFailed", message.clone()),
+            condition("Health", false, "JobFailed", message),
+        ],
+    }
+}
+
+fn finalizing(observed: &Observed) -> Vec<ReportedCondition> {
+    let gone = observed.job.is_none() && observed.resources.is_empty();
+    vec![
+        condition("Applied", false, "Deleting", ""),
+        condition("Available", false, "Deleting", ""),
+        condition("Health", true, "NoErrors", ""),
+        condition(
+            "Finalized",
+            gone,
+            if gone { "ResourcesDeleted" } else { "Deleting" },
+            if gone { "" } else { "waiting for the objects to go" },
+        ),
+    ]
+}
+
+/// The conditions as a CEL map (`conditions.Available.status == 'True'`).
+pub fn conditions_value(conditions: &[ReportedCondition]) -> Value {
+    let map: serde_json::Map<String, Value> = conditions
+        .iter()
+        .map(|c| (c.type_.clone(), json!({"status": c.status, "reason": c.reason, "message": c.message})))
+        .collect();
+    Value::Object(map)
+}
+
+/// Applies the config's status rules over `variables` (which include `conditions`, the
+/// defaults): a rule replaces the condition of its type or adds one.
+pub fn apply_rules(
+    rules: &[PlannedRule],
+    variables: &[(&str, &Value)],
+    mut conditions: Vec<ReportedCondition>,
+) -> Result<Vec<ReportedCondition>, CelError> {
+    for rule in rules {
+        let status = match rule.status.evaluate(variables)? {
+            Value::Bool(true) => ConditionStatus::True,
+            Value::Bool(false) => ConditionStatus::False,
+            Value::String(s) if s == "True" => ConditionStatus::True,
+            Value::String(s) if s == "False" => ConditionStatus::False,
+            Value::String(s) if s == "Unknown" => ConditionStatus::Unknown,
+            other => {
+                return Err(CelError::Type {
+                    expression: rule.status.source().to_owned(),
+                    expected: "a bool or 'True'/'False'/'Unknown'",
+                    got: other.to_string(),
+                });
+            }
+        };
+        let text = |expression: &Option<crate::cel::Expression>| -> Result<Option<String>, CelError> {
+            let Some(expression) = expression else { return Ok(None) };
+            Ok(Some(match expression.evaluate(variables)? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            }))
+        };
+        let new = ReportedCondition {
+            type_: rule.type_.clone(),
+            status,
+            reason: text(&rule.reason)?,
+            message: text(&rule.message)?,
+        };
+        match conditions.iter_mut().find(|c| c.type_ == rule.type_) {
+            Some(existing) => *existing = new,
+            None => conditions.push(new),
+        }
+    }
+    Ok(conditions)
+}

@@ -1,0 +1,221 @@
+//! An adapter as a supervised task: subscribes to its topic (retrying until the broker answers),
+//! hands each delivery to the [`Adapter`] pipeline with the configured concurrency but never two
+//! events for the same resource at once, maps results to broker outcomes (transient -> retry,
+//! then dead-letter; poison -> dead-letter now; everything else -> ack), and reports progress.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, Weak},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use cloudevents::AttributesReader as _;
+use serde_json::Value;
+use uuid::Uuid;
+
+use hyperfleet_broker::{Broker, Delivery, Outcome, Subscription};
+
+use super::{
+    job::{JobState, job_state},
+    metrics::AdapterMetrics,
+    pipeline::{Adapter, EventTarget, HandleError, Handled},
+    report::Observed,
+};
+use crate::tasks::{TaskContext, TaskHealth};
+
+/// Longest wait between two subscribe attempts.
+const MAX_SUBSCRIBE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What a running adapter has done, for its AdapterConfig's status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdapterProgress {
+    /// Events handled since the task started (whatever the outcome).
+    pub processed: u64,
+    /// When the last event was handled.
+    pub last_event: Option<DateTime<Utc>>,
+    /// The last event's error; cleared by a successful one.
+    pub last_error: Option<String>,
+}
+
+/// One lock per resource being handled, so its events run one at a time.
+#[derive(Debug, Default)]
+struct ResourceLocks(Mutex<HashMap<Uuid, Weak<tokio::sync::Mutex<()>>>>);
+
+impl ResourceLocks {
+    fn get(&self, id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let Ok(mut locks) = self.0.lock() else { return Arc::default() };
+        if let Some(lock) = locks.get(&id).and_then(Weak::upgrade) {
+            return lock;
+        }
+        if locks.len() > 1024 {
+            locks.retain(|_, lock| lock.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(id, Arc::downgrade(&lock));
+        lock
+    }
+}
+
+struct Shared {
+    adapter: Adapter,
+    metrics: AdapterMetrics,
+    locks: ResourceLocks,
+    finished_jobs: Mutex<HashSet<String>>,
+}
+
+/// An adapter and the broker it consumes from.
+#[derive(Debug)]
+pub struct AdapterRunner {
+    adapter: Adapter,
+    broker: Arc<dyn Broker>,
+    metrics: AdapterMetrics,
+}
+
+impl AdapterRunner {
+    /// A runner for `adapter` over `broker`.
+    pub fn new(adapter: Adapter, broker: Arc<dyn Broker>, metrics: AdapterMetrics) -> Self {
+        Self { adapter, broker, metrics }
+    }
+
+    /// Consumes until cancelled.
+    pub async fn run(self, context: TaskContext<AdapterProgress>) {
+        let plan = self.adapter.plan.clone();
+        let subscription = Subscription::new(&plan.topic, &plan.subscription)
+            .with_concurrency(plan.concurrency)
+            .with_max_deliveries(plan.max_deliveries);
+        let shared = Arc::new(Shared {
+            adapter: self.adapter,
+            metrics: self.metrics,
+            locks: ResourceLocks::default(),
+            finished_jobs: Mutex::default(),
+        });
+        let handler = {
+            let (shared, context) = (shared.clone(), context.clone());
+            move |delivery: Delivery| {
+                let (shared, context) = (shared.clone(), context.clone());
+                async move { handle(&shared, &context, delivery).await }
+            }
+        };
+        let handler = Arc::new(handler);
+        let mut failures = 0u32;
+        let consumer = loop {
+            match self.broker.subscribe(subscription.clone(), handler.clone()).await {
+                Ok(consumer) => break consumer,
+                Err(err) => {
+                    failures = failures.saturating_add(1);
+                    let message =
+                        format!("cannot subscribe to {}/{}: {err}", subscription.topic, subscription.name);
+                    tracing::warn!(adapter = %plan.adapter, error = %message, "retrying");
+                    context.report(TaskHealth::Degraded(message));
+                    let wait = (Duration::from_secs(1) * 2u32.saturating_pow(failures.min(5)))
+                        .min(MAX_SUBSCRIBE_BACKOFF);
+                    tokio::select! {
+                        () = context.cancel.cancelled() => return,
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        };
+        tracing::info!(adapter = %plan.adapter, topic = %subscription.topic, subscription = %subscription.name, "adapter consuming");
+        context.report(TaskHealth::Running);
+        context.cancel.cancelled().await;
+        // Waits for the events in flight.
+        consumer.close().await;
+    }
+}
+
+async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, delivery: Delivery) -> Outcome {
+    let adapter = shared.adapter.plan.adapter.clone();
+    let data = match event_data(&delivery) {
+        Ok(data) => data,
+        Err(err) => return finish(shared, context, &adapter, Err(err)),
+    };
+    let target = match EventTarget::parse(&data) {
+        Ok(target) => target,
+        Err(err) => return finish(shared, context, &adapter, Err(err)),
+    };
+    let lock = shared.locks.get(target.id);
+    let _guard = lock.lock().await;
+    let result = shared.adapter.handle(&data).await;
+    if let Ok(Handled::Reported { observed: Some(observed), .. }) = &result {
+        record_job(shared, &adapter, observed);
+    }
+    if let Err(HandleError::Transient(_)) = &result {
+        tracing::warn!(adapter, id = %delivery.event.id(), attempt = delivery.attempt, "transient failure; the event will be redelivered");
+    }
+    finish(shared, context, &adapter, result)
+}
+
+fn event_data(delivery: &Delivery) -> Result<Value, HandleError> {
+    match delivery.event.data() {
+        Some(cloudevents::Data::Json(json)) => Ok(json.clone()),
+        Some(cloudevents::Data::String(text)) => serde_json::from_str(text)
+            .map_err(|err| HandleError::Poison(format!("event data is not JSON: {err}"))),
+        Some(cloudevents::Data::Binary(bytes)) => serde_json::from_slice(bytes)
+            .map_err(|err| HandleError::Poison(format!("event data is not JSON: {err}"))),
+        None => Err(HandleError::Poison("the event has no data".into())),
+    }
+}
+
+/// Progress, metrics and the broker outcome of a handled event.
+fn finish(
+    shared: &Shared,
+    context: &TaskContext<AdapterProgress>,
+    adapter: &str,
+    result: Result<Handled, HandleError>,
+) -> Outcome {
+    let (outcome, label, error) = match &result {
+        Ok(Handled::Reported { .. }) => (Outcome::Ack, "reported", None),
+        Ok(Handled::Stale { .. }) => (Outcome::Ack, "stale", None),
+        Ok(Handled::Gone) => (Outcome::Ack, "gone", None),
+        Err(err @ HandleError::Transient(_)) => (Outcome::Retry, "retry", Some(err)),
+        Err(err @ HandleError::Poison(_)) => (Outcome::Reject, "rejected", Some(err)),
+    };
+    shared.metrics.consumed(adapter, label);
+    if let Some(err) = error {
+        shared.metrics.error(adapter, err.category());
+        tracing::warn!(adapter, error = %err, "event failed");
+    }
+    context.update(|progress| {
+        progress.processed += 1;
+        progress.last_event = Some(Utc::now());
+        progress.last_error = error.map(ToString::to_string);
+    });
+    context.report(match error {
+        Some(HandleError::Transient(message)) => {
+            TaskHealth::Degraded(format!("last event failed: {message}"))
+        }
+        _ => TaskHealth::Running,
+    });
+    outcome
+}
+
+/// Counts created Jobs, and finished ones once each (with their run time when the Job says).
+fn record_job(shared: &Shared, adapter: &str, observed: &Observed) {
+    if observed.job_created {
+        shared.metrics.job_created(adapter);
+    }
+    let Some(job) = &observed.job else { return };
+    let result = match job_state(Some(job)) {
+        JobState::Succeeded => "succeeded",
+        JobState::Failed(_) => "failed",
+        JobState::Running | JobState::Missing => return,
+    };
+    let name = job.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let Ok(mut seen) = shared.finished_jobs.lock() else { return };
+    if seen.len() > 10_000 {
+        seen.clear();
+    }
+    if seen.insert(name) {
+        let time = |field: &str| {
+            job.pointer(&format!("/status/{field}"))
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        };
+        // Simulated Jobs carry no times; they are not measured.
+        if let (Some(start), Some(end)) = (time("startTime"), time("completionTime")) {
+            shared.metrics.job_finished(adapter, result, (end - start).num_milliseconds() as f64 / 1000.0);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The dry-run transport: objects live in memory. Applied objects exist at once; a Job runs for
+//! a configurable time and then completes (or fails, when told to), so `local` mode shows the
+//! whole lifecycle without a cluster, and `adapter test` can print what would be applied.
+
+use std::{
+    collections::BTreeMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::{ObjectTransport, Select, Target, TransportError, generation_of};
+
+/// How simulated Jobs end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// They complete.
+    Succeed,
+    /// They fail with this message.
+    Fail(String),
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    object: Value,
+    created: Instant,
+}
+
+type Key = (String, String, Option<String>, String); // apiVersion, kind, namespace, name
+
+/// In-memory objects with simulated Job progress.
+#[derive(Debug)]
+pub struct DryRun {
+    objects: Mutex<BTreeMap<Key, Stored>>,
+    job_duration: Duration,
+    job_outcome: JobOutcome,
+    creates: Mutex<Vec<Value>>,
+}
+
+impl DryRun {
+    /// Jobs finish `job_duration` after creation, as `job_outcome` says.
+    pub fn new(job_duration: Duration, job_outcome: JobOutcome) -> Self {
+        Self { objects: Mutex::default(), job_duration, job_outcome, creates: Mutex::default() }
+    }
+
+    /// Every object created or applied so far, in order (what `adapter test` prints).
+    pub fn recorded(&self) -> Vec<Value> {
+        self.creates.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn key(manifest: &Value) -> Result<Key, TransportError> {
+        let target = Target::of(manifest)?;
+        match target.select {
+            Select::Name(name) => Ok((target.api_version, target.kind, target.namespace, name)),
+            Select::Labels(_) => Err(TransportError::Terminal("a manifest names its object".into())),
+        }
+    }
+
+    /// The object as it looks now: Jobs get a status from their age.
+    fn observe(&self, stored: &Stored) -> Value {
+        let mut object = stored.object.clone();
+        if object["kind"] == "Job" {
+            object["status"] = if stored.created.elapsed() < self.job_duration {
+                json!({"active": 1})
+            } else {
+                match &self.job_outcome {
+                    JobOutcome::Succeed => {
+                        json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+                    }
+                    JobOutcome::Fail(message) => json!({"failed": 1, "conditions": [
+                        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": message}
+                    ]}),
+                }
+            };
+        }
+        object
+    }
+
+    fn store(&self, manifest: &Value, keep_existing: bool) -> Result<(Value, bool), TransportError> {
+        let key = Self::key(manifest)?;
+        let mut objects = self.objects.lock().map_err(|_| poisoned())?;
+        if keep_existing && let Some(stored) = objects.get(&key) {
+            return Ok((self.observe(stored), false));
+        }
+        let created = objects.get(&key).map_or_else(Instant::now, |s| s.created);
+        let stored = Stored { object: manifest.clone(), created };
+        let observed = self.observe(&stored);
+        objects.insert(key, stored);
+        if let Ok(mut creates) = self.creates.lock() {
+            creates.push(manifest.clone());
+        }
+        Ok((observed, true))
+    }
+
+    fn matching(&self, target: &Target) -> Result<Vec<Key>, TransportError> {
+        let objects = self.objects.lock().map_err(|_| poisoned())?;
+        let keys = objects.iter().filter(|((api_version, kind, namespace, name), stored)| {
+            *api_version == target.api_version
+                && *kind == target.kind
+                && *namespace == target.namespace
+                && match &target.select {
+                    Select::Name(wanted) => name == wanted,
+                    Select::Labels(labels) => labels.iter().all(|(k, v)| {
+                        stored.object.pointer("/metadata/labels").and_then(|l| l.get(k))
+                            == Some(&Value::String(v.clone()))
+                    }),
+                }
+        });
+        Ok(keys.map(|(key, _)| key.clone()).collect())
+    }
+}
+
+#[async_trait]
+impl ObjectTransport for DryRun {
+    async fn create(&self, manifest: &Value) -> Result<(Value, bool), TransportError> {
+        self.store(manifest, true)
+    }
+
+    async fn apply(&self, manifest: &Value) -> Result<Value, TransportError> {
+        self.store(manifest, false).map(|(object, _)| object)
+    }
+
+    async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError> {
+        let keys = self.matching(target)?;
+        let objects = self.objects.lock().map_err(|_| poisoned())?;
+        let found = keys.iter().filter_map(|key| objects.get(key)).map(|stored| self.observe(stored));
+        Ok(found.max_by_key(generation_of))
+    }
+
+    async fn delete(&self, target: &Target) -> Result<bool, TransportError> {
+        let keys = self.matching(target)?;
+        let mut objects = self.objects.lock().map_err(|_| poisoned())?;
+        Ok(keys.iter().filter(|key| objects.remove(*key).is_some()).count() > 0)
+    }
+}
+
+fn poisoned() -> TransportError {
+    TransportError::Terminal("dry-run store poisoned by an earlier panic".into())
+}

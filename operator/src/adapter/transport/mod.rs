@@ -1,0 +1,104 @@
+//! How an adapter's objects reach a cluster. One trait, two transports: [`kubernetes`] (the
+//! operator's cluster, server-side apply) and [`dry_run`] (records manifests and simulates their
+//! status, for `local` mode and `adapter test`). Maestro (ManifestWorks to managed clusters)
+//! fits the same trait and is its own issue.
+
+pub mod dry_run;
+pub mod kubernetes;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// Which object(s) an operation is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Target {
+    /// `apiVersion`, e.g. `batch/v1`.
+    pub api_version: String,
+    /// `kind`, e.g. `Job`.
+    pub kind: String,
+    /// Namespace; `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    /// By name, or by labels (the object with the highest generation label wins).
+    pub select: Select,
+}
+
+/// How [`Target`] picks its object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Select {
+    /// Exactly this name.
+    Name(String),
+    /// Every object carrying these labels.
+    Labels(BTreeMap<String, String>),
+}
+
+impl Target {
+    /// The target naming a manifest's own object.
+    pub fn of(manifest: &Value) -> Result<Self, TransportError> {
+        let field = |path: &str| manifest.pointer(path).and_then(Value::as_str).map(str::to_owned);
+        let missing = |what: &str| TransportError::Terminal(format!("the manifest has no {what}"));
+        Ok(Self {
+            api_version: field("/apiVersion").ok_or_else(|| missing("apiVersion"))?,
+            kind: field("/kind").ok_or_else(|| missing("kind"))?,
+            namespace: field("/metadata/namespace"),
+            select: Select::Name(field("/metadata/name").ok_or_else(|| missing("metadata.name"))?),
+        })
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let namespace = self.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
+        match &self.select {
+            Select::Name(name) => write!(f, "{} {namespace}{name}", self.kind),
+            Select::Labels(labels) => write!(f, "{} {namespace}{labels:?}", self.kind),
+        }
+    }
+}
+
+/// A transport failure: transient ones are retried (the event is redelivered), terminal ones are
+/// reported (Health=False) and the event acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// Conflicts, throttling, server errors, timeouts.
+    #[error("{0}")]
+    Transient(String),
+    /// Forbidden, invalid manifests, unknown kinds.
+    #[error("{0}")]
+    Terminal(String),
+}
+
+impl TransportError {
+    /// Bounded label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            TransportError::Transient(_) => "transport_transient",
+            TransportError::Terminal(_) => "transport_terminal",
+        }
+    }
+}
+
+/// Delivers and reads back objects.
+#[async_trait]
+pub trait ObjectTransport: Send + Sync + std::fmt::Debug {
+    /// Creates the object unless it exists; returns it as it is now, and whether it was created
+    /// by this call. Never creates twice.
+    async fn create(&self, manifest: &Value) -> Result<(Value, bool), TransportError>;
+    /// Server-side applies the object; returns it as it is now.
+    async fn apply(&self, manifest: &Value) -> Result<Value, TransportError>;
+    /// The object `target` selects, if any.
+    async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError>;
+    /// Deletes what `target` selects; returns whether anything was there.
+    async fn delete(&self, target: &Target) -> Result<bool, TransportError>;
+}
+
+/// The generation label of an object (0 without one), for picking the newest of several.
+pub fn generation_of(object: &Value) -> i64 {
+    object
+        .pointer("/metadata/labels")
+        .and_then(|labels| labels.get(crate::adapter::job::LABEL_GENERATION))
+        .and_then(Value::as_str)
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,88 @@
+//! The variables an adapter's CEL expressions and templates see for one event:
+//! `resource` (and its alias `cluster`/`nodepool`), `generation`, `deleting`, `statuses` (every
+//! adapter's report, by adapter name), `event` (the event's data), `params` (computed in order,
+//! each seeing the earlier ones), and after acting `job`, `resources` and `conditions`.
+
+use serde_json::{Map, Value};
+
+use hyperfleet_api_model::{AdapterStatus, ConditionStatus, Resource};
+
+use super::plan::AdapterPlan;
+use crate::cel::CelError;
+
+/// The variables of one event.
+#[derive(Debug, Clone)]
+pub struct Variables {
+    values: Map<String, Value>,
+}
+
+impl Variables {
+    /// The variables before params are computed.
+    pub fn new(plan: &AdapterPlan, resource: &Resource, statuses: &[AdapterStatus], event: &Value) -> Self {
+        let resource_json = serde_json::to_value(resource).unwrap_or_default();
+        let statuses: Map<String, Value> = statuses
+            .iter()
+            .map(|s| (s.adapter.clone(), serde_json::to_value(s).unwrap_or_default()))
+            .collect();
+        let mut values = Map::new();
+        values.insert(plan.alias().to_owned(), resource_json.clone());
+        values.insert("resource".into(), resource_json);
+        values.insert("generation".into(), resource.generation.into());
+        values.insert("deleting".into(), resource.deleted_time.is_some().into());
+        values.insert("statuses".into(), Value::Object(statuses));
+        values.insert("event".into(), event.clone());
+        values.insert("params".into(), Value::Object(Map::new()));
+        Self { values }
+    }
+
+    /// Computes `params` in order; the first failure stops (later params may need it).
+    pub fn compute_params(&mut self, plan: &AdapterPlan) -> Result<(), CelError> {
+        for (name, expression) in &plan.params {
+            let value = expression.evaluate(&self.bindings())?;
+            if let Some(Value::Object(params)) = self.values.get_mut("params") {
+                params.insert(name.clone(), value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds (or replaces) a variable.
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.values.insert(name.to_owned(), value);
+    }
+
+    /// The variables as CEL bindings.
+    pub fn bindings(&self) -> Vec<(&str, &Value)> {
+        self.values.iter().map(|(name, value)| (name.as_str(), value)).collect()
+    }
+
+    /// The variables as a template context.
+    pub fn context(&self) -> Value {
+        Value::Object(self.values.clone())
+    }
+}
+
+/// The first of `dependencies` not Available=True at `generation`, with why.
+pub fn unmet_dependency(
+    dependencies: &[String],
+    statuses: &[AdapterStatus],
+    generation: i64,
+) -> Option<String> {
+    dependencies.iter().find_map(|dependency| {
+        let Some(status) = statuses.iter().find(|s| &s.adapter == dependency) else {
+            return Some(format!("waiting for {dependency}: it has not reported yet"));
+        };
+        let available =
+            status.conditions.iter().any(|c| c.type_ == "Available" && c.status == ConditionStatus::True);
+        if status.observed_generation != generation {
+            Some(format!(
+                "waiting for {dependency}: it reported for generation {}, not {generation}",
+                status.observed_generation
+            ))
+        } else if !available {
+            Some(format!("waiting for {dependency}: not Available"))
+        } else {
+            None
+        }
+    })
+}
