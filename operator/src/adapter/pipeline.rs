@@ -138,12 +138,13 @@ impl Adapter {
         }
         let statuses = self.api.statuses(&resource.href).await.map_err(api_error)?;
         let mut variables = Variables::new(&self.plan, &resource, &statuses, event);
-        let verdict = match variables.compute_params(&self.plan) {
-            Err(err) => Verdict::Failed { reason: "ParamsFailed", message: err.to_string() },
-            Ok(()) => match self.unmet(&variables, &resource, &statuses) {
-                Some(verdict) => verdict,
-                None => self.act(&resource, &variables).await?,
-            },
+        // Params first (preconditions may use them), but an unmet precondition explains a
+        // failing param better than the param's error does (e.g. both need a missing field).
+        let params = variables.compute_params(&self.plan);
+        let verdict = match (self.unmet(&variables, &resource, &statuses), params) {
+            (Some(verdict), _) => verdict,
+            (None, Err(err)) => Verdict::Failed { reason: "ParamsFailed", message: err.to_string() },
+            (None, Ok(())) => self.act(&resource, &variables).await?,
         };
         let report = self.report(&resource, &mut variables, &verdict);
         let stored = self.api.report(&resource.href, &report).await.map_err(api_error)?;

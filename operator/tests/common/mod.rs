@@ -17,10 +17,14 @@ use hyperfleet_api_model::{
 
 /// Serves the API with `dns` as the one required cluster adapter; returns a client for it.
 pub async fn api(pool: PgPool) -> Client {
-    let kinds = Kinds {
-        cluster: KindSettings { required_adapters: vec!["dns".into()], ..KindSettings::default() },
-        ..Kinds::default()
-    };
+    api_requiring(pool, &["dns"]).await
+}
+
+/// Serves the API with `adapters` as the required cluster adapters.
+pub async fn api_requiring(pool: PgPool, adapters: &[&str]) -> Client {
+    let required_adapters = adapters.iter().map(|a| (*a).to_owned()).collect();
+    let kinds =
+        Kinds { cluster: KindSettings { required_adapters, ..KindSettings::default() }, ..Kinds::default() };
     let state = AppState::new(Store::new(pool, Arc::new(kinds)), Duration::from_secs(600));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -41,6 +45,11 @@ pub async fn cluster(client: &Client, name: &str, labels: &[(&str, &str)]) -> Re
 
 /// Reports the `dns` adapter done at `generation`, which reconciles the cluster.
 pub async fn reconcile(client: &Client, cluster: &Resource, generation: i64) {
+    report_done(client, cluster, "dns", generation).await;
+}
+
+/// Reports `adapter` Applied, Available and Healthy at `generation`.
+pub async fn report_done(client: &Client, cluster: &Resource, adapter: &str, generation: i64) {
     let condition = |type_: &str| ReportedCondition {
         type_: type_.into(),
         status: ConditionStatus::True,
@@ -48,7 +57,7 @@ pub async fn reconcile(client: &Client, cluster: &Resource, generation: i64) {
         message: None,
     };
     let report = StatusReport {
-        adapter: "dns".into(),
+        adapter: adapter.into(),
         observed_generation: generation,
         observed_time: None,
         conditions: vec![condition("Applied"), condition("Available"), condition("Health")],

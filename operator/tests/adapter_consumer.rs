@@ -1,0 +1,135 @@
+//! An adapter as a task consuming from real brokers: a published reconcile event becomes a
+//! status report in the API; an event the adapter cannot understand is dead-lettered at once;
+//! the task reports its progress.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns
+
+mod common;
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use cloudevents::{EventBuilder, EventBuilderV10};
+use sqlx::PgPool;
+
+use hyperfleet_api_model::{ConditionStatus, CreateResource};
+use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics, Subscription};
+use hyperfleet_crds::v1alpha1::AdapterConfigSpec;
+use hyperfleet_operator::{
+    adapter::{
+        Adapter, AdapterPlan, AdapterProgress, AdapterRunner, Transports,
+        metrics::AdapterMetrics,
+        transport::dry_run::{DryRun, JobOutcome},
+    },
+    sentinel::{
+        decision::Reason,
+        event::{builtin_data, reconcile_event},
+    },
+    tasks::{TaskHealth, TaskRegistry},
+};
+
+fn spec(topic: &str) -> AdapterConfigSpec {
+    serde_saphyr::from_str(&format!(
+        r#"
+adapterType: dns
+resourceType: clusters
+hyperfleetAPI: {{url: "http://api.test"}}
+broker: {{type: memory, topic: {topic}}}
+maxDeliveries: 3
+jobTemplate: {{namespace: jobs, image: "example/dns:latest"}}
+"#
+    ))
+    .unwrap()
+}
+
+async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen within 10 s");
+}
+
+async fn events_become_reports_and_poison_is_dead_lettered(pool: PgPool, broker: Arc<dyn Broker>) {
+    let client = common::api_requiring(pool, &["dns"]).await;
+    let topic = format!("adapter-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let plan = AdapterPlan::compile(&spec(&topic)).unwrap();
+    let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
+    let transports = Transports { kubernetes: dry_run.clone(), dry_run };
+    let adapter = Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test");
+    let runner = AdapterRunner::new(adapter, broker.clone(), AdapterMetrics::default());
+    let mut tasks: TaskRegistry<String, AdapterProgress> = TaskRegistry::new(Duration::from_secs(5));
+    let key = "test/dns".to_owned();
+    tasks.ensure(&key, 1, |context| runner.run(context)).await;
+    eventually("the subscription", async || tasks.health(&key) == Some(TaskHealth::Running)).await;
+
+    let body = CreateResource {
+        kind: None,
+        name: "prod".into(),
+        spec: serde_json::json!({}),
+        labels: Default::default(),
+    };
+    let cluster = client.create_cluster(&body).await.unwrap();
+    let event =
+        reconcile_event(&cluster, builtin_data(&cluster, "clusters", Reason::New), "test", Utc::now())
+            .unwrap();
+    broker.publish(&topic, &event).await.unwrap();
+    eventually("the dns report", async || {
+        let statuses = client.list_statuses(&cluster.href).await.unwrap().items;
+        statuses.iter().any(|s| {
+            s.adapter == "dns"
+                && s.conditions.iter().any(|c| c.type_ == "Available" && c.status == ConditionStatus::True)
+        })
+    })
+    .await;
+
+    let poison = EventBuilderV10::new()
+        .id("poison-1")
+        .source("test")
+        .ty("com.redhat.hyperfleet.cluster.reconcile.v1")
+        .data("application/json", serde_json::json!({"unexpected": true}))
+        .build()
+        .unwrap();
+    broker.publish(&topic, &poison).await.unwrap();
+    let subscription = Subscription::new(&topic, "dns");
+    let dead = std::sync::Mutex::new(Vec::new());
+    eventually("the poison event in the dead-letter queue", async || {
+        let drained = broker.drain_dead_letters(&subscription, 10).await.unwrap();
+        let mut dead = dead.lock().unwrap();
+        dead.extend(drained);
+        !dead.is_empty()
+    })
+    .await;
+    let dead = dead.into_inner().unwrap();
+    assert!(String::from_utf8_lossy(&dead[0]).contains("poison-1"));
+
+    let progress = tasks.progress(&key).unwrap();
+    assert_eq!(progress.processed, 2);
+    assert!(progress.last_error.as_deref().unwrap().contains("resourceId"), "{progress:?}");
+    tasks.shutdown_all().await;
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn events_become_reports_and_poison_is_dead_lettered_over_memory(pool: PgPool) {
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    events_become_reports_and_poison_is_dead_lettered(pool, broker).await;
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn events_become_reports_and_poison_is_dead_lettered_over_rabbitmq(pool: PgPool) {
+    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
+    let config = BrokerConfig::Rabbitmq { url, prefetch: None };
+    let broker = hyperfleet_broker::connect(&config, BrokerMetrics::default()).await.unwrap();
+    events_become_reports_and_poison_is_dead_lettered(pool, broker).await;
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn events_become_reports_and_poison_is_dead_lettered_over_pubsub(pool: PgPool) {
+    let host = std::env::var("PUBSUB_EMULATOR_HOST")
+        .expect("PUBSUB_EMULATOR_HOST is not set: run the tests with hack/test.sh");
+    let config = BrokerConfig::GcpPubsub { project_id: "hyperfleet-test".into(), emulator_host: Some(host) };
+    let broker = hyperfleet_broker::connect(&config, BrokerMetrics::default()).await.unwrap();
+    events_become_reports_and_poison_is_dead_lettered(pool, broker).await;
+}
