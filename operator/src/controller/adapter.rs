@@ -72,3 +72,6 @@ pub fn adapter_status(
     }
     status
 }
+
+#[cfg(test)]
+mod tests;

@@ -38,6 +38,11 @@ impl ApiServer {
     /// Waits (at most a second) for the next request; asserts its method and path, answers
     /// `answer`, and returns the request body as JSON.
     pub async fn expect(&mut self, method: &str, path: &str, answer: Value) -> Value {
+        self.expect_answering(method, path, 200, answer).await
+    }
+
+    /// Like [`ApiServer::expect`], answering with HTTP status `code`.
+    pub async fn expect_answering(&mut self, method: &str, path: &str, code: u16, answer: Value) -> Value {
         let (request, send) = tokio::time::timeout(Duration::from_secs(1), self.0.next_request())
             .await
             .unwrap_or_else(|_| panic!("no request came; expected {method} {path}"))
@@ -46,20 +51,24 @@ impl ApiServer {
         assert_eq!(request.uri().path(), path);
         let body = request.into_body().collect_bytes().await.unwrap();
         let body = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
-        send.send_response(
-            Response::builder().body(Body::from(serde_json::to_vec(&answer).unwrap())).unwrap(),
-        );
+        let response =
+            Response::builder().status(code).body(Body::from(serde_json::to_vec(&answer).unwrap()));
+        send.send_response(response.unwrap());
         body
     }
 
     /// Expects a status apply of a SentinelConfig; returns the applied status.
     pub async fn expect_sentinel_status(&mut self, namespace: &str, name: &str) -> Value {
-        let path = format!(
-            "/apis/hyperfleet.redhat.com/v1alpha1/namespaces/{namespace}/sentinelconfigs/{name}/status"
-        );
-        let answer = sentinel_json(namespace, name, 1, json!({}));
+        self.expect_status("sentinelconfigs", "SentinelConfig", namespace, name).await
+    }
+
+    /// Expects a status apply of an object of `kind` (`plural`); returns the applied status.
+    pub async fn expect_status(&mut self, plural: &str, kind: &str, namespace: &str, name: &str) -> Value {
+        let path =
+            format!("/apis/hyperfleet.redhat.com/v1alpha1/namespaces/{namespace}/{plural}/{name}/status");
+        let answer = json!({"apiVersion": "hyperfleet.redhat.com/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": namespace}});
         let body = self.expect("PATCH", &path, answer).await;
-        assert_eq!(body["kind"], "SentinelConfig");
+        assert_eq!(body["kind"], kind);
         body["status"].clone()
     }
 
@@ -80,10 +89,15 @@ impl ApiServer {
     }
 }
 
+/// A client talking to the returned scripted server.
+pub fn client() -> (kube::Client, ApiServer) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    (kube::Client::new(service, "default"), ApiServer(handle))
+}
+
 /// A context whose client talks to the returned scripted server; tasks use the memory broker.
 pub fn context() -> (Arc<Context>, ApiServer) {
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
+    let (client, server) = client();
     let metrics = OperatorMetrics::new();
     let (workloads, _changes) = Workloads::new(metrics.resources(Arc::new(EnvSecrets), dry_run_transports()));
     let reporter = Reporter { controller: "hyperfleet-operator".into(), instance: Some("test".into()) };
@@ -94,7 +108,7 @@ pub fn context() -> (Arc<Context>, ApiServer) {
         metrics: metrics.reconcile.clone(),
         status_interval: Duration::from_secs(30),
     };
-    (Arc::new(context), ApiServer(handle))
+    (Arc::new(context), server)
 }
 
 /// A SentinelConfig as the API server would send it. The API URL points at a closed port: the

@@ -163,3 +163,6 @@ impl ObjectTransport for Kubernetes {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,92 @@
+//! The Kubernetes transport against the scripted API server: discovery, create, AlreadyExists
+//! (a re-delivered event) read back with its status, label discovery, delete.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::controller::fixtures::client;
+
+fn batch_v1() -> Value {
+    json!({
+        "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1",
+        "resources": [
+            {"name": "jobs", "singularName": "job", "namespaced": true, "kind": "Job",
+             "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
+            {"name": "jobs/status", "singularName": "", "namespaced": true, "kind": "Job", "verbs": ["get", "patch", "update"]}
+        ]
+    })
+}
+
+fn job(status: Value) -> Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "dns-abc-1", "namespace": "jobs", "labels": {"hyperfleet.io/generation": "1"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "adapter", "image": "x"}], "restartPolicy": "Never"}}},
+        "status": status
+    })
+}
+
+#[tokio::test]
+async fn jobs_are_created_once_and_read_back_when_they_exist() {
+    let (client, mut server) = client();
+    let transport = Kubernetes::new(client);
+    let first = tokio::spawn({
+        let transport = transport.clone();
+        async move { transport.create(&job(json!(null))).await }
+    });
+    server.expect("GET", "/apis/batch/v1", batch_v1()).await;
+    let sent = server
+        .expect_answering("POST", "/apis/batch/v1/namespaces/jobs/jobs", 201, job(json!({"active": 1})))
+        .await;
+    assert_eq!(sent["metadata"]["name"], "dns-abc-1");
+    let (created, new) = first.await.unwrap().unwrap();
+    assert!(new);
+    assert_eq!(created["status"]["active"], 1);
+
+    // A re-delivered event: the Job exists; no second one, the existing one is read back.
+    let second = tokio::spawn({
+        let transport = transport.clone();
+        async move { transport.create(&job(json!(null))).await }
+    });
+    let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "AlreadyExists",
+                          "message": "jobs.batch \"dns-abc-1\" already exists", "code": 409});
+    server.expect_answering("POST", "/apis/batch/v1/namespaces/jobs/jobs", 409, conflict).await;
+    let done = job(json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}));
+    server.expect("GET", "/apis/batch/v1/namespaces/jobs/jobs/dns-abc-1", done).await;
+    let (existing, new) = second.await.unwrap().unwrap();
+    assert!(!new, "discovery is cached and nothing is created twice");
+    assert_eq!(crate::adapter::job::job_state(Some(&existing)), crate::adapter::job::JobState::Succeeded);
+}
+
+#[tokio::test]
+async fn label_discovery_picks_the_newest_generation_and_errors_are_classified() {
+    let (client, mut server) = client();
+    let transport = Kubernetes::new(client);
+    let target = Target {
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        namespace: Some("jobs".into()),
+        select: Select::Labels(BTreeMap::from([("hyperfleet.io/adapter".to_owned(), "dns".to_owned())])),
+    };
+    let find = tokio::spawn({
+        let (transport, target) = (transport.clone(), target.clone());
+        async move { transport.find(&target).await }
+    });
+    server.expect("GET", "/apis/batch/v1", batch_v1()).await;
+    let mut newer = job(json!({}));
+    newer["metadata"]["name"] = "dns-abc-2".into();
+    newer["metadata"]["labels"]["hyperfleet.io/generation"] = "2".into();
+    let list = json!({"apiVersion": "batch/v1", "kind": "JobList", "metadata": {}, "items": [job(json!({})), newer]});
+    server.expect("GET", "/apis/batch/v1/namespaces/jobs/jobs", list).await;
+    let found = find.await.unwrap().unwrap().unwrap();
+    assert_eq!(found["metadata"]["name"], "dns-abc-2");
+
+    let refused = tokio::spawn(async move { transport.create(&job(json!(null))).await });
+    let forbidden = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
+                           "message": "jobs.batch is forbidden", "code": 403});
+    server.expect_answering("POST", "/apis/batch/v1/namespaces/jobs/jobs", 403, forbidden).await;
+    let refused = refused.await.unwrap();
+    assert!(matches!(refused, Err(TransportError::Terminal(_))), "forbidden is not retried: {refused:?}");
+}

@@ -1,0 +1,66 @@
+//! AdapterConfig reconciler scenarios against the scripted API server.
+
+use std::{sync::Arc, time::Duration};
+
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::controller::{driver::reconcile, fixtures::context};
+
+fn adapter_json(name: &str, generation: i64, overrides: Value) -> Arc<GuardedAdapter> {
+    let mut spec = json!({
+        "adapterType": "dns",
+        "resourceType": "clusters",
+        "hyperfleetAPI": {"url": "http://127.0.0.1:9"},
+        "broker": {"type": "memory", "topic": "clusters"},
+        "criteria": {"preconditions": [{"name": "hasDomain", "expression": "has(cluster.spec.dns)"}]},
+        "jobTemplate": {"namespace": "jobs", "image": "example/dns", "args": ["{{ cluster.name }}"]},
+    });
+    for (key, value) in overrides.as_object().into_iter().flatten() {
+        spec[key] = value.clone();
+    }
+    let object = json!({
+        "apiVersion": "hyperfleet.redhat.com/v1alpha1", "kind": "AdapterConfig",
+        "metadata": {"name": name, "namespace": "fleet", "generation": generation, "uid": "u"},
+        "spec": spec,
+    });
+    Arc::new(serde_json::from_value(object).unwrap())
+}
+
+fn ready(status: &Value) -> &Value {
+    status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap()
+}
+
+#[tokio::test]
+async fn a_new_adapterconfig_starts_its_consumer_and_reports_it() {
+    let (context, mut server) = context();
+    let reconciling =
+        tokio::spawn(reconcile::<AdapterConfig>(adapter_json("dns", 1, json!({})), context.clone()));
+    let status = server.expect_status("adapterconfigs", "AdapterConfig", "fleet", "dns").await;
+    assert_eq!(ready(&status)["reason"], "Starting");
+    assert_eq!(status["eventsProcessed"], 0);
+    server.expect_event("fleet").await;
+    assert_eq!(reconciling.await.unwrap().unwrap(), Action::requeue(Duration::from_secs(30)));
+    assert_eq!(context.workloads.adapter_keys().await, ["fleet/dns"]);
+}
+
+#[tokio::test]
+async fn invalid_cel_or_templates_give_invalid_config_listing_every_problem_and_no_task() {
+    let (context, mut server) = context();
+    let broken = json!({
+        "criteria": {"preconditions": [{"name": "hasDomain", "expression": "has(cluster.spec.dns"}]},
+        "jobTemplate": {"namespace": "jobs", "image": "example/dns", "args": ["{{ cluster.name "]},
+    });
+    let reconciling =
+        tokio::spawn(reconcile::<AdapterConfig>(adapter_json("dns", 1, broken), context.clone()));
+    let status = server.expect_status("adapterconfigs", "AdapterConfig", "fleet", "dns").await;
+    let ready = ready(&status);
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("InvalidConfig")));
+    let message = ready["message"].as_str().unwrap();
+    assert!(message.contains("criteria.preconditions.hasDomain: invalid CEL expression"), "{message}");
+    assert!(message.contains("invalid template jobTemplate.args.0"), "{message}");
+    server.expect_event("fleet").await;
+    assert_eq!(reconciling.await.unwrap().unwrap(), Action::await_change());
+    assert!(context.workloads.adapter_keys().await.is_empty());
+}
