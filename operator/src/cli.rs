@@ -33,6 +33,48 @@ pub enum Command {
     /// (development, the demo). Files are re-read when they change; status is logged. Secret
     /// references read environment variables: Secret `my-secret` key `url` -> `MY_SECRET_URL`.
     Local(LocalArgs),
+    /// Tools for adapter authors.
+    #[command(subcommand)]
+    Adapter(AdapterCommand),
+}
+
+/// `adapter` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdapterCommand {
+    /// Run one event through an AdapterConfig with no cluster, broker or API: print the
+    /// decision, the manifests it would apply and the status it would report.
+    Test(AdapterTestArgs),
+}
+
+/// How the simulated Job of `adapter test` stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimulatedJob {
+    /// Created, not finished.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Finished unsuccessfully.
+    Failed,
+}
+
+/// `adapter test` flags.
+#[derive(Debug, Clone, Args)]
+pub struct AdapterTestArgs {
+    /// The AdapterConfig (a full document, or just its spec).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// The resource: as the API returns it, or a create payload (id, href and times are filled in).
+    #[arg(long)]
+    pub resource: PathBuf,
+    /// Other adapters' statuses (a list, or the API's page), for dependencies and CEL.
+    #[arg(long)]
+    pub statuses: Option<PathBuf>,
+    /// Treat the resource as being deleted.
+    #[arg(long)]
+    pub deleting: bool,
+    /// The state of the simulated Job when the status is computed.
+    #[arg(long, value_enum, default_value_t = SimulatedJob::Running)]
+    pub job: SimulatedJob,
 }
 
 /// `run` flags.

@@ -6,6 +6,7 @@
 
 pub mod adapter;
 pub mod admin;
+pub mod authoring;
 pub mod cel;
 pub mod cli;
 pub mod controller;

@@ -3,7 +3,8 @@
 use clap::Parser;
 
 use hyperfleet_operator::{
-    cli::{Cli, Command},
+    authoring::adapter_test,
+    cli::{AdapterCommand, Cli, Command},
     local::local,
     run::run,
 };
@@ -18,6 +19,17 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args).await.map_err(|err| error_chain(&err)),
         Command::Local(args) => local(args).await.map_err(|err| error_chain(&err)),
+        Command::Adapter(AdapterCommand::Test(args)) => match adapter_test(&args).await {
+            Ok(report) => {
+                print!("{report}");
+                Ok(())
+            }
+            Err(err) => {
+                // For people at a terminal: the error on stderr, plainly.
+                eprintln!("hyperfleet-operator adapter test: {}", error_chain(&err));
+                return std::process::ExitCode::FAILURE;
+            }
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

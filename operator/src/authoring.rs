@@ -1,0 +1,158 @@
+//! `hyperfleet-operator adapter test`: runs one event through an AdapterConfig without a
+//! cluster, a broker or an API — the resource (and other adapters' statuses) come from files,
+//! objects go to the dry-run transport — and prints the decision, the rendered manifests and
+//! the status report it would send. For writing and debugging adapters.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use hyperfleet_api_model::{AdapterStatus, Resource};
+use hyperfleet_crds::v1alpha1::{AdapterConfig, AdapterConfigSpec, ResourceType};
+
+use crate::{
+    adapter::{
+        Adapter, AdapterPlan, Handled, Transports,
+        api::FixedApi,
+        transport::dry_run::{DryRun, JobOutcome},
+    },
+    cli::{AdapterTestArgs, SimulatedJob},
+    sentinel::{decision::Reason, event::builtin_data},
+};
+
+/// Why the test could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthoringError {
+    /// A file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file's content is not what it should be.
+    #[error("{path}: {message}")]
+    Content {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The AdapterConfig is invalid.
+    #[error("the AdapterConfig is invalid:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+    /// The pipeline failed.
+    #[error("the event failed: {0}")]
+    Handle(#[from] crate::adapter::HandleError),
+}
+
+fn read(path: &PathBuf) -> Result<String, AuthoringError> {
+    std::fs::read_to_string(path).map_err(|source| AuthoringError::Read { path: path.clone(), source })
+}
+
+fn content(path: &PathBuf, message: impl std::fmt::Display) -> AuthoringError {
+    AuthoringError::Content { path: path.clone(), message: message.to_string() }
+}
+
+/// Runs the test and returns the report to print.
+pub async fn adapter_test(args: &AdapterTestArgs) -> Result<String, AuthoringError> {
+    let spec = load_spec(&args.file)?;
+    let plan = AdapterPlan::compile(&spec).map_err(AuthoringError::Invalid)?;
+    let resource = load_resource(&args.resource, spec.resource_type, args.deleting)?;
+    let statuses = match &args.statuses {
+        Some(path) => load_statuses(path)?,
+        None => Vec::new(),
+    };
+    let outcome = match args.job {
+        SimulatedJob::Failed => JobOutcome::Fail("simulated failure".into()),
+        SimulatedJob::Running | SimulatedJob::Succeeded => JobOutcome::Succeed,
+    };
+    let duration = if args.job == SimulatedJob::Running { Duration::from_secs(3600) } else { Duration::ZERO };
+    let dry_run = Arc::new(DryRun::new(duration, outcome));
+    let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
+    let api = Arc::new(FixedApi { resource: resource.clone(), statuses, reports: Default::default() });
+    let adapter = Adapter::new(plan, api, transports, spec.hyperfleet_api.url.clone());
+    let event = builtin_data(&resource, spec.resource_type.as_str(), Reason::New);
+    let handled = adapter.handle(&event).await?;
+    Ok(render(&handled, &dry_run.recorded()))
+}
+
+fn render(handled: &Handled, manifests: &[Value]) -> String {
+    let mut out = String::new();
+    let Handled::Reported { report, .. } = handled else {
+        return format!("decision: nothing to do ({handled:?})\n");
+    };
+    let applied = report.conditions.iter().find(|c| c.type_ == "Applied");
+    let decision = match applied.and_then(|c| c.reason.as_deref()) {
+        Some(reason @ ("PreconditionsNotMet" | "DependenciesNotMet")) => {
+            format!("{reason}: {}", applied.and_then(|c| c.message.as_deref()).unwrap_or_default())
+        }
+        Some(reason) => format!("act ({reason})"),
+        None => "act".into(),
+    };
+    out.push_str(&format!("# decision: {decision}\n"));
+    out.push_str(&format!("# manifests: {}\n", manifests.len()));
+    for manifest in manifests {
+        out.push_str("---\n");
+        out.push_str(
+            &serde_saphyr::to_string(manifest).unwrap_or_else(|err| format!("# unprintable: {err}\n")),
+        );
+    }
+    out.push_str("# status report\n");
+    out.push_str(&serde_json::to_string_pretty(report).unwrap_or_default());
+    out.push('\n');
+    out
+}
+
+/// An AdapterConfig document, or just its spec.
+fn load_spec(path: &PathBuf) -> Result<AdapterConfigSpec, AuthoringError> {
+    let text = read(path)?;
+    let value: Value = serde_saphyr::from_str(&text).map_err(|err| content(path, err))?;
+    if value.get("kind").is_some() {
+        let config: AdapterConfig = serde_json::from_value(value).map_err(|err| content(path, err))?;
+        return Ok(config.spec);
+    }
+    serde_json::from_value(value).map_err(|err| content(path, err))
+}
+
+/// A resource as the API returns it, or a create payload (`config/samples/api/cluster.json`)
+/// completed with an id, href, generation and times.
+fn load_resource(
+    path: &PathBuf,
+    resource_type: ResourceType,
+    deleting: bool,
+) -> Result<Resource, AuthoringError> {
+    let mut value: Value = serde_json::from_str(&read(path)?).map_err(|err| content(path, err))?;
+    let Some(fields) = value.as_object_mut() else { return Err(content(path, "not a JSON object")) };
+    let id = fields
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .unwrap_or_else(Uuid::now_v7);
+    let now = Utc::now();
+    let defaults = json!({
+        "id": id, "kind": resource_type.kind(), "href": format!("/api/hyperfleet/v1/{}/{id}", resource_type.as_str()),
+        "generation": 1, "spec": {}, "labels": {},
+        "status": {"phase": "Pending", "conditions": []},
+        "created_time": now, "updated_time": now, "created_by": "adapter-test", "updated_by": "adapter-test",
+    });
+    for (key, value) in defaults.as_object().into_iter().flatten() {
+        fields.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+    if deleting {
+        fields.insert("deleted_time".into(), json!(now));
+    }
+    serde_json::from_value(value).map_err(|err| content(path, err))
+}
+
+/// A list of statuses, or a page of them (`{"items": [...]}`) as the API returns.
+fn load_statuses(path: &PathBuf) -> Result<Vec<AdapterStatus>, AuthoringError> {
+    let value: Value = serde_json::from_str(&read(path)?).map_err(|err| content(path, err))?;
+    let items = value.get("items").cloned().unwrap_or(value);
+    serde_json::from_value(items)
+        .map_err(|err| content(path, format!("not a list of adapter statuses: {err}")))
+}

@@ -1,0 +1,53 @@
+//! `hyperfleet-operator adapter test` on the committed samples: the dns adapter waits for
+//! validation, then renders its Job with the zone computed from the cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns
+
+use std::path::PathBuf;
+
+use hyperfleet_operator::{
+    authoring::{AuthoringError, adapter_test},
+    cli::{AdapterTestArgs, SimulatedJob},
+};
+
+fn sample(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/samples").join(path)
+}
+
+fn args(statuses: Option<&str>, job: SimulatedJob) -> AdapterTestArgs {
+    AdapterTestArgs {
+        file: sample("adapterconfig-dns.yaml"),
+        resource: sample("api/cluster.json"),
+        statuses: statuses.map(sample),
+        deleting: false,
+        job,
+    }
+}
+
+#[tokio::test]
+async fn the_dns_sample_waits_for_validation() {
+    let out = adapter_test(&args(None, SimulatedJob::Running)).await.unwrap();
+    assert!(out.starts_with("# decision: DependenciesNotMet: waiting for validation"), "{out}");
+    assert!(out.contains("# manifests: 0"), "{out}");
+}
+
+#[tokio::test]
+async fn the_dns_sample_renders_its_job_once_validation_is_done() {
+    let out = adapter_test(&args(Some("api/statuses-validation-done.json"), SimulatedJob::Succeeded))
+        .await
+        .unwrap();
+    assert!(out.contains("# decision: act (JobCreated)"), "{out}");
+    assert!(
+        out.contains("- prod-us-east-1.clusters.example.com"),
+        "the zone param reaches the Job's args:\n{out}"
+    );
+    assert!(out.contains("\"reason\": \"JobSucceeded\""), "{out}");
+}
+
+#[tokio::test]
+async fn a_missing_file_names_the_file() {
+    let mut args = args(None, SimulatedJob::Running);
+    args.resource = sample("api/nope.json");
+    let err = adapter_test(&args).await.unwrap_err();
+    assert!(matches!(err, AuthoringError::Read { .. }));
+    assert!(err.to_string().contains("nope.json"), "{err}");
+}
