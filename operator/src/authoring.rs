@@ -50,12 +50,12 @@ pub enum AuthoringError {
     Handle(#[from] crate::adapter::HandleError),
 }
 
-fn read(path: &PathBuf) -> Result<String, AuthoringError> {
-    std::fs::read_to_string(path).map_err(|source| AuthoringError::Read { path: path.clone(), source })
+fn read(path: &std::path::Path) -> Result<String, AuthoringError> {
+    std::fs::read_to_string(path).map_err(|source| AuthoringError::Read { path: path.to_path_buf(), source })
 }
 
-fn content(path: &PathBuf, message: impl std::fmt::Display) -> AuthoringError {
-    AuthoringError::Content { path: path.clone(), message: message.to_string() }
+fn content(path: &std::path::Path, message: impl std::fmt::Display) -> AuthoringError {
+    AuthoringError::Content { path: path.to_path_buf(), message: message.to_string() }
 }
 
 /// Runs the test and returns the report to print.
@@ -109,7 +109,7 @@ fn render(handled: &Handled, manifests: &[Value]) -> String {
 }
 
 /// An AdapterConfig document, or just its spec.
-fn load_spec(path: &PathBuf) -> Result<AdapterConfigSpec, AuthoringError> {
+fn load_spec(path: &std::path::Path) -> Result<AdapterConfigSpec, AuthoringError> {
     let text = read(path)?;
     let value: Value = serde_saphyr::from_str(&text).map_err(|err| content(path, err))?;
     if value.get("kind").is_some() {
@@ -150,7 +150,7 @@ fn load_resource(
 }
 
 /// A list of statuses, or a page of them (`{"items": [...]}`) as the API returns.
-fn load_statuses(path: &PathBuf) -> Result<Vec<AdapterStatus>, AuthoringError> {
+fn load_statuses(path: &std::path::Path) -> Result<Vec<AdapterStatus>, AuthoringError> {
     let value: Value = serde_json::from_str(&read(path)?).map_err(|err| content(path, err))?;
     let items = value.get("items").cloned().unwrap_or(value);
     serde_json::from_value(items)
