@@ -122,7 +122,7 @@ fn load_spec(path: &std::path::Path) -> Result<AdapterConfigSpec, AuthoringError
 /// A resource as the API returns it, or a create payload (`config/samples/api/cluster.json`)
 /// completed with an id, href, generation and times.
 fn load_resource(
-    path: &PathBuf,
+    path: &std::path::Path,
     resource_type: ResourceType,
     deleting: bool,
 ) -> Result<Resource, AuthoringError> {
