@@ -110,9 +110,16 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LocalArgs {
     /// Directory of SentinelConfig/AdapterConfig YAML files (searched recursively; multi-document
-    /// files allowed; other kinds are skipped).
-    #[arg(long, env = "HYPERFLEET_CONFIG_DIR")]
-    pub config_dir: PathBuf,
+    /// files allowed; other kinds are skipped). Repeat for several directories.
+    #[arg(long, env = "HYPERFLEET_CONFIG_DIR", required = true, value_delimiter = ',')]
+    pub config_dir: Vec<PathBuf>,
+    /// Use the in-process memory broker for every config, whatever its `broker.type` says (so
+    /// configs written for a cluster run here unchanged; topics are kept).
+    #[arg(long, env = "HYPERFLEET_MEMORY_BROKER")]
+    pub memory_broker: bool,
+    /// Use this API URL for every config, whatever its `hyperfleetAPI.url` says.
+    #[arg(long, env = "HYPERFLEET_API_URL")]
+    pub api_url: Option<String>,
     /// Address of the admin server (`/livez`, `/readyz`, `/metrics`).
     #[arg(long, env = "HYPERFLEET_ADMIN_ADDR", default_value = "127.0.0.1:8081")]
     pub admin_addr: SocketAddr,

@@ -26,7 +26,7 @@ use crate::{
     controller::{driver::Managed, now},
     metrics::OperatorMetrics,
     resolve::EnvSecrets,
-    workloads::{Applied, Workloads},
+    workloads::{Applied, Changes, Workloads},
 };
 
 /// Namespace of configs whose YAML names none.
@@ -65,10 +65,39 @@ pub struct Document {
 /// Statuses last logged, by kind and key.
 type Shown = HashMap<(&'static str, String), Value>;
 
+/// Changes applied to every document before it runs.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Replaces every `broker` (its `topic` and `subscription` are kept), e.g.
+    /// `{"type": "memory"}`.
+    pub broker: Option<Value>,
+    /// Replaces every `hyperfleetAPI.url`.
+    pub api_url: Option<String>,
+}
+
+impl Overrides {
+    fn apply(&self, document: &mut Value) {
+        let spec = &mut document["spec"];
+        if let Some(broker) = &self.broker {
+            let mut replaced = broker.clone();
+            for kept in ["topic", "subscription"] {
+                if let Some(value) = spec["broker"].get(kept) {
+                    replaced[kept] = value.clone();
+                }
+            }
+            spec["broker"] = replaced;
+        }
+        if let Some(url) = &self.api_url {
+            spec["hyperfleetAPI"]["url"] = url.clone().into();
+        }
+    }
+}
+
 /// Runs until SIGTERM/Ctrl-C.
 pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
-    load_dir(&args.config_dir)
-        .map_err(|source| LocalError::ConfigDir { path: args.config_dir.clone(), source })?;
+    for dir in &args.config_dir {
+        load_dir(dir).map_err(|source| LocalError::ConfigDir { path: dir.clone(), source })?;
+    }
     let metrics = Arc::new(OperatorMetrics::new());
     let dry_run = Arc::new(DryRun::new(args.job_duration, JobOutcome::Succeed));
     let transports = Transports { kubernetes: dry_run.clone(), dry_run };
@@ -81,34 +110,70 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
         shutdown.cancel();
         result
     };
+    let overrides = Overrides {
+        broker: args.memory_broker.then(|| serde_json::json!({"type": "memory"})),
+        api_url: args.api_url.clone(),
+    };
     let reconciler = async {
-        let mut shown = Shown::new();
-        tracing::info!(dir = %args.config_dir.display(), "local mode: running the configs found there (adapters use the dry-run transport)");
-        loop {
-            match load_dir(&args.config_dir) {
-                Ok(documents) => {
-                    reconcile_kind::<SentinelConfig>(&documents, &workloads, &mut shown).await;
-                    reconcile_kind::<AdapterConfig>(&documents, &workloads, &mut shown).await;
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "cannot read the config directory; keeping the running tasks")
-                }
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = hyperfleet_telemetry::shutdown_signal() => break,
-                () = tokio::time::sleep(args.reload_interval) => {}
-                // A task's health changed: show it now.
-                Some(_) = changes.sentinels.recv() => {}
-                Some(_) = changes.adapters.recv() => {}
-            }
-        }
+        let dirs: Vec<String> = args.config_dir.iter().map(|d| d.display().to_string()).collect();
+        tracing::info!(dirs = %dirs.join(","), "local mode: running the configs found there (adapters use the dry-run transport)");
+        let signal = async {
+            hyperfleet_telemetry::shutdown_signal().await;
+            shutdown.cancel();
+        };
+        let run = run_configs(
+            &args.config_dir,
+            &overrides,
+            &workloads,
+            &mut changes,
+            args.reload_interval,
+            &shutdown,
+        );
+        tokio::select! { () = run => {}, () = signal => {} }
         tracing::info!("shutting down: stopping every task");
         shutdown.cancel();
         workloads.shutdown().await;
     };
     let (admin, ()) = tokio::join!(admin, reconciler);
     admin.map_err(LocalError::Admin)
+}
+
+/// Keeps the tasks in line with the documents in `dirs` (re-read every `reload`) until
+/// `shutdown`, logging status changes. The caller stops the tasks afterwards.
+pub async fn run_configs(
+    dirs: &[PathBuf],
+    overrides: &Overrides,
+    workloads: &Workloads,
+    changes: &mut Changes,
+    reload: std::time::Duration,
+    shutdown: &CancellationToken,
+) {
+    let mut shown = Shown::new();
+    loop {
+        let mut documents = Vec::new();
+        let mut readable = true;
+        for dir in dirs {
+            match load_dir(dir) {
+                Ok(found) => documents.extend(found),
+                Err(err) => {
+                    tracing::error!(dir = %dir.display(), error = %err, "cannot read a config directory; keeping the running tasks");
+                    readable = false;
+                }
+            }
+        }
+        if readable {
+            documents.iter_mut().for_each(|document| overrides.apply(&mut document.value));
+            reconcile_kind::<SentinelConfig>(&documents, workloads, &mut shown).await;
+            reconcile_kind::<AdapterConfig>(&documents, workloads, &mut shown).await;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(reload) => {}
+            // A task's health changed: show it now.
+            Some(_) = changes.sentinels.recv() => {}
+            Some(_) = changes.adapters.recv() => {}
+        }
+    }
 }
 
 /// Applies every document of kind `K`, stops the tasks of vanished ones, logs status changes.

@@ -127,6 +127,23 @@ impl SecretSource for EnvSecrets {
     }
 }
 
+/// Secrets from a fixed map of `(name, key)` to value (tests, and embedding the runtime).
+#[derive(Debug, Clone, Default)]
+pub struct StaticSecrets(pub HashMap<(String, String), String>);
+
+#[async_trait]
+impl SecretSource for StaticSecrets {
+    async fn get(&self, namespace: &str, reference: &SecretKeyRef) -> Result<String, ResolveError> {
+        let key = (reference.name.clone(), reference.key.clone());
+        self.0.get(&key).cloned().ok_or_else(|| ResolveError::Secret {
+            namespace: namespace.to_owned(),
+            name: reference.name.clone(),
+            key: reference.key.clone(),
+            reason: "not found".into(),
+        })
+    }
+}
+
 /// An API client for `api`, with its timeout and token.
 pub async fn api_client(
     api: &HyperfleetApi,

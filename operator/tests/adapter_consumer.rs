@@ -41,14 +41,16 @@ jobTemplate: {{namespace: jobs, image: "example/dns:latest"}}
     .unwrap()
 }
 
+/// Waits up to 30 s: the Pub/Sub emulator can take seconds to create a subscription when the
+/// whole suite runs at once.
 async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
-    for _ in 0..200 {
+    for _ in 0..300 {
         if check().await {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{what} did not happen within 10 s");
+    panic!("{what} did not happen within 30 s");
 }
 
 async fn events_become_reports_and_poison_is_dead_lettered(pool: PgPool, broker: Arc<dyn Broker>) {

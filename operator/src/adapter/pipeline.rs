@@ -288,11 +288,16 @@ impl Adapter {
         variables.set("job", job.unwrap_or(Value::Null));
         variables.set("resources", serde_json::to_value(resources).unwrap_or_default());
         variables.set("conditions", conditions_value(&defaults));
-        let conditions = match apply_rules(&self.plan.status_rules, &variables.bindings(), defaults.clone()) {
-            Ok(conditions) => conditions,
-            Err(err) => {
-                default_conditions(&Verdict::Failed { reason: "StatusRuleFailed", message: err.to_string() })
-            }
+        // Rules describe what the adapter made; when it made nothing, the defaults say why.
+        let conditions = match verdict {
+            Verdict::Acted(_) => apply_rules(&self.plan.status_rules, &variables.bindings(), defaults)
+                .unwrap_or_else(|err| {
+                    default_conditions(&Verdict::Failed {
+                        reason: "StatusRuleFailed",
+                        message: err.to_string(),
+                    })
+                }),
+            Verdict::NotMet { .. } | Verdict::Failed { .. } => defaults,
         };
         let metadata = self.plan.job.as_ref().map(
             |job| json!({"job_name": job_name(&self.plan.adapter, resource), "job_namespace": job.namespace}),
