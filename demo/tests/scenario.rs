@@ -1,0 +1,88 @@
+//! The demo's scenario as a test: the real API over PostgreSQL, the operator's local mode with
+//! the adapter catalog and the dry-run transport, in-process, over the memory broker and over a
+//! real RabbitMQ: create -> Ready, node pool -> Ready, update -> Ready at generation 2,
+//! delete -> gone. The timings are printed (`--nocapture` to see them).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use hyperfleet_api::{
+    http::{AppState, app},
+    kinds::{KindSettings, Kinds},
+    store::Store,
+};
+use hyperfleet_api_model::client::Client;
+use hyperfleet_operator::{
+    adapter::{
+        Transports,
+        transport::dry_run::{DryRun, JobOutcome},
+    },
+    local::{Overrides, run_configs},
+    metrics::OperatorMetrics,
+    resolve::StaticSecrets,
+    workloads::Workloads,
+};
+
+async fn api(pool: PgPool) -> (Client, String) {
+    let required = |names: &[&str]| KindSettings {
+        required_adapters: names.iter().map(|n| (*n).to_owned()).collect(),
+        ..KindSettings::default()
+    };
+    let kinds = Kinds {
+        cluster: required(&["validation", "dns", "placement", "pullsecret", "hypershift"]),
+        nodepool: required(&["validation", "hypershift"]),
+    };
+    let state = AppState::new(Store::new(pool, Arc::new(kinds)), Duration::from_secs(600));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app(state, Duration::from_secs(30))).await });
+    (Client::new(&base).unwrap(), base)
+}
+
+async fn scenario(pool: PgPool, broker: serde_json::Value, secrets: StaticSecrets) {
+    let (client, base) = api(pool).await;
+    let metrics = OperatorMetrics::new();
+    let dry_run = Arc::new(DryRun::new(Duration::from_millis(500), JobOutcome::Succeed));
+    let transports = Transports { kubernetes: dry_run.clone(), dry_run };
+    let (workloads, mut changes) = Workloads::new(metrics.resources(Arc::new(secrets), transports));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dirs = [root.join("adapters"), root.join("config/local")];
+    let overrides = Overrides { broker: Some(broker), api_url: Some(base) };
+    let shutdown = CancellationToken::new();
+    let operator = {
+        let shutdown = shutdown.clone();
+        async move {
+            run_configs(&dirs, &overrides, &workloads, &mut changes, Duration::from_millis(500), &shutdown)
+                .await;
+            workloads.shutdown().await;
+        }
+    };
+    let operator = tokio::spawn(operator);
+
+    let mut out = Vec::new();
+    let result = hyperfleet_demo::run(&client, &mut out, Duration::from_secs(60)).await;
+    shutdown.cancel();
+    operator.await.unwrap();
+    let log = String::from_utf8_lossy(&out);
+    let timings = result.unwrap_or_else(|err| panic!("{err}\n{log}"));
+    println!("{log}\n{timings:?}");
+    assert!(log.contains("phase Ready (generation 2)"), "{log}");
+    assert!(log.contains("nodepool workers"), "{log}");
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_cluster_goes_from_creation_to_ready_to_gone_over_the_memory_broker(pool: PgPool) {
+    scenario(pool, serde_json::json!({"type": "memory"}), StaticSecrets::default()).await;
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_cluster_goes_from_creation_to_ready_to_gone_over_rabbitmq(pool: PgPool) {
+    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
+    let secrets = StaticSecrets(HashMap::from([(("demo-rabbitmq".to_owned(), "url".to_owned()), url)]));
+    let broker =
+        serde_json::json!({"type": "rabbitmq", "urlSecretRef": {"name": "demo-rabbitmq", "key": "url"}});
+    scenario(pool, broker, secrets).await;
+}
