@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if cargo nextest --version >/dev/null 2>&1; then
-  exec hack/test-env.sh run cargo nextest run --workspace --no-fail-fast "$@"
+  exec hack/test-env.sh run cargo nextest run --workspace --exclude hyperfleet-e2e --no-fail-fast "$@"
 fi
-exec hack/test-env.sh run cargo test --workspace --no-fail-fast "$@"
+exec hack/test-env.sh run cargo test --workspace --exclude hyperfleet-e2e --no-fail-fast "$@"
