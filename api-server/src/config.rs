@@ -3,18 +3,15 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
-use hyperfleet_telemetry::LogFormat;
+use hyperfleet_telemetry::LogArgs;
 
 /// HyperFleet API server: stores clusters, node pools and adapter statuses in PostgreSQL.
 #[derive(Debug, Parser)]
 #[command(name = "hyperfleet-api", version, about, long_about = None)]
 pub struct Cli {
-    /// Log format: `json` for machines (default), `text` for people.
-    #[arg(long, env = "HYPERFLEET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json, global = true)]
-    pub log_format: LogFormat,
-    /// Log filter in `RUST_LOG` syntax, e.g. `info` or `hyperfleet_api=debug,info`.
-    #[arg(long, env = "HYPERFLEET_LOG_LEVEL", default_value = "info", global = true)]
-    pub log_level: String,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -3,12 +3,11 @@
 use clap::Parser;
 
 use hyperfleet_api::{config::Cli, run};
-use hyperfleet_telemetry as telemetry;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = telemetry::init(cli.log_format, &cli.log_level) {
+    if let Err(err) = cli.log.init() {
         eprintln!("hyperfleet-api: {err}");
         return std::process::ExitCode::FAILURE;
     }

@@ -5,19 +5,16 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
-use hyperfleet_telemetry::LogFormat;
+use hyperfleet_telemetry::LogArgs;
 
 /// HyperFleet's controller manager: runs one Sentinel (poll the API, publish reconcile events)
 /// per SentinelConfig and one adapter per AdapterConfig.
 #[derive(Debug, Parser)]
 #[command(name = "hyperfleet-operator", version)]
 pub struct Cli {
-    /// Log line format.
-    #[arg(long, env = "HYPERFLEET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json, global = true)]
-    pub log_format: LogFormat,
-    /// Log filter (`info`, `hyperfleet_operator=debug,info`); `RUST_LOG` wins when set.
-    #[arg(long, env = "HYPERFLEET_LOG_LEVEL", default_value = "info", global = true)]
-    pub log_level: String,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -12,7 +12,7 @@ use hyperfleet_operator::{
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = hyperfleet_telemetry::init(cli.log_format, &cli.log_level) {
+    if let Err(err) = cli.log.init() {
         eprintln!("hyperfleet-operator: {err}");
         return std::process::ExitCode::FAILURE;
     }

@@ -3,7 +3,7 @@
 //! make sure its task runs at the config's generation, and say how it is doing. The callers
 //! turn the answer into a status (patched or logged).
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::sync::{Mutex, mpsc};
 
@@ -13,7 +13,7 @@ use crate::{
     adapter::{Adapter, AdapterPlan, AdapterProgress, AdapterRunner, Transports, metrics::AdapterMetrics},
     resolve::{BrokerPool, ResolveError, SecretSource, api_client},
     sentinel::{Sentinel, SentinelProgress, SentinelSettings, metrics::SentinelMetrics},
-    tasks::{TaskHealth, TaskRegistry},
+    tasks::{TaskContext, TaskHealth, TaskRegistry},
 };
 
 /// How long a stopping task gets before it is aborted.
@@ -94,25 +94,11 @@ impl Workloads {
         let key = format!("{namespace}/{name}");
         let settings = match SentinelSettings::from_spec(name, spec) {
             Ok(settings) => settings,
-            Err(errors) => {
-                self.sentinels.lock().await.stop(&key).await;
-                return Applied::Invalid(errors);
-            }
+            Err(errors) => return invalid(&self.sentinels, &key, errors).await,
         };
         let shard = settings.shard.clone();
-        let mut sentinels = self.sentinels.lock().await;
-        if sentinels.needs_start(&key, generation) {
-            let sentinel = match self.build_sentinel(namespace, spec, settings).await {
-                Ok(sentinel) => sentinel,
-                Err(err) => {
-                    sentinels.stop(&key).await;
-                    return Applied::Unresolved(err);
-                }
-            };
-            sentinels.ensure(&key, generation, |context| sentinel.run(context)).await;
-        }
-        let health = sentinels.health(&key).unwrap_or(TaskHealth::Starting);
-        Applied::Running { health, progress: sentinels.progress(&key).unwrap_or_default(), shard }
+        let build = self.build_sentinel(namespace, spec, settings);
+        ensure(&self.sentinels, &key, generation, build, Sentinel::run, shard).await
     }
 
     async fn build_sentinel(
@@ -139,24 +125,10 @@ impl Workloads {
         let key = format!("{namespace}/{name}");
         let plan = match AdapterPlan::compile(spec) {
             Ok(plan) => plan,
-            Err(errors) => {
-                self.adapters.lock().await.stop(&key).await;
-                return Applied::Invalid(errors);
-            }
+            Err(errors) => return invalid(&self.adapters, &key, errors).await,
         };
-        let mut adapters = self.adapters.lock().await;
-        if adapters.needs_start(&key, generation) {
-            let runner = match self.build_adapter(namespace, spec, plan).await {
-                Ok(runner) => runner,
-                Err(err) => {
-                    adapters.stop(&key).await;
-                    return Applied::Unresolved(err);
-                }
-            };
-            adapters.ensure(&key, generation, |context| runner.run(context)).await;
-        }
-        let health = adapters.health(&key).unwrap_or(TaskHealth::Starting);
-        Applied::Running { health, progress: adapters.progress(&key).unwrap_or_default(), shard: None }
+        let build = self.build_adapter(namespace, spec, plan);
+        ensure(&self.adapters, &key, generation, build, AdapterRunner::run, None).await
     }
 
     async fn build_adapter(
@@ -214,4 +186,46 @@ impl Workloads {
         self.stop_all().await;
         self.resources.brokers.close_all().await;
     }
+}
+
+/// Stops the task of an invalid config.
+async fn invalid<P>(
+    registry: &Mutex<TaskRegistry<String, P>>,
+    key: &String,
+    errors: Vec<String>,
+) -> Applied<P>
+where
+    P: Clone + Default + Send + Sync + 'static,
+{
+    registry.lock().await.stop(key).await;
+    Applied::Invalid(errors)
+}
+
+/// Makes the task of `key` run at `generation`: when none does, awaits `build` (resolving
+/// Secrets, connecting the broker: only then) and starts `run` on it.
+async fn ensure<P, T, Fut>(
+    registry: &Mutex<TaskRegistry<String, P>>,
+    key: &String,
+    generation: i64,
+    build: impl Future<Output = Result<T, ResolveError>>,
+    run: impl FnOnce(T, TaskContext<P>) -> Fut,
+    shard: Option<String>,
+) -> Applied<P>
+where
+    P: Clone + Default + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut tasks = registry.lock().await;
+    if tasks.needs_start(key, generation) {
+        let task = match build.await {
+            Ok(task) => task,
+            Err(err) => {
+                tasks.stop(key).await;
+                return Applied::Unresolved(err);
+            }
+        };
+        tasks.ensure(key, generation, |context| run(task, context)).await;
+    }
+    let health = tasks.health(key).unwrap_or(TaskHealth::Starting);
+    Applied::Running { health, progress: tasks.progress(key).unwrap_or_default(), shard }
 }

@@ -19,6 +19,24 @@ pub enum LogFormat {
     Text,
 }
 
+/// The logging flags every binary takes (flatten into its top-level parser).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log format: `json` for machines (default), `text` for people.
+    #[arg(long, env = "HYPERFLEET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter in `RUST_LOG` syntax, e.g. `info` or `hyperfleet_operator=debug,info`.
+    #[arg(long, env = "HYPERFLEET_LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+}
+
+impl LogArgs {
+    /// Installs the global subscriber as the flags say.
+    pub fn init(&self) -> Result<(), String> {
+        init(self.log_format, &self.log_level)
+    }
+}
+
 /// Installs the global subscriber. `RUST_LOG`, when set and valid, wins over `filter`.
 pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
     let filter = std::env::var("RUST_LOG")
