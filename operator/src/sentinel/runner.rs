@@ -238,7 +238,7 @@ impl Sentinel {
                     self.metrics.poll_succeeded(&labels, &report, started.elapsed(), now);
                     context.update(|progress| record_poll(progress, &report, now));
                     context.report(poll_health(&report));
-                    self.settings.poll_interval
+                    jittered(self.settings.poll_interval, &self.settings.name, self.polls)
                 }
                 Err(err) => {
                     failures = failures.saturating_add(1);
@@ -258,6 +258,16 @@ impl Sentinel {
         }
         self.metrics.forget(&labels);
     }
+}
+
+/// `interval` stretched by 0-10 %, differently per Sentinel and poll, so shards started together
+/// do not hit the API in lock-step.
+fn jittered(interval: Duration, name: &str, poll: u64) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (name, poll).hash(&mut hasher);
+    let per_mille = u32::try_from(hasher.finish() % 101).unwrap_or(0);
+    interval + interval * per_mille / 1000
 }
 
 fn record_poll(progress: &mut SentinelProgress, report: &PollReport, now: DateTime<Utc>) {
@@ -287,4 +297,19 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_intervals_are_stretched_by_at_most_ten_percent_and_differ_between_shards() {
+        let interval = Duration::from_secs(10);
+        let waits: Vec<Duration> = (0..50).map(|poll| jittered(interval, "eu", poll)).collect();
+        assert!(waits.iter().all(|w| *w >= interval && *w <= interval * 11 / 10));
+        assert!(waits.iter().any(|w| *w != waits[0]), "not constant");
+        let other: Vec<Duration> = (0..50).map(|poll| jittered(interval, "us", poll)).collect();
+        assert_ne!(waits, other);
+    }
 }
