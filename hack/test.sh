@@ -4,6 +4,9 @@
 # Extra arguments go to the test runner, e.g. `hack/test.sh -E 'test(search)'`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Helm's own SDK (from PyPI) lints and renders the chart for the packaging tests.
+HYPERFLEET_HELM_PYTHON="$(hack/helm-env.sh)"
+export HYPERFLEET_HELM_PYTHON
 if cargo nextest --version >/dev/null 2>&1; then
   exec hack/test-env.sh run cargo nextest run --workspace --exclude hyperfleet-e2e --no-fail-fast "$@"
 fi
