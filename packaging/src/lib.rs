@@ -1,0 +1,54 @@
+//! Packaging: how the Helm chart is rendered for checks ([`helm`], through Helm's own Go SDK
+//! from PyPI, no helm binary), and how the OLM bundle is generated from that render and the
+//! samples ([`bundle`]), so chart and bundle cannot drift. `bundlegen` writes `bundle/`.
+#![warn(missing_docs)]
+
+pub mod bundle;
+pub mod helm;
+
+use std::path::PathBuf;
+
+/// Why packaging failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackagingError {
+    /// No Python with the Helm SDK was given.
+    #[error(
+        "HYPERFLEET_HELM_PYTHON is not set: run through hack/test.sh, or export HYPERFLEET_HELM_PYTHON=$(hack/helm-env.sh)"
+    )]
+    NoHelm,
+    /// hack/helm.py failed.
+    #[error("hack/helm.py {command} failed: {message}")]
+    Helm {
+        /// `lint` or `render`.
+        command: &'static str,
+        /// Its stderr (and stdout for lint).
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something did not parse.
+    #[error("{what}: {message}")]
+    Parse {
+        /// What.
+        what: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The repository's root (where `charts/`, `bundle/` and `config/` are).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The chart's directory.
+pub fn chart_dir() -> PathBuf {
+    repo_root().join("charts/hyperfleet")
+}
