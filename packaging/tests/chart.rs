@@ -300,10 +300,18 @@ fn the_images_build_the_binaries_the_chart_runs_as_the_user_it_expects() {
         let image = pod["containers"][0]["image"].as_str().unwrap();
         let binary = image.rsplit('/').next().unwrap().split(':').next().unwrap();
         let component = binary.trim_start_matches("hyperfleet-");
-        let dockerfile = std::fs::read_to_string(hyperfleet_packaging::repo_root().join(format!("images/{component}.Dockerfile")))
-            .unwrap_or_else(|err| panic!("no Dockerfile for {binary}: {err}"));
-        assert!(dockerfile.contains(&format!("--bin {binary}")), "images/{component}.Dockerfile does not build {binary}");
+        let dockerfile = std::fs::read_to_string(
+            hyperfleet_packaging::repo_root().join(format!("images/{component}.Dockerfile")),
+        )
+        .unwrap_or_else(|err| panic!("no Dockerfile for {binary}: {err}"));
+        assert!(
+            dockerfile.contains(&format!("--bin {binary}")),
+            "images/{component}.Dockerfile does not build {binary}"
+        );
         let user = pod["securityContext"]["runAsUser"].as_i64().unwrap();
-        assert!(dockerfile.contains(&format!("USER {user}:{user}")), "images/{component}.Dockerfile does not run as {user}");
+        assert!(
+            dockerfile.contains(&format!("USER {user}:{user}")),
+            "images/{component}.Dockerfile does not run as {user}"
+        );
     }
 }
