@@ -171,8 +171,7 @@ fn the_charts_crds_are_crdgens() {
         assert_eq!(
             committed,
             hyperfleet_crds::to_yaml(&crd).unwrap(),
-            "{} drifted: cp crds/{plural}.yaml {}",
-            path.display(),
+            "{} drifted: run `cargo run -p hyperfleet-crds --bin crdgen -- --out crds --out charts/hyperfleet/crds`",
             path.display()
         );
     }
