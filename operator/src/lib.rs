@@ -1,8 +1,9 @@
 //! HyperFleet's controller manager. Per SentinelConfig it runs a poll -> decide -> publish loop
-//! ([`sentinel`]); per AdapterConfig, a broker consumer (the adapter runtime, to come); both as
-//! supervised tasks in a [`tasks::TaskRegistry`]. So far this crate holds the Sentinel's pure
-//! core (which resources a shard asks the API for, and the per-resource publish decision) and
-//! the task registry; the controllers, the loops and the binary come next.
+//! ([`sentinel`]); per AdapterConfig, a broker consumer that evaluates CEL, creates Jobs and
+//! other objects and reports status ([`adapter`]); both as supervised tasks ([`tasks`]) kept in
+//! line with their configs by [`workloads`]. The configs come from the Kubernetes API
+//! ([`controller`], under a Lease: [`leader`]; wired by [`run`]) or from files ([`local`]);
+//! [`authoring`] runs one event through an adapter for people writing them.
 
 pub mod adapter;
 pub mod admin;
