@@ -83,22 +83,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let listener = admin::bind(args.admin_addr).await.map_err(RunError::Admin)?;
     let admin = admin::serve(listener, AdminState { metrics, ready: ready.clone() }, shutdown.clone());
 
-    let (leading, _keeper, _always) = if args.leader_election {
-        let namespace = args.lease_namespace.clone().unwrap_or_else(|| client.default_namespace().to_owned());
-        let settings = LeaseSettings {
-            name: args.lease_name.clone(),
-            namespace,
-            identity,
-            duration: args.lease_duration,
-        };
-        tracing::info!(lease = %format!("{}/{}", settings.namespace, settings.name), identity = %settings.identity, "leader election on");
-        let (leading, keeper) = leader::lease(client.clone(), &settings).await?;
-        (leading, Some(keeper), None)
-    } else {
-        tracing::warn!("leader election off: run a single replica, or events are published twice");
-        let (always, leading) = watch::channel(true);
-        (leading, None, Some(always))
-    };
+    let leadership = leadership(&args, &client, identity).await?;
     let namespace = (!args.namespace.is_empty()).then_some(args.namespace.clone());
     let sentinel_changes = Arc::new(Mutex::new(changes.sentinels));
     let adapter_changes = Arc::new(Mutex::new(changes.adapters));
@@ -127,7 +112,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         result
     };
     let led = async {
-        let result = leader::lead(leading, shutdown.clone(), &workloads, term).await;
+        let result = leader::lead(leadership.leading.clone(), shutdown.clone(), &workloads, term).await;
         shutdown.cancel();
         result
     };
@@ -138,6 +123,38 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     admin.map_err(RunError::Admin)?;
     led?;
     Ok(())
+}
+
+/// Whether this replica leads, and what keeps that answer alive.
+struct Leadership {
+    leading: watch::Receiver<bool>,
+    // Held for their lifetime: dropping the keeper's handle or the constant sender would end
+    // leadership.
+    _keeper: Option<
+        tokio::task::JoinHandle<
+            Result<kube_lease_manager::LeaseManager, kube_lease_manager::LeaseManagerError>,
+        >,
+    >,
+    _always: Option<watch::Sender<bool>>,
+}
+
+/// The Lease, or (leader election off) constant leadership.
+async fn leadership(
+    args: &RunArgs,
+    client: &kube::Client,
+    identity: String,
+) -> Result<Leadership, LeaderError> {
+    if !args.leader_election {
+        tracing::warn!("leader election off: run a single replica, or events are published twice");
+        let (always, leading) = watch::channel(true);
+        return Ok(Leadership { leading, _keeper: None, _always: Some(always) });
+    }
+    let namespace = args.lease_namespace.clone().unwrap_or_else(|| client.default_namespace().to_owned());
+    let settings =
+        LeaseSettings { name: args.lease_name.clone(), namespace, identity, duration: args.lease_duration };
+    tracing::info!(lease = %format!("{}/{}", settings.namespace, settings.name), identity = %settings.identity, "leader election on");
+    let (leading, keeper) = leader::lease(client.clone(), &settings).await?;
+    Ok(Leadership { leading, _keeper: Some(keeper), _always: None })
 }
 
 /// The registry's change announcements as reconcile triggers. The receiver outlives each
