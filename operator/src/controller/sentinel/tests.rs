@@ -146,3 +146,38 @@ where
     }
     panic!("condition not met within a second");
 }
+
+#[test]
+fn the_status_carries_the_figures_kubectl_shows_and_keeps_transition_times() {
+    use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+
+    use crate::{sentinel::SentinelProgress, tasks::TaskHealth};
+
+    let at = |s: i64| Time(Timestamp::from_second(s).unwrap());
+    let progress = SentinelProgress {
+        last_poll: Some(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()),
+        in_shard: 120,
+        pending: 7,
+        published: 42,
+        publish_errors: 0,
+        last_error: None,
+    };
+    let running = Applied::Running {
+        health: TaskHealth::Running,
+        progress,
+        shard: Some("labels.region = 'eu'".into()),
+    };
+    let first = sentinel_status(&running, Some(3), &SentinelConfigStatus::default(), &at(100));
+    assert_eq!(
+        (first.resources_in_shard, first.resources_pending, first.events_published),
+        (Some(120), Some(7), Some(42))
+    );
+    assert_eq!(first.last_poll_time, Some(at(1_800_000_000)));
+    assert_eq!(first.shard.as_deref(), Some("labels.region = 'eu'"));
+    assert_eq!(first.observed_generation, Some(3));
+    let ready = first.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!((ready.status.as_str(), ready.last_transition_time.clone()), ("True", at(100)));
+
+    let later = sentinel_status(&running, Some(3), &first, &at(200));
+    assert_eq!(later, first, "nothing changed: the same status, so no write");
+}
