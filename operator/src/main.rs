@@ -40,12 +40,16 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-/// An error with its sources, `: `-joined.
+/// An error with its sources, `: `-joined; a cause whose text is already there (some errors
+/// print their sources themselves) is not repeated.
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        message = format!("{message}: {cause}");
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
         source = cause.source();
     }
     message
