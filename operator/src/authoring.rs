@@ -134,8 +134,19 @@ fn load_resource(
         .and_then(|id| Uuid::parse_str(id).ok())
         .unwrap_or_else(Uuid::now_v7);
     let now = Utc::now();
+    // A node pool belongs to a cluster, as the API always says.
+    let owner = Uuid::now_v7();
+    let href = match resource_type {
+        ResourceType::Clusters => format!("/api/hyperfleet/v1/clusters/{id}"),
+        ResourceType::Nodepools => format!("/api/hyperfleet/v1/clusters/{owner}/nodepools/{id}"),
+    };
+    if resource_type == ResourceType::Nodepools {
+        let reference =
+            json!({"id": owner, "kind": "Cluster", "href": format!("/api/hyperfleet/v1/clusters/{owner}")});
+        fields.entry("owner_references").or_insert(reference);
+    }
     let defaults = json!({
-        "id": id, "kind": resource_type.kind(), "href": format!("/api/hyperfleet/v1/{}/{id}", resource_type.as_str()),
+        "id": id, "kind": resource_type.kind(), "href": href,
         "generation": 1, "spec": {}, "labels": {},
         "status": {"phase": "Pending", "conditions": []},
         "created_time": now, "updated_time": now, "created_by": "adapter-test", "updated_by": "adapter-test",

@@ -51,3 +51,37 @@ async fn a_missing_file_names_the_file() {
     assert!(matches!(err, AuthoringError::Read { .. }));
     assert!(err.to_string().contains("nope.json"), "{err}");
 }
+
+#[tokio::test]
+async fn every_catalog_adapter_compiles_and_runs_on_the_samples_while_live_and_while_deleting() {
+    let catalog = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../adapters");
+    let mut tested = 0;
+    for entry in std::fs::read_dir(&catalog).unwrap() {
+        let file = entry.unwrap().path().join("adapterconfig.yaml");
+        if !file.exists() {
+            continue;
+        }
+        let resource = if file.to_string_lossy().contains("nodepool") {
+            "api/nodepool.json"
+        } else {
+            "api/cluster.json"
+        };
+        for (deleting, job) in
+            [(false, SimulatedJob::Running), (false, SimulatedJob::Succeeded), (true, SimulatedJob::Running)]
+        {
+            let args = AdapterTestArgs {
+                file: file.clone(),
+                resource: sample(resource),
+                statuses: Some(sample("api/statuses-validation-done.json")),
+                deleting,
+                job,
+            };
+            let out = adapter_test(&args).await.unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+            for broken in ["StatusRuleFailed", "ExpressionFailed", "TemplateFailed", "ParamsFailed"] {
+                assert!(!out.contains(broken), "{} (deleting: {deleting}): {broken}\n{out}", file.display());
+            }
+        }
+        tested += 1;
+    }
+    assert_eq!(tested, 7, "the catalog's five cluster and two node pool adapters");
+}
