@@ -2,6 +2,8 @@
 
 use clap::Parser;
 
+use hyperfleet_telemetry::error_chain;
+
 use hyperfleet_operator::{
     authoring::adapter_test,
     cli::{AdapterCommand, Cli, Command},
@@ -38,19 +40,4 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// An error with its sources, `: `-joined; a cause whose text is already there (some errors
-/// print their sources themselves) is not repeated.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message = format!("{message}: {text}");
-        }
-        source = cause.source();
-    }
-    message
 }

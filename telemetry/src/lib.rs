@@ -1,6 +1,7 @@
 //! What every HyperFleet binary (`hyperfleet-api`, `hyperfleet-operator`) wires the same way:
 //! `tracing` with an `EnvFilter`, JSON or text lines on stderr; one way of rendering a
-//! `prometheus-client` registry for `/metrics`; and the shutdown signals (Ctrl-C, SIGTERM).
+//! `prometheus-client` registry for `/metrics`; errors with their causes for logs; and the
+//! shutdown signals (Ctrl-C, SIGTERM).
 #![warn(missing_docs)]
 
 use clap::ValueEnum;
@@ -54,6 +55,22 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
         }
     };
     result.map_err(|err| err.to_string())
+}
+
+/// An error with its sources, `: `-joined, for logs and error details; a cause whose text is
+/// already there (some errors print their sources themselves) is not repeated.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The registry in the OpenMetrics text format.

@@ -156,8 +156,8 @@ impl IntoResponse for ApiError {
             other => (other.to_string(), Vec::new()),
         };
         let cause = match &self {
-            ApiError::Unavailable(source) => Some(error_chain(source)),
-            ApiError::Internal(source) => Some(error_chain(source.as_ref())),
+            ApiError::Unavailable(source) => Some(hyperfleet_telemetry::error_chain(source)),
+            ApiError::Internal(source) => Some(hyperfleet_telemetry::error_chain(source.as_ref())),
             _ => None,
         };
         let slug = title.to_ascii_lowercase().replace(' ', "-");
@@ -179,17 +179,6 @@ impl IntoResponse for ApiError {
         response.extensions_mut().insert(ProblemDraft { problem, cause });
         response
     }
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 /// Middleware completing [`ProblemDraft`]s into problem+json bodies.

@@ -19,13 +19,7 @@ pub struct ApiCallError {
 
 impl From<hyperfleet_api_model::client::ClientError> for ApiCallError {
     fn from(err: hyperfleet_api_model::client::ClientError) -> Self {
-        let mut message = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(cause) = source {
-            message = format!("{message}: {cause}");
-            source = cause.source();
-        }
-        Self { message, transient: err.is_transient() }
+        Self { message: hyperfleet_telemetry::error_chain(&err), transient: err.is_transient() }
     }
 }
 

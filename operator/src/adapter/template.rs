@@ -70,7 +70,9 @@ impl TemplatesBuilder {
     pub fn add(&mut self, name: impl Into<String>, source: impl Into<String>) {
         let name = name.into();
         if let Err(err) = self.env.add_template_owned(name.clone(), source.into()) {
-            self.errors.push(TemplateError::Compile { name, message: detail(&err) }.to_string());
+            self.errors.push(
+                TemplateError::Compile { name, message: hyperfleet_telemetry::error_chain(&err) }.to_string(),
+            );
         }
     }
 
@@ -83,8 +85,10 @@ impl TemplatesBuilder {
 impl Templates {
     /// Renders template `name` with `context`.
     pub fn render(&self, name: &str, context: &serde_json::Value) -> Result<String, TemplateError> {
-        let error =
-            |err: minijinja::Error| TemplateError::Render { name: name.to_owned(), message: detail(&err) };
+        let error = |err: minijinja::Error| TemplateError::Render {
+            name: name.to_owned(),
+            message: hyperfleet_telemetry::error_chain(&err),
+        };
         self.env.get_template(name).map_err(error)?.render(Serde(context)).map_err(error)
     }
 
@@ -105,17 +109,6 @@ impl Templates {
     pub fn has(&self, name: &str) -> bool {
         self.env.get_template(name).is_ok()
     }
-}
-
-/// minijinja's message with its location and cause.
-fn detail(err: &minijinja::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message = format!("{message}: {cause}");
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -243,7 +243,7 @@ impl Sentinel {
                 Err(err) => {
                     failures = failures.saturating_add(1);
                     self.metrics.poll_failed(&labels, started.elapsed());
-                    let message = format!("{err}: {}", error_chain(&err));
+                    let message = hyperfleet_telemetry::error_chain(&err);
                     tracing::warn!(sentinel = %self.settings.name, error = %message, failures, "poll failed");
                     context.update(|progress| progress.last_error = Some(message.clone()));
                     context.report(TaskHealth::Degraded(message));
@@ -286,17 +286,6 @@ fn poll_health(report: &PollReport) -> TaskHealth {
     } else {
         TaskHealth::Running
     }
-}
-
-/// The sources of an error, joined (the top-level message alone rarely says what to fix).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]
