@@ -23,7 +23,7 @@ use hyperfleet_operator::{
     local::{Overrides, run_configs},
     metrics::OperatorMetrics,
     resolve::StaticSecrets,
-    workloads::Workloads,
+    workloads::{Resources, Workloads},
 };
 
 async fn api(pool: PgPool) -> (Client, String) {
@@ -47,7 +47,7 @@ async fn scenario(pool: PgPool, broker: serde_json::Value, secrets: StaticSecret
     let metrics = OperatorMetrics::new();
     let dry_run = Arc::new(DryRun::new(Duration::from_millis(500), JobOutcome::Succeed));
     let transports = Transports { kubernetes: dry_run.clone(), dry_run };
-    let (workloads, mut changes) = Workloads::new(metrics.resources(Arc::new(secrets), transports));
+    let (workloads, mut changes) = Workloads::new(Resources::new(&metrics, Arc::new(secrets), transports));
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let dirs = [root.join("adapters"), root.join("config/local")];
     let overrides = Overrides { broker: Some(broker), api_url: Some(base) };

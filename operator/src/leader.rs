@@ -142,7 +142,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::resolve::EnvSecrets;
+    use crate::{resolve::EnvSecrets, workloads::Resources};
 
     fn spec() -> hyperfleet_crds::v1alpha1::SentinelConfigSpec {
         serde_json::from_value(serde_json::json!({
@@ -168,7 +168,8 @@ mod tests {
     async fn losing_the_lease_stops_the_controllers_and_every_task_and_winning_it_back_restarts_them() {
         let metrics = crate::metrics::OperatorMetrics::new();
         let transports = crate::controller::fixtures::dry_run_transports();
-        let (workloads, _changes) = Workloads::new(metrics.resources(Arc::new(EnvSecrets), transports));
+        let (workloads, _changes) =
+            Workloads::new(Resources::new(&metrics, Arc::new(EnvSecrets), transports));
         let workloads = Arc::new(workloads);
         let (lease, leading) = watch::channel(false);
         let shutdown = CancellationToken::new();
@@ -210,7 +211,8 @@ mod tests {
     async fn a_stopped_lease_keeper_is_an_error_so_the_process_exits() {
         let metrics = crate::metrics::OperatorMetrics::new();
         let transports = crate::controller::fixtures::dry_run_transports();
-        let (workloads, _changes) = Workloads::new(metrics.resources(Arc::new(EnvSecrets), transports));
+        let (workloads, _changes) =
+            Workloads::new(Resources::new(&metrics, Arc::new(EnvSecrets), transports));
         let (lease, leading) = watch::channel(false);
         drop(lease);
         let result = lead(leading, CancellationToken::new(), &workloads, |_stop| async {}).await;

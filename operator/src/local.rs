@@ -26,7 +26,7 @@ use crate::{
     controller::{driver::Managed, now},
     metrics::OperatorMetrics,
     resolve::EnvSecrets,
-    workloads::{Applied, Changes, Workloads},
+    workloads::{Applied, Changes, Resources, Workloads},
 };
 
 /// Namespace of configs whose YAML names none.
@@ -101,7 +101,7 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
     let metrics = Arc::new(OperatorMetrics::new());
     let dry_run = Arc::new(DryRun::new(args.job_duration, JobOutcome::Succeed));
     let transports = Transports { kubernetes: dry_run.clone(), dry_run };
-    let (workloads, mut changes) = Workloads::new(metrics.resources(Arc::new(EnvSecrets), transports));
+    let (workloads, mut changes) = Workloads::new(Resources::new(&metrics, Arc::new(EnvSecrets), transports));
     let shutdown = CancellationToken::new();
     let listener = admin::bind(args.admin_addr).await.map_err(LocalError::Admin)?;
     let admin_state = AdminState { metrics, ready: Arc::new(AtomicBool::new(true)) };

@@ -100,23 +100,6 @@ impl OperatorMetrics {
     }
 }
 
-impl OperatorMetrics {
-    /// The workloads' inputs recording into these metrics.
-    pub fn resources(
-        &self,
-        secrets: std::sync::Arc<dyn crate::resolve::SecretSource>,
-        transports: crate::adapter::Transports,
-    ) -> crate::workloads::Resources {
-        crate::workloads::Resources {
-            secrets,
-            brokers: crate::resolve::BrokerPool::new(self.broker.clone()),
-            transports,
-            sentinel_metrics: self.sentinel.clone(),
-            adapter_metrics: self.adapter.clone(),
-        }
-    }
-}
-
 impl Default for OperatorMetrics {
     fn default() -> Self {
         Self::new()

@@ -37,7 +37,7 @@ use crate::{
     leader::{self, LeaderError, LeaseSettings},
     metrics::OperatorMetrics,
     resolve::KubeSecrets,
-    workloads::Workloads,
+    workloads::{Resources, Workloads},
 };
 
 /// How long a Job of a `transport: dry-run` resource pretends to run.
@@ -66,7 +66,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         dry_run: Arc::new(DryRun::new(DRY_RUN_JOB_DURATION, JobOutcome::Succeed)),
     };
     let (workloads, changes) =
-        Workloads::new(metrics.resources(Arc::new(KubeSecrets(client.clone())), transports));
+        Workloads::new(Resources::new(&metrics, Arc::new(KubeSecrets(client.clone())), transports));
     let workloads = Arc::new(workloads);
     let identity = args.identity.clone().unwrap_or_else(hostname);
     let reporter =

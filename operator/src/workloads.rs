@@ -11,8 +11,9 @@ use hyperfleet_crds::v1alpha1::{AdapterConfigSpec, SentinelConfigSpec};
 
 use crate::{
     adapter::{Adapter, AdapterPlan, AdapterProgress, AdapterRunner, Transports, metrics::AdapterMetrics},
+    metrics::OperatorMetrics,
     resolve::{BrokerPool, ResolveError, SecretSource, api_client},
-    sentinel::{Sentinel, SentinelProgress, SentinelSettings, metrics::SentinelMetrics},
+    sentinel::{Sentinel, SentinelProgress, SentinelSettings, metrics::SentinelMetrics, query::shard_search},
     tasks::{TaskContext, TaskHealth, TaskRegistry},
 };
 
@@ -50,6 +51,20 @@ pub struct Resources {
     pub sentinel_metrics: SentinelMetrics,
     /// Adapter series.
     pub adapter_metrics: AdapterMetrics,
+}
+
+impl Resources {
+    /// Inputs resolving Secrets with `secrets`, delivering adapters' objects through
+    /// `transports`, recording into `metrics`.
+    pub fn new(metrics: &OperatorMetrics, secrets: Arc<dyn SecretSource>, transports: Transports) -> Self {
+        Self {
+            secrets,
+            brokers: BrokerPool::new(metrics.broker.clone()),
+            transports,
+            sentinel_metrics: metrics.sentinel.clone(),
+            adapter_metrics: metrics.adapter.clone(),
+        }
+    }
 }
 
 /// The keys (`<namespace>/<name>`) of tasks whose health changed or that ended, per kind.
@@ -92,13 +107,11 @@ impl Workloads {
         spec: &SentinelConfigSpec,
     ) -> Applied<SentinelProgress> {
         let key = format!("{namespace}/{name}");
-        let settings = match SentinelSettings::from_spec(name, spec) {
-            Ok(settings) => settings,
-            Err(errors) => return invalid(&self.sentinels, &key, errors).await,
-        };
-        let shard = settings.shard.clone();
-        let build = self.build_sentinel(namespace, spec, settings);
-        ensure(&self.sentinels, &key, generation, build, Sentinel::run, shard).await
+        // For the status only; an invalid selector is reported by `from_spec` below.
+        let shard = shard_search(&spec.shard_selector).ok().flatten();
+        let compile = || SentinelSettings::from_spec(name, spec);
+        let build = |settings| self.build_sentinel(namespace, spec, settings);
+        ensure(&self.sentinels, &key, generation, compile, build, Sentinel::run, shard).await
     }
 
     async fn build_sentinel(
@@ -123,12 +136,9 @@ impl Workloads {
         spec: &AdapterConfigSpec,
     ) -> Applied<AdapterProgress> {
         let key = format!("{namespace}/{name}");
-        let plan = match AdapterPlan::compile(spec) {
-            Ok(plan) => plan,
-            Err(errors) => return invalid(&self.adapters, &key, errors).await,
-        };
-        let build = self.build_adapter(namespace, spec, plan);
-        ensure(&self.adapters, &key, generation, build, AdapterRunner::run, None).await
+        let compile = || AdapterPlan::compile(spec);
+        let build = |plan| self.build_adapter(namespace, spec, plan);
+        ensure(&self.adapters, &key, generation, compile, build, AdapterRunner::run, None).await
     }
 
     async fn build_adapter(
@@ -188,36 +198,34 @@ impl Workloads {
     }
 }
 
-/// Stops the task of an invalid config.
-async fn invalid<P>(
-    registry: &Mutex<TaskRegistry<String, P>>,
-    key: &String,
-    errors: Vec<String>,
-) -> Applied<P>
-where
-    P: Clone + Default + Send + Sync + 'static,
-{
-    registry.lock().await.stop(key).await;
-    Applied::Invalid(errors)
-}
-
-/// Makes the task of `key` run at `generation`: when none does, awaits `build` (resolving
-/// Secrets, connecting the broker: only then) and starts `run` on it.
-async fn ensure<P, T, Fut>(
+/// Makes the task of `key` run at `generation`. Only when none does (a new config, a spec
+/// change, a task that ended) is the spec compiled (CEL, templates: an invalid one stops any
+/// task and is reported), then resolved by `build` (Secrets, the broker connection) and `run`.
+/// A reconcile of an unchanged, running config does neither.
+async fn ensure<P, C, T, B, Fut>(
     registry: &Mutex<TaskRegistry<String, P>>,
     key: &String,
     generation: i64,
-    build: impl Future<Output = Result<T, ResolveError>>,
+    compile: impl FnOnce() -> Result<C, Vec<String>>,
+    build: impl FnOnce(C) -> B,
     run: impl FnOnce(T, TaskContext<P>) -> Fut,
     shard: Option<String>,
 ) -> Applied<P>
 where
     P: Clone + Default + Send + Sync + 'static,
+    B: Future<Output = Result<T, ResolveError>>,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut tasks = registry.lock().await;
     if tasks.needs_start(key, generation) {
-        let task = match build.await {
+        let compiled = match compile() {
+            Ok(compiled) => compiled,
+            Err(errors) => {
+                tasks.stop(key).await;
+                return Applied::Invalid(errors);
+            }
+        };
+        let task = match build(compiled).await {
             Ok(task) => task,
             Err(err) => {
                 tasks.stop(key).await;

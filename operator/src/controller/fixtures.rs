@@ -20,7 +20,7 @@ use crate::{
     },
     metrics::OperatorMetrics,
     resolve::EnvSecrets,
-    workloads::Workloads,
+    workloads::{Resources, Workloads},
 };
 
 /// Dry-run transports whose Jobs finish at once.
@@ -99,7 +99,8 @@ pub fn client() -> (kube::Client, ApiServer) {
 pub fn context() -> (Arc<Context>, ApiServer) {
     let (client, server) = client();
     let metrics = OperatorMetrics::new();
-    let (workloads, _changes) = Workloads::new(metrics.resources(Arc::new(EnvSecrets), dry_run_transports()));
+    let (workloads, _changes) =
+        Workloads::new(Resources::new(&metrics, Arc::new(EnvSecrets), dry_run_transports()));
     let reporter = Reporter { controller: "hyperfleet-operator".into(), instance: Some("test".into()) };
     let context = Context {
         client: client.clone(),

@@ -182,18 +182,10 @@ where
         }
     }
 
-    /// The task's health; a task that ended on its own counts as failed.
+    /// The task's health (a task that ended on its own or panicked reported `Failed` through
+    /// its supervisor before ending).
     pub fn health(&self, key: &K) -> Option<TaskHealth> {
-        let entry = self.tasks.get(key)?;
-        if entry.handle.is_finished() && !entry.cancel.is_cancelled() {
-            let last = entry.health.borrow().clone();
-            return Some(match last {
-                TaskHealth::Failed(reason) => TaskHealth::Failed(reason),
-                // Aborted before it could say (the supervisor reports every other end).
-                _ => TaskHealth::Failed("the task ended unexpectedly".into()),
-            });
-        }
-        Some(entry.health.borrow().clone())
+        self.tasks.get(key).map(|entry| entry.health.borrow().clone())
     }
 
     /// The progress a key's task last reported.
