@@ -143,8 +143,11 @@ pub async fn run(client: &Client, out: &mut dyn Write, timeout: Duration) -> Res
     table.line(&format!("creating cluster {}", cluster.name));
     let started = Instant::now();
     let cluster = client.create_cluster(&cluster).await?;
-    let ready_at =
-        |generation: i64| move |r: &Resource| r.status.phase == Phase::Ready && r.generation == generation;
+    let ready_at = |generation: i64| {
+        move |r: Option<&Resource>| {
+            r.is_some_and(|r| r.status.phase == Phase::Ready && r.generation == generation)
+        }
+    };
     wait(client, &mut table, &cluster.href, "the cluster to be Ready", timeout, ready_at(1)).await?;
     let cluster_ready = started.elapsed();
     table.line(&format!("cluster Ready after {cluster_ready:.1?}"));
@@ -170,54 +173,33 @@ pub async fn run(client: &Client, out: &mut dyn Write, timeout: Duration) -> Res
     table.line("deleting the cluster (and with it the node pool)");
     let started = Instant::now();
     client.delete_cluster(cluster.id).await?;
-    wait_gone(client, &mut table, &cluster.href, timeout).await?;
+    wait(client, &mut table, &cluster.href, "the cluster to be deleted", timeout, |r| r.is_none()).await?;
     let deleted = started.elapsed();
     table.line(&format!("cluster and node pool finalized and gone after {deleted:.1?}"));
     Ok(Timings { cluster_ready, nodepool_ready, update_ready, deleted })
 }
 
-/// Polls the resource at `href` until `done`, printing progress.
+/// Polls the resource at `href` (`None` once it is gone) until `done`, printing progress.
 async fn wait(
     client: &Client,
     table: &mut Table<'_>,
     href: &str,
     what: &str,
     timeout: Duration,
-    done: impl Fn(&Resource) -> bool,
+    done: impl Fn(Option<&Resource>) -> bool,
 ) -> Result<(), DemoError> {
     let deadline = Instant::now() + timeout;
     let mut last = String::from("nothing yet");
     while Instant::now() < deadline {
-        if let Some(resource) = client.get_resource(href).await? {
-            table.observe(client, &resource).await?;
-            if done(&resource) {
-                return Ok(());
-            }
-            last = summary(&resource);
+        let resource = client.get_resource(href).await?;
+        if let Some(resource) = &resource {
+            table.observe(client, resource).await?;
+            last = summary(resource);
+        }
+        if done(resource.as_ref()) {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Err(DemoError::Timeout { what: what.to_owned(), timeout, last })
-}
-
-/// Polls until the resource at `href` no longer exists.
-async fn wait_gone(
-    client: &Client,
-    table: &mut Table<'_>,
-    href: &str,
-    timeout: Duration,
-) -> Result<(), DemoError> {
-    let deadline = Instant::now() + timeout;
-    let mut last = String::from("nothing yet");
-    while Instant::now() < deadline {
-        match client.get_resource(href).await? {
-            None => return Ok(()),
-            Some(resource) => {
-                table.observe(client, &resource).await?;
-                last = summary(&resource);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Err(DemoError::Timeout { what: "the cluster to be deleted".into(), timeout, last })
 }

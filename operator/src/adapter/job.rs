@@ -105,7 +105,10 @@ pub fn job_manifest(
         }),
         status: None,
     };
-    let mut manifest = serde_json::to_value(&job).unwrap_or_default();
+    let mut manifest = serde_json::to_value(&job).map_err(|err| TemplateError::Output {
+        name: "jobTemplate".into(),
+        message: format!("the Job does not serialize: {err}"),
+    })?;
     manifest["apiVersion"] = "batch/v1".into();
     manifest["kind"] = "Job".into();
     Ok(Some(manifest))

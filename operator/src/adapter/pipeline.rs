@@ -129,7 +129,11 @@ impl Adapter {
 
     /// Handles the event with data `event`.
     pub async fn handle(&self, event: &Value) -> Result<Handled, HandleError> {
-        let target = EventTarget::parse(event)?;
+        self.handle_target(&EventTarget::parse(event)?, event).await
+    }
+
+    /// Handles the event with data `event` about `target` (already read from it).
+    pub async fn handle_target(&self, target: &EventTarget, event: &Value) -> Result<Handled, HandleError> {
         let Some(resource) = self.api.resource(&target.href).await.map_err(api_error)? else {
             return Ok(Handled::Gone);
         };

@@ -137,7 +137,7 @@ async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, deliver
     };
     let lock = shared.locks.get(target.id);
     let _guard = lock.lock().await;
-    let result = shared.adapter.handle(&data).await;
+    let result = shared.adapter.handle_target(&target, &data).await;
     if let Ok(Handled::Reported { observed: Some(observed), .. }) = &result {
         record_job(shared, &adapter, observed);
     }

@@ -95,6 +95,10 @@ fn classify(err: kube::Error) -> TransportError {
     }
 }
 
+fn selector(labels: &std::collections::BTreeMap<String, String>) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
 fn name_of(target: &Target) -> Result<&str, TransportError> {
     match &target.select {
         Select::Name(name) => Ok(name),
@@ -133,8 +137,8 @@ impl ObjectTransport for Kubernetes {
         match &target.select {
             Select::Name(name) => Ok(api.get_opt(name).await.map_err(classify)?.map(|o| to_value(&o))),
             Select::Labels(labels) => {
-                let selector = labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-                let list = api.list(&ListParams::default().labels(&selector)).await.map_err(classify)?;
+                let list =
+                    api.list(&ListParams::default().labels(&selector(labels))).await.map_err(classify)?;
                 Ok(list.items.iter().map(to_value).max_by_key(generation_of))
             }
         }
@@ -150,15 +154,12 @@ impl ObjectTransport for Kubernetes {
                 Err(err) => Err(classify(err)),
             },
             Select::Labels(labels) => {
-                let selector = labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-                let list = api.list(&ListParams::default().labels(&selector)).await.map_err(classify)?;
-                let found = !list.items.is_empty();
-                if found {
-                    api.delete_collection(&params, &ListParams::default().labels(&selector))
-                        .await
-                        .map_err(classify)?;
-                }
-                Ok(found)
+                // One call; the API answers with what it deleted (or a bare Status).
+                let deleted = api
+                    .delete_collection(&params, &ListParams::default().labels(&selector(labels)))
+                    .await
+                    .map_err(classify)?;
+                Ok(deleted.left().is_none_or(|list| !list.items.is_empty()))
             }
         }
     }
