@@ -240,15 +240,11 @@ async fn large_lists_page_by_id_without_counting(pool: PgPool) {
     }
     let (mut seen, mut after) = (Vec::new(), None::<uuid::Uuid>);
     loop {
-        let search = after.map_or_else(
-            || "name like 'keyset-%'".to_owned(),
-            |id| format!("name like 'keyset-%' and id > '{id}'"),
-        );
         let params = ListParams {
             size: Some(2),
-            order: Some("id".into()),
-            search: Some(search),
+            search: Some("name like 'keyset-%'".into()),
             count: Some(false),
+            after,
             ..Default::default()
         };
         let page = api.client.list_clusters(&params).await.unwrap();
@@ -263,4 +259,14 @@ async fn large_lists_page_by_id_without_counting(pool: PgPool) {
     assert_eq!(seen, created, "UUIDv7 ids page in creation order, each once");
     let counted = api.client.list_clusters(&ListParams::search("name like 'keyset-%'")).await.unwrap();
     assert_eq!(counted.total, 5, "counting stays the default");
+    for (params, message) in [
+        (ListParams { after: Some(created[0]), page: Some(2), ..Default::default() }, "takes no `page`"),
+        (
+            ListParams { after: Some(created[0]), order: Some("name".into()), ..Default::default() },
+            "`id asc`",
+        ),
+    ] {
+        let err = api.client.list_clusters(&params).await.unwrap_err().to_string();
+        assert!(err.contains(message), "{err}");
+    }
 }

@@ -14,7 +14,10 @@ use chrono::Utc;
 use sqlx::{Connection, PgConnection, PgPool};
 
 use hyperfleet_api::{http, kinds::Kinds, store};
-use hyperfleet_api_model::client::Client;
+use hyperfleet_api_model::{
+    client::Client,
+    search::{Expr, Field},
+};
 use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Subscription};
 use hyperfleet_crds::v1alpha1::ResourceType;
 use hyperfleet_operator::sentinel::{Sentinel, SentinelSettings, decision::Backoff, rules::CustomRules};
@@ -78,7 +81,7 @@ async fn run(url: &str, clusters: i64) {
     let settings = SentinelSettings {
         name: "bench".into(),
         resource_type: ResourceType::Clusters,
-        shard: Some("labels.region = 'us-east'".into()),
+        shard: Some(Expr::eq(Field::label("region"), "us-east")),
         poll_interval: Duration::from_secs(5),
         backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
         topic: "bench-clusters".into(),

@@ -9,17 +9,17 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use hyperfleet_api_model::{AdapterStatus, Resource};
+use hyperfleet_api_model::{AdapterStatus, ReconcileEventData, ReconcileReason, Resource};
 use hyperfleet_crds::v1alpha1::{AdapterConfig, AdapterConfigSpec, ResourceType};
 
 use crate::{
     adapter::{
         Adapter, AdapterPlan, Handled, Transports,
         api::FixedApi,
+        report::Verdict,
         transport::dry_run::{DryRun, JobOutcome},
     },
     cli::{AdapterTestArgs, SimulatedJob},
-    sentinel::{decision::Reason, event::builtin_data},
 };
 
 /// Why the test could not run.
@@ -76,23 +76,24 @@ pub async fn adapter_test(args: &AdapterTestArgs) -> Result<String, AuthoringErr
     let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
     let api = Arc::new(FixedApi { resource: resource.clone(), statuses, reports: Default::default() });
     let adapter = Adapter::new(plan, api, transports, spec.hyperfleet_api.url.clone());
-    let event = builtin_data(&resource, spec.resource_type.as_str(), Reason::New);
+    let event = ReconcileEventData::new(&resource, spec.resource_type, ReconcileReason::New);
     let handled = adapter.handle(&event).await?;
     Ok(render(&handled, &dry_run.recorded()))
 }
 
 fn render(handled: &Handled, manifests: &[Value]) -> String {
     let mut out = String::new();
-    let Handled::Reported { report, .. } = handled else {
+    let Handled::Reported { report, verdict, .. } = handled else {
         return format!("decision: nothing to do ({handled:?})\n");
     };
     let applied = report.conditions.iter().find(|c| c.type_ == "Applied");
-    let decision = match applied.and_then(|c| c.reason.as_deref()) {
-        Some(reason @ ("PreconditionsNotMet" | "DependenciesNotMet")) => {
-            format!("{reason}: {}", applied.and_then(|c| c.message.as_deref()).unwrap_or_default())
-        }
-        Some(reason) => format!("act ({reason})"),
-        None => "act".into(),
+    let decision = match verdict {
+        Verdict::NotMet { reason, message } => format!("{}: {message}", reason.as_str()),
+        Verdict::Failed { reason, .. } => format!("act ({})", reason.as_str()),
+        Verdict::Acted(_) => match applied.and_then(|c| c.reason.as_deref()) {
+            Some(reason) => format!("act ({reason})"),
+            None => "act".into(),
+        },
     };
     out.push_str(&format!("# decision: {decision}\n"));
     out.push_str(&format!("# manifests: {}\n", manifests.len()));

@@ -108,7 +108,7 @@ impl Workloads {
     ) -> Applied<SentinelProgress> {
         let key = format!("{namespace}/{name}");
         // For the status only; an invalid selector is reported by `from_spec` below.
-        let shard = shard_search(&spec.shard_selector).ok().flatten();
+        let shard = shard_search(&spec.shard_selector).ok().flatten().map(|expr| expr.to_string());
         let compile = || SentinelSettings::from_spec(name, spec);
         let build = |settings| self.build_sentinel(namespace, spec, settings);
         ensure(&self.sentinels, &key, generation, compile, build, Sentinel::run, shard).await

@@ -11,7 +11,9 @@ use chrono::Utc;
 use cloudevents::{EventBuilder, EventBuilderV10};
 use sqlx::PgPool;
 
-use hyperfleet_api_model::{ConditionStatus, CreateResource};
+use hyperfleet_api_model::{
+    ConditionStatus, CreateResource, ReconcileEventData, ReconcileReason, ResourceType,
+};
 use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics, Subscription};
 use hyperfleet_crds::v1alpha1::AdapterConfigSpec;
 use hyperfleet_operator::{
@@ -20,10 +22,7 @@ use hyperfleet_operator::{
         metrics::AdapterMetrics,
         transport::dry_run::{DryRun, JobOutcome},
     },
-    sentinel::{
-        decision::Reason,
-        event::{builtin_data, reconcile_event},
-    },
+    sentinel::event::reconcile_event,
     tasks::{TaskHealth, TaskRegistry},
 };
 
@@ -73,9 +72,8 @@ async fn events_become_reports_and_poison_is_dead_lettered(pool: PgPool, broker:
         labels: Default::default(),
     };
     let cluster = client.create_cluster(&body).await.unwrap();
-    let event =
-        reconcile_event(&cluster, builtin_data(&cluster, "clusters", Reason::New), "test", Utc::now())
-            .unwrap();
+    let data = ReconcileEventData::new(&cluster, ResourceType::Clusters, ReconcileReason::New);
+    let event = reconcile_event(&data, "test", Utc::now()).unwrap();
     broker.publish(&topic, &event).await.unwrap();
     eventually("the dns report", async || {
         let statuses = client.list_statuses(&cluster.href).await.unwrap().items;
@@ -108,7 +106,10 @@ async fn events_become_reports_and_poison_is_dead_lettered(pool: PgPool, broker:
 
     let progress = tasks.progress(&key).unwrap();
     assert_eq!(progress.processed, 2);
-    assert!(progress.last_error.as_deref().unwrap().contains("resourceId"), "{progress:?}");
+    assert!(
+        progress.last_error.as_deref().unwrap().contains("not a reconcile event: missing field"),
+        "{progress:?}"
+    );
     tasks.shutdown_all().await;
 }
 

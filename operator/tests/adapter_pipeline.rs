@@ -11,15 +11,14 @@ use std::{sync::Arc, time::Duration};
 use sqlx::PgPool;
 
 use hyperfleet_api_model::{
-    ConditionStatus, CreateResource, PatchResource, ReportedCondition, Resource, StatusReport, client::Client,
+    ConditionStatus, CreateResource, PatchResource, ReconcileEventData, ReconcileReason, ReportedCondition,
+    Resource, ResourceType, StatusReport, client::Client,
 };
 use hyperfleet_crds::v1alpha1::AdapterConfigSpec;
-use hyperfleet_operator::{
-    adapter::{
-        Adapter, AdapterPlan, Handled, Transports,
-        transport::dry_run::{DryRun, JobOutcome},
-    },
-    sentinel::{decision::Reason, event::builtin_data},
+use hyperfleet_operator::adapter::{
+    Adapter, AdapterPlan, Handled, Transports,
+    report::Verdict,
+    transport::dry_run::{DryRun, JobOutcome},
 };
 
 const DNS: &str = r#"
@@ -60,8 +59,8 @@ async fn create(client: &Client, spec: serde_json::Value) -> Resource {
     client.create_cluster(&body).await.unwrap()
 }
 
-fn event(resource: &Resource) -> serde_json::Value {
-    builtin_data(resource, "clusters", Reason::New)
+fn event(resource: &Resource) -> ReconcileEventData {
+    ReconcileEventData::new(resource, ResourceType::Clusters, ReconcileReason::New)
 }
 
 fn reported(handled: &Handled) -> &StatusReport {
@@ -145,7 +144,7 @@ async fn duplicate_events_make_one_job_and_its_success_makes_the_adapter_availab
             (ConditionStatus::True, Some("JobSucceeded"))
         );
     }
-    let Handled::Reported { observed: Some(observed), .. } = &first else { panic!() };
+    let Handled::Reported { verdict: Verdict::Acted(observed), .. } = &first else { panic!() };
     assert!(observed.job_created);
     assert_eq!(observed.resources["record"]["data"]["zone"], "prod.example.com");
 }
@@ -206,7 +205,9 @@ async fn deletion_removes_the_objects_and_reports_finalized_until_the_resource_i
     let deleting = client.delete_cluster(cluster.id).await.unwrap();
     assert!(deleting.deleted_time.is_some());
     let handled = dns.handle(&event(&deleting)).await.unwrap();
-    let Handled::Reported { report, observed: Some(observed), .. } = &handled else { panic!("{handled:?}") };
+    let Handled::Reported { report, verdict: Verdict::Acted(observed), .. } = &handled else {
+        panic!("{handled:?}")
+    };
     assert!(observed.job.is_none() && observed.resources.is_empty(), "the Job and the ConfigMap are deleted");
     let finalized = condition(report, "Finalized");
     assert_eq!(

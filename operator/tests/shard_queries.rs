@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use sqlx::PgPool;
 
-use hyperfleet_api_model::{ListParams, client::Client};
+use hyperfleet_api_model::{ListParams, client::Client, search::Expr};
 use hyperfleet_crds::v1alpha1::{SelectorOperator, SelectorRequirement, ShardSelector};
 use hyperfleet_operator::sentinel::query::{poll_search, shard_search};
 
@@ -20,9 +20,8 @@ async fn cluster(client: &Client, name: &str, labels: &[(&str, &str)], reconcile
     }
 }
 
-async fn names(client: &Client, search: String) -> Vec<String> {
-    let params =
-        ListParams { search: Some(search.clone()), order: Some("name".into()), ..Default::default() };
+async fn names(client: &Client, search: Expr) -> Vec<String> {
+    let params = ListParams { order: Some("name".into()), ..Default::default() }.with_search(Some(&search));
     let page = client.list_clusters(&params).await.unwrap_or_else(|err| panic!("{search}: {err}"));
     page.items.into_iter().map(|c| c.name).collect()
 }
@@ -47,9 +46,8 @@ async fn a_shard_poll_fetches_only_its_possibly_due_resources(pool: PgPool) {
     assert_eq!(names(&client, shard.clone().unwrap()).await, ["east-pending", "east-ready"]);
 
     let now = Utc::now();
-    let due = poll_search(shard.as_deref(), now, chrono::Duration::minutes(30));
+    let due = poll_search(shard.as_ref(), now, chrono::Duration::minutes(30));
     assert_eq!(names(&client, due).await, ["east-pending"], "a freshly reconciled cluster is not fetched");
-    let later =
-        poll_search(shard.as_deref(), now + chrono::Duration::hours(1), chrono::Duration::minutes(30));
+    let later = poll_search(shard.as_ref(), now + chrono::Duration::hours(1), chrono::Duration::minutes(30));
     assert_eq!(names(&client, later).await, ["east-pending", "east-ready"], "until its re-check is due");
 }

@@ -6,14 +6,17 @@
 //! and the reqwest client behind the `client` feature.
 #![warn(missing_docs)]
 
+pub mod event;
 pub mod list;
 pub mod problem;
 pub mod resource;
+pub mod search;
 pub mod status;
 
 #[cfg(feature = "client")]
 pub mod client;
 
+pub use event::{ReconcileEventData, ReconcileReason, ResourceType, event_source};
 pub use list::{ListParams, Page};
 pub use problem::{FieldError, Problem};
 pub use resource::{

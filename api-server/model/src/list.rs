@@ -1,6 +1,9 @@
 //! Paging: the query parameters every list route takes and the envelope it answers with.
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::search::Expr;
 
 /// One page of a list: `{items, page, size, total}`.
 ///
@@ -41,15 +44,25 @@ pub struct ListParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
     /// `false` skips counting every match: `total` is then `-1`. For clients paging through a
-    /// large list by `id` (`order=id`, `search=... and id > '<last id>'`), which only need to
-    /// know that a short page was the last.
+    /// large list with `after`, which only need to know that a short page was the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<bool>,
+    /// Keyset paging: only items whose `id` is greater than this one, in `id` order (`order`
+    /// must then be absent or `id asc`, and `page` absent or 1). Pass the last id of a page to
+    /// get the next; unlike `page`, the cost of a page does not grow with its position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Uuid>,
 }
 
 impl ListParams {
-    /// Parameters that select only `search`.
+    /// Parameters that select only `search`, written as text.
     pub fn search(expr: impl Into<String>) -> Self {
         Self { search: Some(expr.into()), ..Self::default() }
+    }
+
+    /// The same parameters filtered by `expr` (rendered in the search language), or unfiltered.
+    pub fn with_search(mut self, expr: Option<&Expr>) -> Self {
+        self.search = expr.map(ToString::to_string);
+        self
     }
 }

@@ -64,6 +64,8 @@ pub struct ListQuery {
     pub owner: Option<Uuid>,
     /// Parsed `search`.
     pub filter: Option<Expr>,
+    /// Keyset paging: only ids greater than this one.
+    pub after: Option<Uuid>,
     /// Parsed `order`; empty means `created_time desc`.
     pub order: Vec<OrderBy>,
     /// 1-based page.
@@ -108,6 +110,9 @@ fn push_where(qb: &mut QueryBuilder<Postgres>, query: &ListQuery) -> Result<(), 
     qb.push(" where r.kind = ").push_bind(query.kind.as_str());
     if let Some(owner) = query.owner {
         qb.push(" and r.owner_id = ").push_bind(owner);
+    }
+    if let Some(after) = query.after {
+        qb.push(" and r.id > ").push_bind(after);
     }
     if let Some(filter) = &query.filter {
         qb.push(" and ");

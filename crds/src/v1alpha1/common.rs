@@ -7,33 +7,9 @@ use serde::{Deserialize, Serialize};
 /// Pattern of duration fields: one or more `<number><unit>` with unit ms, s, m or h.
 pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
 
-/// Which resources a Sentinel polls or an adapter acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ResourceType {
-    /// Clusters (`/clusters`).
-    Clusters,
-    /// Node pools (`/nodepools`).
-    Nodepools,
-}
-
-impl ResourceType {
-    /// The API collection name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceType::Clusters => "clusters",
-            ResourceType::Nodepools => "nodepools",
-        }
-    }
-
-    /// The resource kind (`Cluster`, `NodePool`).
-    pub fn kind(self) -> &'static str {
-        match self {
-            ResourceType::Clusters => "Cluster",
-            ResourceType::Nodepools => "NodePool",
-        }
-    }
-}
+/// Which resources a Sentinel polls or an adapter acts on: the API model's type, so the CRDs,
+/// the events and the API agree on it.
+pub use hyperfleet_api_model::ResourceType;
 
 /// A key of a Secret in the resource's namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

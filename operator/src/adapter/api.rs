@@ -1,50 +1,38 @@
 //! What the adapter pipeline needs from the HyperFleet API, as a trait: the real client in
-//! `run`/`local`, fixed files in `adapter test`.
+//! `run`/`local`, fixed files in `adapter test`. Errors are the client's own: whether one is
+//! worth a retry is [`ClientError::is_transient`].
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use hyperfleet_api_model::{AdapterStatus, Resource, StatusReport, client::Client};
-
-/// An API call failure; `transient` ones (5xx, 429, network) are retried by redelivery.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct ApiCallError {
-    /// What failed.
-    pub message: String,
-    /// Whether trying again later may work.
-    pub transient: bool,
-}
-
-impl From<hyperfleet_api_model::client::ClientError> for ApiCallError {
-    fn from(err: hyperfleet_api_model::client::ClientError) -> Self {
-        Self { message: hyperfleet_telemetry::error_chain(&err), transient: err.is_transient() }
-    }
-}
+use hyperfleet_api_model::{
+    AdapterStatus, Resource, StatusReport,
+    client::{Client, ClientError},
+};
 
 /// The API as an adapter sees it.
 #[async_trait]
 pub trait AdapterApi: Send + Sync + std::fmt::Debug {
     /// The resource at `href`, `None` when it is gone.
-    async fn resource(&self, href: &str) -> Result<Option<Resource>, ApiCallError>;
+    async fn resource(&self, href: &str) -> Result<Option<Resource>, ClientError>;
     /// Every adapter's status of the resource at `href`.
-    async fn statuses(&self, href: &str) -> Result<Vec<AdapterStatus>, ApiCallError>;
+    async fn statuses(&self, href: &str) -> Result<Vec<AdapterStatus>, ClientError>;
     /// Reports; `false` when the API discarded the report as stale.
-    async fn report(&self, href: &str, report: &StatusReport) -> Result<bool, ApiCallError>;
+    async fn report(&self, href: &str, report: &StatusReport) -> Result<bool, ClientError>;
 }
 
 #[async_trait]
 impl AdapterApi for Client {
-    async fn resource(&self, href: &str) -> Result<Option<Resource>, ApiCallError> {
+    async fn resource(&self, href: &str) -> Result<Option<Resource>, ClientError> {
         Ok(self.get_resource(href).await?)
     }
 
-    async fn statuses(&self, href: &str) -> Result<Vec<AdapterStatus>, ApiCallError> {
+    async fn statuses(&self, href: &str) -> Result<Vec<AdapterStatus>, ClientError> {
         Ok(self.list_statuses(href).await?.items)
     }
 
-    async fn report(&self, href: &str, report: &StatusReport) -> Result<bool, ApiCallError> {
+    async fn report(&self, href: &str, report: &StatusReport) -> Result<bool, ClientError> {
         Ok(self.put_status(href, report).await?.is_some())
     }
 }
@@ -62,18 +50,16 @@ pub struct FixedApi {
 
 #[async_trait]
 impl AdapterApi for FixedApi {
-    async fn resource(&self, _href: &str) -> Result<Option<Resource>, ApiCallError> {
+    async fn resource(&self, _href: &str) -> Result<Option<Resource>, ClientError> {
         Ok(Some(self.resource.clone()))
     }
 
-    async fn statuses(&self, _href: &str) -> Result<Vec<AdapterStatus>, ApiCallError> {
+    async fn statuses(&self, _href: &str) -> Result<Vec<AdapterStatus>, ClientError> {
         Ok(self.statuses.clone())
     }
 
-    async fn report(&self, _href: &str, report: &StatusReport) -> Result<bool, ApiCallError> {
-        if let Ok(mut reports) = self.reports.lock() {
-            reports.push(report.clone());
-        }
+    async fn report(&self, _href: &str, report: &StatusReport) -> Result<bool, ClientError> {
+        self.reports.lock().unwrap_or_else(PoisonError::into_inner).push(report.clone());
         Ok(true)
     }
 }

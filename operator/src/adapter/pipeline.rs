@@ -1,44 +1,59 @@
 //! One event through an adapter: fetch -> generation check -> params -> preconditions and
 //! dependencies -> act (Job, resources) -> status rules -> report. A short driver over named
-//! steps; transient failures surface as [`HandleError::Transient`] (the event is redelivered),
-//! everything else is reported to the API and the event acknowledged.
+//! steps; transient failures surface as a [`HandleError`] whose [`HandleError::is_transient`] is
+//! true (the event is redelivered), everything else is reported to the API and the event
+//! acknowledged.
 
 use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use hyperfleet_api_model::{Resource, StatusReport};
+use hyperfleet_api_model::{ReconcileEventData, Resource, StatusReport, client::ClientError};
 use hyperfleet_crds::v1alpha1::Transport;
 
 use super::{
-    api::{AdapterApi, ApiCallError},
+    api::AdapterApi,
     job::{LABEL_ADAPTER, LABEL_GENERATION, LABEL_RESOURCE_ID, job_manifest, job_name},
     plan::{AdapterPlan, PlannedResource, discovery_template, manifest_template},
-    report::{Observed, Verdict, apply_rules, conditions_value, default_conditions},
+    report::{Observed, Reason, Verdict, apply_rules, conditions_value, default_conditions},
     transport::{ObjectTransport, Select, Target, TransportError},
     variables::{Variables, unmet_dependency},
 };
 
-/// Why an event could not be handled now.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why an event could not be handled now: transient errors are retried by redelivery, the
+/// others make the event poison (dead-lettered).
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum HandleError {
-    /// The event cannot be understood; it goes to the dead-letter queue.
-    #[error("unusable event: {0}")]
-    Poison(String),
-    /// Try again later (API or cluster trouble).
-    #[error("{0}")]
-    Transient(String),
+    /// The CloudEvent carries no data.
+    #[error("the event has no data")]
+    NoData,
+    /// The data is not a reconcile event.
+    #[error("the event data is not a reconcile event")]
+    Data(#[source] serde_json::Error),
+    /// A call to the HyperFleet API failed.
+    #[error("the API call failed")]
+    Api(#[source] ClientError),
+    /// Delivering or reading the adapter's objects failed (only transient failures end here;
+    /// terminal ones are reported as `Health=False`).
+    #[error("delivering the adapter's objects failed")]
+    Transport(#[source] TransportError),
 }
 
 impl HandleError {
+    /// Whether a redelivery may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HandleError::Api(err) => err.is_transient(),
+            HandleError::Transport(err) => err.is_transient(),
+            HandleError::NoData | HandleError::Data(_) => false,
+        }
+    }
+
     /// Bounded label for metrics.
     pub fn category(&self) -> &'static str {
-        match self {
-            HandleError::Poison(_) => "poison",
-            HandleError::Transient(_) => "transient",
-        }
+        self.into()
     }
 }
 
@@ -51,8 +66,8 @@ pub enum Handled {
         report: StatusReport,
         /// Whether the API kept it.
         stored: bool,
-        /// What was done, when the adapter acted.
-        observed: Option<Observed>,
+        /// What came of the event (what was done, or why nothing was).
+        verdict: Verdict,
     },
     /// The event was for an older generation than the resource has; nothing done.
     Stale {
@@ -85,37 +100,6 @@ pub struct Adapter {
     api_url: String,
 }
 
-/// The resource an event is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventTarget {
-    /// Resource id.
-    pub id: Uuid,
-    /// API path of the resource.
-    pub href: String,
-    /// Generation the event was published for.
-    pub generation: i64,
-}
-
-impl EventTarget {
-    /// Reads the Sentinel's event data (`resourceId`, `href`, `generation`).
-    pub fn parse(data: &Value) -> Result<Self, HandleError> {
-        let field = |name: &str| {
-            data.get(name).ok_or_else(|| HandleError::Poison(format!("the event data has no '{name}'")))
-        };
-        let id = field("resourceId")?.as_str().and_then(|s| Uuid::parse_str(s).ok());
-        let href = field("href")?.as_str().map(str::to_owned);
-        let generation = field("generation")?.as_i64();
-        match (id, href, generation) {
-            (Some(id), Some(href), Some(generation)) => Ok(Self { id, href, generation }),
-            _ => Err(HandleError::Poison("resourceId, href or generation has the wrong type".into())),
-        }
-    }
-}
-
-fn api_error(err: ApiCallError) -> HandleError {
-    if err.transient { HandleError::Transient(err.message) } else { HandleError::Poison(err.message) }
-}
-
 impl Adapter {
     /// An adapter over `api` and `transports`; `api_url` is given to Jobs.
     pub fn new(
@@ -128,35 +112,27 @@ impl Adapter {
     }
 
     /// Handles the event with data `event`.
-    pub async fn handle(&self, event: &Value) -> Result<Handled, HandleError> {
-        self.handle_target(&EventTarget::parse(event)?, event).await
-    }
-
-    /// Handles the event with data `event` about `target` (already read from it).
-    pub async fn handle_target(&self, target: &EventTarget, event: &Value) -> Result<Handled, HandleError> {
-        let Some(resource) = self.api.resource(&target.href).await.map_err(api_error)? else {
+    pub async fn handle(&self, event: &ReconcileEventData) -> Result<Handled, HandleError> {
+        let Some(resource) = self.api.resource(&event.href).await.map_err(HandleError::Api)? else {
             return Ok(Handled::Gone);
         };
-        if target.generation < resource.generation {
-            return Ok(Handled::Stale { event: target.generation, current: resource.generation });
+        if event.generation < resource.generation {
+            return Ok(Handled::Stale { event: event.generation, current: resource.generation });
         }
-        let statuses = self.api.statuses(&resource.href).await.map_err(api_error)?;
-        let mut variables = Variables::new(&self.plan, &resource, &statuses, event);
+        let statuses = self.api.statuses(&resource.href).await.map_err(HandleError::Api)?;
+        let event_json = serde_json::to_value(event).map_err(HandleError::Data)?;
+        let mut variables = Variables::new(&self.plan, &resource, &statuses, &event_json);
         // Params first (preconditions may use them), but an unmet precondition explains a
         // failing param better than the param's error does (e.g. both need a missing field).
         let params = variables.compute_params(&self.plan);
         let verdict = match (self.unmet(&variables, &resource, &statuses), params) {
             (Some(verdict), _) => verdict,
-            (None, Err(err)) => Verdict::Failed { reason: "ParamsFailed", message: err.to_string() },
+            (None, Err(err)) => Verdict::Failed { reason: Reason::ParamsFailed, message: err.to_string() },
             (None, Ok(())) => self.act(&resource, &variables).await?,
         };
         let report = self.report(&resource, &mut variables, &verdict);
-        let stored = self.api.report(&resource.href, &report).await.map_err(api_error)?;
-        let observed = match verdict {
-            Verdict::Acted(observed) => Some(observed),
-            _ => None,
-        };
-        Ok(Handled::Reported { report, stored, observed })
+        let stored = self.api.report(&resource.href, &report).await.map_err(HandleError::Api)?;
+        Ok(Handled::Reported { report, stored, verdict })
     }
 
     /// The first precondition or dependency that does not hold (none apply while deleting).
@@ -175,10 +151,10 @@ impl Adapter {
                 Ok(false) => format!("precondition {name} not met: {}", expression.source()),
                 Err(err) => format!("precondition {name} could not be evaluated: {err}"),
             };
-            return Some(Verdict::NotMet { reason: "PreconditionsNotMet", message });
+            return Some(Verdict::NotMet { reason: Reason::PreconditionsNotMet, message });
         }
         let message = unmet_dependency(&self.plan.dependencies, statuses, resource.generation)?;
-        Some(Verdict::NotMet { reason: "DependenciesNotMet", message })
+        Some(Verdict::NotMet { reason: Reason::DependenciesNotMet, message })
     }
 
     /// Creates (or, while deleting, deletes) the Job and resources; reports what exists after.
@@ -196,10 +172,10 @@ impl Adapter {
         .await;
         match outcome {
             Ok(()) => Ok(Verdict::Acted(observed)),
-            Err(ActError::Transport(TransportError::Transient(message))) => {
-                Err(HandleError::Transient(message))
+            Err(ActError::Transport(err)) if err.is_transient() => Err(HandleError::Transport(err)),
+            Err(err) => {
+                Ok(Verdict::Failed { reason: err.reason(), message: hyperfleet_telemetry::error_chain(&err) })
             }
-            Err(err) => Ok(Verdict::Failed { reason: err.reason(), message: err.to_string() }),
         }
     }
 
@@ -290,14 +266,14 @@ impl Adapter {
             _ => (None, BTreeMap::new()),
         };
         variables.set("job", job.unwrap_or(Value::Null));
-        variables.set("resources", serde_json::to_value(resources).unwrap_or_default());
+        variables.set("resources", Value::Object(resources.into_iter().collect()));
         variables.set("conditions", conditions_value(&defaults));
         // Rules describe what the adapter made; when it made nothing, the defaults say why.
         let conditions = match verdict {
             Verdict::Acted(_) => apply_rules(&self.plan.status_rules, &variables.bindings(), defaults)
                 .unwrap_or_else(|err| {
                     default_conditions(&Verdict::Failed {
-                        reason: "StatusRuleFailed",
+                        reason: Reason::StatusRuleFailed,
                         message: err.to_string(),
                     })
                 }),
@@ -338,11 +314,11 @@ enum ActError {
 }
 
 impl ActError {
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> Reason {
         match self {
-            ActError::Template(_) => "TemplateFailed",
-            ActError::Cel(_) => "ExpressionFailed",
-            ActError::Transport(_) => "ExecutionFailed",
+            ActError::Template(_) => Reason::TemplateFailed,
+            ActError::Cel(_) => Reason::ExpressionFailed,
+            ActError::Transport(_) => Reason::ExecutionFailed,
         }
     }
 }

@@ -15,20 +15,51 @@ use super::{
 };
 use crate::cel::CelError;
 
+/// The `reason` of a condition the adapter reports by default (PascalCase on the wire; a
+/// config's status rules may write any reason of their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[allow(missing_docs)] // the names say it; `Verdict` and `default_conditions` say when
+pub enum Reason {
+    PreconditionsNotMet,
+    DependenciesNotMet,
+    ParamsFailed,
+    TemplateFailed,
+    ExpressionFailed,
+    ExecutionFailed,
+    StatusRuleFailed,
+    NoErrors,
+    ResourcesApplied,
+    ResourcesMissing,
+    ResourcesDeleted,
+    JobCreated,
+    JobMissing,
+    JobRunning,
+    JobSucceeded,
+    JobFailed,
+    Deleting,
+}
+
+impl Reason {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// What came of an event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// A precondition or dependency does not hold; nothing was done.
     NotMet {
         /// `PreconditionsNotMet` or `DependenciesNotMet`.
-        reason: &'static str,
+        reason: Reason,
         /// Which one, and why.
         message: String,
     },
     /// The adapter could not do its work (bad params, bad template output, refused manifest).
     Failed {
-        /// `ParamsFailed`, `TemplateFailed`, `ExecutionFailed`.
-        reason: &'static str,
+        /// `ParamsFailed`, `TemplateFailed`, `ExpressionFailed`, `ExecutionFailed`, `StatusRuleFailed`.
+        reason: Reason,
         /// What went wrong.
         message: String,
     },
@@ -53,12 +84,12 @@ pub struct Observed {
     pub deleting: bool,
 }
 
-fn condition(type_: &str, status: bool, reason: &str, message: impl Into<String>) -> ReportedCondition {
+fn condition(type_: &str, status: bool, reason: Reason, message: impl Into<String>) -> ReportedCondition {
     let message = message.into();
     ReportedCondition {
         type_: type_.to_owned(),
         status: if status { ConditionStatus::True } else { ConditionStatus::False },
-        reason: Some(reason.to_owned()),
+        reason: Some(reason.as_str().to_owned()),
         message: (!message.is_empty()).then_some(message),
     }
 }
@@ -67,14 +98,14 @@ fn condition(type_: &str, status: bool, reason: &str, message: impl Into<String>
 pub fn default_conditions(verdict: &Verdict) -> Vec<ReportedCondition> {
     match verdict {
         Verdict::NotMet { reason, message } => vec![
-            condition("Applied", false, reason, message.clone()),
-            condition("Available", false, reason, message.clone()),
-            condition("Health", true, "NoErrors", ""),
+            condition("Applied", false, *reason, message.clone()),
+            condition("Available", false, *reason, message.clone()),
+            condition("Health", true, Reason::NoErrors, ""),
         ],
         Verdict::Failed { reason, message } => vec![
-            condition("Applied", false, reason, message.clone()),
-            condition("Available", false, reason, message.clone()),
-            condition("Health", false, reason, message.clone()),
+            condition("Applied", false, *reason, message.clone()),
+            condition("Available", false, *reason, message.clone()),
+            condition("Health", false, *reason, message.clone()),
         ],
         Verdict::Acted(observed) if observed.deleting => finalizing(observed),
         Verdict::Acted(observed) => acted(observed),
@@ -89,41 +120,41 @@ fn acted(observed: &Observed) -> Vec<ReportedCondition> {
             condition(
                 "Applied",
                 resources_ok,
-                if resources_ok { "ResourcesApplied" } else { "ResourcesMissing" },
+                if resources_ok { Reason::ResourcesApplied } else { Reason::ResourcesMissing },
                 if resources_ok { String::new() } else { missing() },
             ),
             condition(
                 "Available",
                 resources_ok,
-                if resources_ok { "ResourcesApplied" } else { "ResourcesMissing" },
+                if resources_ok { Reason::ResourcesApplied } else { Reason::ResourcesMissing },
                 "",
             ),
-            condition("Health", true, "NoErrors", ""),
+            condition("Health", true, Reason::NoErrors, ""),
         ];
     }
     let applied = condition(
         "Applied",
         observed.job.is_some() && resources_ok,
-        if observed.job.is_some() { "JobCreated" } else { "JobMissing" },
+        if observed.job.is_some() { Reason::JobCreated } else { Reason::JobMissing },
         "",
     );
     match job_state(observed.job.as_ref()) {
         JobState::Succeeded => vec![
             applied,
-            condition("Available", true, "JobSucceeded", ""),
-            condition("Health", true, "NoErrors", ""),
+            condition("Available", true, Reason::JobSucceeded, ""),
+            condition("Health", true, Reason::NoErrors, ""),
         ],
         JobState::Running | JobState::Missing => {
             vec![
                 applied,
-                condition("Available", false, "JobRunning", "the Job has not finished"),
-                condition("Health", true, "NoErrors", ""),
+                condition("Available", false, Reason::JobRunning, "the Job has not finished"),
+                condition("Health", true, Reason::NoErrors, ""),
             ]
         }
         JobState::Failed(message) => vec![
             applied,
-            condition("Available", false, "JobFailed", message.clone()),
-            condition("Health", false, "JobFailed", message),
+            condition("Available", false, Reason::JobFailed, message.clone()),
+            condition("Health", false, Reason::JobFailed, message),
         ],
     }
 }
@@ -131,13 +162,13 @@ fn acted(observed: &Observed) -> Vec<ReportedCondition> {
 fn finalizing(observed: &Observed) -> Vec<ReportedCondition> {
     let gone = observed.job.is_none() && observed.resources.is_empty();
     vec![
-        condition("Applied", false, "Deleting", ""),
-        condition("Available", false, "Deleting", ""),
-        condition("Health", true, "NoErrors", ""),
+        condition("Applied", false, Reason::Deleting, ""),
+        condition("Available", false, Reason::Deleting, ""),
+        condition("Health", true, Reason::NoErrors, ""),
         condition(
             "Finalized",
             gone,
-            if gone { "ResourcesDeleted" } else { "Deleting" },
+            if gone { Reason::ResourcesDeleted } else { Reason::Deleting },
             if gone { "" } else { "waiting for the objects to go" },
         ),
     ]

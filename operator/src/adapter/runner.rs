@@ -5,22 +5,24 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, Weak},
+    sync::{Arc, Mutex, PoisonError, Weak},
     time::Duration,
 };
 
 use chrono::{DateTime, Utc};
 use cloudevents::AttributesReader as _;
+use serde::Deserialize as _;
 use serde_json::Value;
 use uuid::Uuid;
 
+use hyperfleet_api_model::ReconcileEventData;
 use hyperfleet_broker::{Broker, Delivery, Outcome, Subscription};
 
 use super::{
     job::{JobState, job_state},
     metrics::AdapterMetrics,
-    pipeline::{Adapter, EventTarget, HandleError, Handled},
-    report::Observed,
+    pipeline::{Adapter, HandleError, Handled},
+    report::{Observed, Verdict},
 };
 use crate::tasks::{TaskContext, TaskHealth};
 
@@ -44,7 +46,7 @@ struct ResourceLocks(Mutex<HashMap<Uuid, Weak<tokio::sync::Mutex<()>>>>);
 
 impl ResourceLocks {
     fn get(&self, id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
-        let Ok(mut locks) = self.0.lock() else { return Arc::default() };
+        let mut locks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(lock) = locks.get(&id).and_then(Weak::upgrade) {
             return lock;
         }
@@ -127,35 +129,31 @@ impl AdapterRunner {
 
 async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, delivery: Delivery) -> Outcome {
     let adapter = shared.adapter.plan.adapter.clone();
-    let data = match event_data(&delivery) {
-        Ok(data) => data,
+    let event = match event_data(&delivery) {
+        Ok(event) => event,
         Err(err) => return finish(shared, context, &adapter, Err(err)),
     };
-    let target = match EventTarget::parse(&data) {
-        Ok(target) => target,
-        Err(err) => return finish(shared, context, &adapter, Err(err)),
-    };
-    let lock = shared.locks.get(target.id);
+    let lock = shared.locks.get(event.resource_id);
     let _guard = lock.lock().await;
-    let result = shared.adapter.handle_target(&target, &data).await;
-    if let Ok(Handled::Reported { observed: Some(observed), .. }) = &result {
+    let result = shared.adapter.handle(&event).await;
+    if let Ok(Handled::Reported { verdict: Verdict::Acted(observed), .. }) = &result {
         record_job(shared, &adapter, observed);
     }
-    if let Err(HandleError::Transient(_)) = &result {
+    if result.as_ref().is_err_and(HandleError::is_transient) {
         tracing::warn!(adapter, id = %delivery.event.id(), attempt = delivery.attempt, "transient failure; the event will be redelivered");
     }
     finish(shared, context, &adapter, result)
 }
 
-fn event_data(delivery: &Delivery) -> Result<Value, HandleError> {
+/// The reconcile event a delivery carries, read into the event contract.
+fn event_data(delivery: &Delivery) -> Result<ReconcileEventData, HandleError> {
     match delivery.event.data() {
-        Some(cloudevents::Data::Json(json)) => Ok(json.clone()),
-        Some(cloudevents::Data::String(text)) => serde_json::from_str(text)
-            .map_err(|err| HandleError::Poison(format!("event data is not JSON: {err}"))),
-        Some(cloudevents::Data::Binary(bytes)) => serde_json::from_slice(bytes)
-            .map_err(|err| HandleError::Poison(format!("event data is not JSON: {err}"))),
-        None => Err(HandleError::Poison("the event has no data".into())),
+        Some(cloudevents::Data::Json(json)) => ReconcileEventData::deserialize(json),
+        Some(cloudevents::Data::String(text)) => serde_json::from_str(text),
+        Some(cloudevents::Data::Binary(bytes)) => serde_json::from_slice(bytes),
+        None => return Err(HandleError::NoData),
     }
+    .map_err(HandleError::Data)
 }
 
 /// Progress, metrics and the broker outcome of a handled event.
@@ -169,21 +167,22 @@ fn finish(
         Ok(Handled::Reported { .. }) => (Outcome::Ack, "reported", None),
         Ok(Handled::Stale { .. }) => (Outcome::Ack, "stale", None),
         Ok(Handled::Gone) => (Outcome::Ack, "gone", None),
-        Err(err @ HandleError::Transient(_)) => (Outcome::Retry, "retry", Some(err)),
-        Err(err @ HandleError::Poison(_)) => (Outcome::Reject, "rejected", Some(err)),
+        Err(err) if err.is_transient() => (Outcome::Retry, "retry", Some(err)),
+        Err(err) => (Outcome::Reject, "rejected", Some(err)),
     };
     shared.metrics.consumed(adapter, label);
-    if let Some(err) = error {
+    let message = error.map(|err| hyperfleet_telemetry::error_chain(err));
+    if let (Some(err), Some(message)) = (error, &message) {
         shared.metrics.error(adapter, err.category());
-        tracing::warn!(adapter, error = %err, "event failed");
+        tracing::warn!(adapter, error = %message, category = err.category(), "event failed");
     }
     context.update(|progress| {
         progress.processed += 1;
         progress.last_event = Some(Utc::now());
-        progress.last_error = error.map(ToString::to_string);
+        progress.last_error.clone_from(&message);
     });
-    context.report(match error {
-        Some(HandleError::Transient(message)) => {
+    context.report(match (error, message) {
+        (Some(err), Some(message)) if err.is_transient() => {
             TaskHealth::Degraded(format!("last event failed: {message}"))
         }
         _ => TaskHealth::Running,
@@ -203,7 +202,7 @@ fn record_job(shared: &Shared, adapter: &str, observed: &Observed) {
         JobState::Running | JobState::Missing => return,
     };
     let name = job.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let Ok(mut seen) = shared.finished_jobs.lock() else { return };
+    let mut seen = shared.finished_jobs.lock().unwrap_or_else(PoisonError::into_inner);
     if seen.len() > 10_000 {
         seen.clear();
     }

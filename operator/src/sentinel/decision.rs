@@ -34,33 +34,9 @@ pub struct Backoff {
     pub ready: Duration,
 }
 
-/// Why an event is published (the CloudEvent's `reason`, and a metric label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// No adapter has reported yet and nothing was published for this generation.
-    New,
-    /// The generation moved and nothing was published for it yet.
-    GenerationChanged,
-    /// Still not reconciled after `backoffNotReady`.
-    NotReady,
-    /// Reconciled, due for a re-check after `backoffReady`.
-    Recheck,
-    /// The SentinelConfig's `messageDecision` said so.
-    Custom,
-}
-
-impl Reason {
-    /// Stable name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::New => "new",
-            Reason::GenerationChanged => "generation_changed",
-            Reason::NotReady => "not_ready_backoff",
-            Reason::Recheck => "ready_recheck",
-            Reason::Custom => "custom_decision",
-        }
-    }
-}
+/// Why an event is published: the event contract's reason (the CloudEvent's `reason`, and a
+/// metric label).
+pub use hyperfleet_api_model::ReconcileReason as Reason;
 
 /// The decision for one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,11 @@
-//! Turns a SentinelConfig's shard selector (and the "possibly due" cut) into the API's `search`
-//! language, so a poll fetches only this shard's resources that may need an event instead of
-//! the whole fleet. Values are quoted; keys are checked, since the API would reject them anyway.
+//! Turns a SentinelConfig's shard selector (and the "possibly due" cut) into a typed search
+//! [`Expr`] (the API's `search` language), so a poll fetches only this shard's resources that may
+//! need an event instead of the whole fleet. Label keys are checked here, since the API would
+//! reject them anyway; values are literals, quoted when the expression is rendered.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use hyperfleet_api_model::search::{CompareOp, Expr, Field, Literal};
 use hyperfleet_crds::v1alpha1::{SelectorOperator, ShardSelector};
 
 /// A selector the API's search language cannot express.
@@ -11,55 +13,50 @@ use hyperfleet_crds::v1alpha1::{SelectorOperator, ShardSelector};
 #[error("shardSelector: {0}")]
 pub struct SelectorError(String);
 
-fn quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
-fn label(key: &str) -> Result<String, SelectorError> {
+fn label(key: &str) -> Result<Field, SelectorError> {
     let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'));
-    if valid { Ok(format!("labels.{key}")) } else { Err(SelectorError(format!("invalid label key '{key}'"))) }
+    if valid { Ok(Field::label(key)) } else { Err(SelectorError(format!("invalid label key '{key}'"))) }
 }
 
 /// The shard as a search expression; `None` selects everything.
-pub fn shard_search(selector: &ShardSelector) -> Result<Option<String>, SelectorError> {
+pub fn shard_search(selector: &ShardSelector) -> Result<Option<Expr>, SelectorError> {
     let mut terms = Vec::new();
     for (key, value) in &selector.match_labels {
-        terms.push(format!("{} = {}", label(key)?, quote(value)));
+        terms.push(Expr::eq(label(key)?, value.as_str()));
     }
     for requirement in &selector.match_expressions {
         let field = label(&requirement.key)?;
-        let values = || requirement.values.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", ");
+        let values: Vec<Literal> = requirement.values.iter().map(|v| Literal::from(v.as_str())).collect();
         let needs_values = matches!(requirement.operator, SelectorOperator::In | SelectorOperator::NotIn);
-        if needs_values == requirement.values.is_empty() {
+        if needs_values == values.is_empty() {
             let what = if needs_values { "needs values" } else { "takes no values" };
             return Err(SelectorError(format!("{:?} on '{}' {what}", requirement.operator, requirement.key)));
         }
         terms.push(match requirement.operator {
-            SelectorOperator::In => format!("{field} in [{}]", values()),
+            SelectorOperator::In => Expr::In { field, values, negated: false },
             // Kubernetes semantics: resources without the label match NotIn and DoesNotExist.
-            SelectorOperator::NotIn => format!("{field} not in [{}]", values()),
-            SelectorOperator::Exists => format!("{field} is not null"),
-            SelectorOperator::DoesNotExist => format!("{field} is null"),
+            SelectorOperator::NotIn => Expr::In { field, values, negated: true },
+            SelectorOperator::Exists => Expr::is_null(field, true),
+            SelectorOperator::DoesNotExist => Expr::is_null(field, false),
         });
     }
-    Ok(if terms.is_empty() { None } else { Some(terms.join(" and ")) })
+    Ok(Expr::all(terms))
 }
 
 /// Resources that may be due at `now`: not reconciled, or reconciled but not re-checked within
 /// `backoff_ready`. Reconciled-and-fresh resources (most of a healthy fleet) are left out.
-pub fn possibly_due(now: DateTime<Utc>, backoff_ready: chrono::Duration) -> String {
+pub fn possibly_due(now: DateTime<Utc>, backoff_ready: chrono::Duration) -> Expr {
     let stale = (now - backoff_ready).to_rfc3339_opts(SecondsFormat::Micros, true);
-    format!(
-        "(status.conditions.Reconciled is null or status.conditions.Reconciled = 'False' \
-         or status.conditions.Reconciled.last_updated_time <= '{stale}')"
-    )
+    Expr::is_null(Field::condition("Reconciled", None), false)
+        .or(Expr::eq(Field::condition("Reconciled", None), "False"))
+        .or(Expr::compare(Field::condition("Reconciled", Some("last_updated_time")), CompareOp::Le, stale))
 }
 
 /// The full `search` of one poll.
-pub fn poll_search(shard: Option<&str>, now: DateTime<Utc>, backoff_ready: chrono::Duration) -> String {
+pub fn poll_search(shard: Option<&Expr>, now: DateTime<Utc>, backoff_ready: chrono::Duration) -> Expr {
     match shard {
-        Some(shard) => format!("({shard}) and {}", possibly_due(now, backoff_ready)),
+        Some(shard) => shard.clone().and(possibly_due(now, backoff_ready)),
         None => possibly_due(now, backoff_ready),
     }
 }
@@ -96,7 +93,7 @@ mod tests {
             ],
         };
         assert_eq!(
-            shard_search(&selector).unwrap().unwrap(),
+            shard_search(&selector).unwrap().unwrap().to_string(),
             "labels.region = 'us-east' and labels.tier = 'o''brien' and labels.env in ['prod', 'stage'] \
              and labels.canary not in ['true'] and labels.example.com/owner is not null and labels.legacy is null"
         );
@@ -120,9 +117,10 @@ mod tests {
     #[test]
     fn polls_ask_only_for_what_may_be_due() {
         let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        let shard = Expr::eq(Field::label("region"), "eu");
         assert_eq!(
-            poll_search(Some("labels.region = 'eu'"), now, chrono::Duration::minutes(30)),
-            "(labels.region = 'eu') and (status.conditions.Reconciled is null or status.conditions.Reconciled = 'False' \
+            poll_search(Some(&shard), now, chrono::Duration::minutes(30)).to_string(),
+            "labels.region = 'eu' and (status.conditions.Reconciled is null or status.conditions.Reconciled = 'False' \
              or status.conditions.Reconciled.last_updated_time <= '2026-01-01T11:30:00.000000Z')"
         );
     }

@@ -1,12 +1,13 @@
 //! A SentinelConfig's CEL overrides: `messageDecision` replaces the built-in publish rule, and
-//! `messageData` replaces the built-in event payload. Both are compiled when the config is
-//! validated; evaluation errors are per resource and never stop a poll.
+//! `messageData` adds fields to the event payload, beside the built-in ones it may not shadow
+//! (adapters rely on those). Both are compiled when the config is validated; evaluation errors
+//! are per resource and never stop a poll.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use hyperfleet_api_model::Resource;
+use hyperfleet_api_model::{ReconcileEventData, Resource};
 
 use super::decision::{Backoff, Decision, Published, Reason};
 use crate::cel::{CelError, Expression};
@@ -23,7 +24,11 @@ pub struct CustomRules {
 impl CustomRules {
     /// Compiles the overrides, collecting every error.
     pub fn compile(decision: Option<&str>, data: &BTreeMap<String, String>) -> Result<Self, Vec<String>> {
-        let mut errors = Vec::new();
+        let mut errors: Vec<String> = data
+            .keys()
+            .filter(|name| ReconcileEventData::BUILT_IN_FIELDS.contains(&name.as_str()))
+            .map(|name| format!("messageData.{name}: a built-in event field; choose another name"))
+            .collect();
         let mut compile = |field: String, source: &str| {
             Expression::compile(source).map_err(|err| errors.push(format!("{field}: {err}"))).ok()
         };
@@ -65,16 +70,16 @@ pub fn decide_custom(
     }
 }
 
-/// The custom event data: each field evaluated over `resource` and `reason`.
+/// The custom event fields: each evaluated over `resource` and `reason`.
 pub fn custom_data(
     fields: &[(String, Expression)],
     resource_json: &serde_json::Value,
     reason: Reason,
-) -> Result<serde_json::Value, CelError> {
+) -> Result<serde_json::Map<String, serde_json::Value>, CelError> {
     let reason = serde_json::Value::String(reason.as_str().to_owned());
     let mut data = serde_json::Map::new();
     for (name, expression) in fields {
         data.insert(name.clone(), expression.evaluate(&[("resource", resource_json), ("reason", &reason)])?);
     }
-    Ok(serde_json::Value::Object(data))
+    Ok(data)
 }

@@ -8,19 +8,22 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use hyperfleet_api_model::{ListParams, Page, Resource, client::Client};
-use hyperfleet_broker::Broker;
+use hyperfleet_api_model::{ListParams, Page, ReconcileEventData, Resource, client::Client, search::Expr};
+use hyperfleet_broker::{Broker, BrokerError};
 use hyperfleet_crds::v1alpha1::ResourceType;
 
 use super::{
     decision::{Decision, Published, Reason, decide, is_reconciled},
-    event::{builtin_data, reconcile_event},
+    event::{EventError, reconcile_event},
     metrics::{SentinelMetrics, ShardLabels},
     query::poll_search,
     rules::{custom_data, decide_custom},
     settings::{SentinelProgress, SentinelSettings},
 };
-use crate::tasks::{TaskContext, TaskHealth};
+use crate::{
+    cel::CelError,
+    tasks::{TaskContext, TaskHealth},
+};
 
 /// Page size of a poll.
 const PAGE_SIZE: u32 = 1000;
@@ -44,12 +47,31 @@ pub enum SentinelError {
     },
 }
 
-impl SentinelError {
+/// Why one resource's event did not go out (the poll goes on; the next decision retries).
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum PublishError {
+    /// The resource could not be given to CEL.
+    #[error("the resource does not serialize")]
+    Resource(#[source] serde_json::Error),
+    /// `messageDecision` failed for this resource.
+    #[error("messageDecision failed")]
+    Decision(#[source] CelError),
+    /// `messageData` failed for this resource.
+    #[error("messageData failed")]
+    Data(#[source] CelError),
+    /// The CloudEvent could not be built.
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// The broker did not take the event.
+    #[error("publishing failed")]
+    Broker(#[source] BrokerError),
+}
+
+impl PublishError {
     /// Bounded label for metrics.
     pub fn category(&self) -> &'static str {
-        match self {
-            SentinelError::List { .. } => "api",
-        }
+        self.into()
     }
 }
 
@@ -105,15 +127,15 @@ impl Sentinel {
     /// One poll at `now`.
     pub async fn poll(&mut self, now: DateTime<Utc>) -> Result<PollReport, SentinelError> {
         if self.polls.is_multiple_of(COUNT_EVERY) {
-            self.in_shard = self.count(self.settings.shard.clone()).await?;
+            self.in_shard = self.count(self.settings.shard.as_ref()).await?;
         }
         self.polls += 1;
         let search = if self.settings.rules.uses_builtin_decision() {
-            Some(poll_search(self.settings.shard.as_deref(), now, self.settings.backoff.ready))
+            Some(poll_search(self.settings.shard.as_ref(), now, self.settings.backoff.ready))
         } else {
             self.settings.shard.clone()
         };
-        let resources = self.list_all(search).await?;
+        let resources = self.list_all(search.as_ref()).await?;
         let mut report =
             PollReport { in_shard: self.in_shard, fetched: resources.len(), ..PollReport::default() };
         for resource in &resources {
@@ -122,8 +144,9 @@ impl Sentinel {
             }
             if let Err(err) = self.handle(resource, now, &mut report).await {
                 report.publish_errors += 1;
-                tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %err, "publish failed; will retry");
-                report.last_error = Some(format!("{}: {err}", resource.id));
+                let message = hyperfleet_telemetry::error_chain(&err);
+                tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %message, category = err.category(), "publish failed; will retry");
+                report.last_error = Some(format!("{}: {message}", resource.id));
             }
         }
         self.forget_older_than(now - self.settings.backoff.ready * 2);
@@ -136,15 +159,17 @@ impl Sentinel {
         resource: &Resource,
         now: DateTime<Utc>,
         report: &mut PollReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), PublishError> {
         let rules = &self.settings.rules;
         let json = (rules.decision.is_some() || !rules.data.is_empty())
-            .then(|| serde_json::to_value(resource).unwrap_or_default());
+            .then(|| serde_json::to_value(resource))
+            .transpose()
+            .map_err(PublishError::Resource)?;
         let published = self.published.get(&resource.id).copied();
         let decision = match (&rules.decision, &json) {
             (Some(expression), Some(json)) => {
                 decide_custom(expression, resource, json, published, self.settings.backoff, now)
-                    .map_err(|err| err.to_string())?
+                    .map_err(PublishError::Decision)?
             }
             _ => decide(resource, published, self.settings.backoff, now),
         };
@@ -161,16 +186,13 @@ impl Sentinel {
         json: Option<&serde_json::Value>,
         reason: Reason,
         now: DateTime<Utc>,
-    ) -> Result<(), String> {
-        let data = match json {
-            Some(json) if !self.settings.rules.data.is_empty() => {
-                custom_data(&self.settings.rules.data, json, reason).map_err(|err| err.to_string())?
-            }
-            _ => builtin_data(resource, self.settings.resource_type.as_str(), reason),
-        };
-        let event =
-            reconcile_event(resource, data, &self.settings.name, now).map_err(|err| err.to_string())?;
-        self.broker.publish(&self.settings.topic, &event).await.map_err(|err| err.to_string())?;
+    ) -> Result<(), PublishError> {
+        let mut data = ReconcileEventData::new(resource, self.settings.resource_type, reason);
+        if let Some(json) = json.filter(|_| !self.settings.rules.data.is_empty()) {
+            data.extra = custom_data(&self.settings.rules.data, json, reason).map_err(PublishError::Data)?;
+        }
+        let event = reconcile_event(&data, &self.settings.name, now)?;
+        self.broker.publish(&self.settings.topic, &event).await.map_err(PublishError::Broker)?;
         tracing::debug!(sentinel = %self.settings.name, id = %resource.id, reason = reason.as_str(), "published");
         Ok(())
     }
@@ -192,28 +214,20 @@ impl Sentinel {
     }
 
     /// How many resources match `search`.
-    async fn count(&self, search: Option<String>) -> Result<i64, SentinelError> {
-        Ok(self.list(&ListParams { size: Some(1), search, ..ListParams::default() }).await?.total)
+    async fn count(&self, search: Option<&Expr>) -> Result<i64, SentinelError> {
+        let params = ListParams { size: Some(1), ..ListParams::default() }.with_search(search);
+        Ok(self.list(&params).await?.total)
     }
 
     /// Every match of a search, paged by id (keyset) without recounting per page, so a large
     /// result costs linear time instead of quadratic.
-    async fn list_all(&self, search: Option<String>) -> Result<Vec<Resource>, SentinelError> {
+    async fn list_all(&self, search: Option<&Expr>) -> Result<Vec<Resource>, SentinelError> {
         let mut resources = Vec::new();
         let mut after: Option<Uuid> = None;
         loop {
-            let page_search = match (&search, after) {
-                (Some(search), Some(last)) => Some(format!("({search}) and id > '{last}'")),
-                (None, Some(last)) => Some(format!("id > '{last}'")),
-                (search, None) => search.clone(),
-            };
-            let params = ListParams {
-                size: Some(PAGE_SIZE),
-                order: Some("id asc".into()),
-                search: page_search,
-                count: Some(false),
-                page: None,
-            };
+            let params =
+                ListParams { size: Some(PAGE_SIZE), count: Some(false), after, ..ListParams::default() }
+                    .with_search(search);
             let answer = self.list(&params).await?;
             let last_page = answer.items.len() < PAGE_SIZE as usize;
             after = answer.items.last().map(|r| r.id);

@@ -11,6 +11,8 @@ use hyperfleet_crds::{
     v1alpha1::{ResourceType, SentinelConfigSpec},
 };
 
+use hyperfleet_api_model::search::Expr;
+
 use super::{decision::Backoff, query::shard_search, rules::CustomRules};
 
 /// A Sentinel's settings, resolved from its SentinelConfig.
@@ -21,7 +23,7 @@ pub struct SentinelSettings {
     /// Clusters or node pools.
     pub resource_type: ResourceType,
     /// The shard as an API search, `None` for everything.
-    pub shard: Option<String>,
+    pub shard: Option<Expr>,
     /// Time between polls.
     pub poll_interval: Duration,
     /// Publish backoffs.
@@ -99,7 +101,7 @@ mod tests {
             &spec(&format!("{BASE}shardSelector: {{matchLabels: {{region: eu}}}}")),
         )
         .unwrap();
-        assert_eq!(settings.shard.as_deref(), Some("labels.region = 'eu'"));
+        assert_eq!(settings.shard.map(|shard| shard.to_string()).as_deref(), Some("labels.region = 'eu'"));
         assert_eq!(settings.poll_interval, Duration::from_secs(5));
         assert_eq!(settings.backoff.ready, chrono::Duration::minutes(30));
         assert!(settings.rules.uses_builtin_decision());

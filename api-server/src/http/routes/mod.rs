@@ -16,7 +16,7 @@ use super::{AppState, error::ApiError};
 use crate::{
     kinds::Kind,
     search::parse_search,
-    store::{Changes, DeleteMode, ListQuery, Locator, NewResource, parse_order},
+    store::{Changes, DeleteMode, ListQuery, Locator, NewResource, OrderBy, parse_order},
     validate,
 };
 
@@ -80,16 +80,33 @@ async fn list(
     if !(1..=MAX_PAGE_SIZE).contains(&size) {
         return Err(ApiError::BadQuery(format!("size must be between 1 and {MAX_PAGE_SIZE}")));
     }
+    let order = list_order(&params)?;
+    let filter = params.search.as_deref().map(parse_search).transpose()?;
+    let count = params.count.unwrap_or(true);
+    let query = ListQuery { kind, owner, filter, after: params.after, order, page, size, count };
+    let (items, total) = state.store.list(&query).await?;
+    let size = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    Ok(Json(Page { items, page, size, total }))
+}
+
+/// The list's order; keyset paging (`after`) pages by `id` and so takes no other order and no
+/// page number.
+fn list_order(params: &ListParams) -> Result<Vec<OrderBy>, ApiError> {
     let order = match params.order.as_deref() {
         Some(order) => parse_order(order).map_err(ApiError::BadQuery)?,
         None => Vec::new(),
     };
-    let filter = params.search.as_deref().map(parse_search).transpose()?;
-    let count = params.count.unwrap_or(true);
-    let query = ListQuery { kind, owner, filter, order, page, size, count };
-    let (items, total) = state.store.list(&query).await?;
-    let size = u32::try_from(items.len()).unwrap_or(u32::MAX);
-    Ok(Json(Page { items, page, size, total }))
+    if params.after.is_none() {
+        return Ok(order);
+    }
+    let by_id = parse_order("id asc").map_err(ApiError::BadQuery)?;
+    if params.page.is_some_and(|page| page != 1) {
+        return Err(ApiError::BadQuery("`after` pages by id: it takes no `page`".into()));
+    }
+    if !order.is_empty() && order != by_id {
+        return Err(ApiError::BadQuery("`after` pages by id: `order` must be `id asc` or absent".into()));
+    }
+    Ok(by_id)
 }
 
 async fn patch(

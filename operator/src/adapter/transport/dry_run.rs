@@ -4,7 +4,7 @@
 
 use std::{
     collections::BTreeMap,
-    sync::Mutex,
+    sync::{Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -47,14 +47,14 @@ impl DryRun {
 
     /// Every object created or applied so far, in order (what `adapter test` prints).
     pub fn recorded(&self) -> Vec<Value> {
-        self.creates.lock().map(|c| c.clone()).unwrap_or_default()
+        self.creates.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     fn key(manifest: &Value) -> Result<Key, TransportError> {
         let target = Target::of(manifest)?;
         match target.select {
             Select::Name(name) => Ok((target.api_version, target.kind, target.namespace, name)),
-            Select::Labels(_) => Err(TransportError::Terminal("a manifest names its object".into())),
+            Select::Labels(_) => Err(TransportError::Manifest("a manifest names its object".into())),
         }
     }
 
@@ -80,7 +80,7 @@ impl DryRun {
 
     fn store(&self, manifest: &Value, keep_existing: bool) -> Result<(Value, bool), TransportError> {
         let key = Self::key(manifest)?;
-        let mut objects = self.objects.lock().map_err(|_| poisoned())?;
+        let mut objects = self.objects();
         if keep_existing && let Some(stored) = objects.get(&key) {
             return Ok((self.observe(stored), false));
         }
@@ -88,14 +88,16 @@ impl DryRun {
         let stored = Stored { object: manifest.clone(), created };
         let observed = self.observe(&stored);
         objects.insert(key, stored);
-        if let Ok(mut creates) = self.creates.lock() {
-            creates.push(manifest.clone());
-        }
+        self.creates.lock().unwrap_or_else(PoisonError::into_inner).push(manifest.clone());
         Ok((observed, true))
     }
 
-    fn matching(&self, target: &Target) -> Result<Vec<Key>, TransportError> {
-        let objects = self.objects.lock().map_err(|_| poisoned())?;
+    fn objects(&self) -> MutexGuard<'_, BTreeMap<Key, Stored>> {
+        self.objects.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn matching(&self, target: &Target) -> Vec<Key> {
+        let objects = self.objects();
         let keys = objects.iter().filter(|((api_version, kind, namespace, name), stored)| {
             *api_version == target.api_version
                 && *kind == target.kind
@@ -108,7 +110,7 @@ impl DryRun {
                     }),
                 }
         });
-        Ok(keys.map(|(key, _)| key.clone()).collect())
+        keys.map(|(key, _)| key.clone()).collect()
     }
 }
 
@@ -123,19 +125,15 @@ impl ObjectTransport for DryRun {
     }
 
     async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError> {
-        let keys = self.matching(target)?;
-        let objects = self.objects.lock().map_err(|_| poisoned())?;
+        let keys = self.matching(target);
+        let objects = self.objects();
         let found = keys.iter().filter_map(|key| objects.get(key)).map(|stored| self.observe(stored));
         Ok(found.max_by_key(generation_of))
     }
 
     async fn delete(&self, target: &Target) -> Result<bool, TransportError> {
-        let keys = self.matching(target)?;
-        let mut objects = self.objects.lock().map_err(|_| poisoned())?;
+        let keys = self.matching(target);
+        let mut objects = self.objects();
         Ok(keys.iter().filter(|key| objects.remove(*key).is_some()).count() > 0)
     }
-}
-
-fn poisoned() -> TransportError {
-    TransportError::Terminal("dry-run store poisoned by an earlier panic".into())
 }

@@ -3,7 +3,10 @@
 //! by an earlier delivery" and the existing one is read back); other objects are server-side
 //! applied under the operator's field manager.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError},
+};
 
 use async_trait::async_trait;
 use kube::{
@@ -44,15 +47,16 @@ impl Kubernetes {
         kind: &str,
     ) -> Result<(ApiResource, ApiCapabilities), TransportError> {
         let key = (api_version.to_owned(), kind.to_owned());
-        if let Some(found) = self.kinds.lock().ok().and_then(|kinds| kinds.get(&key).cloned()) {
+        let cached = self.kinds.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
+        if let Some(found) = cached {
             return Ok(found);
         }
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let found = kube::discovery::pinned_kind(&self.client, &gvk).await.map_err(classify)?;
-        if let Ok(mut kinds) = self.kinds.lock() {
-            kinds.insert(key, found.clone());
-        }
+        let found = kube::discovery::pinned_kind(&self.client, &gvk).await.map_err(|source| {
+            TransportError::Kube { operation: "discover", target: format!("{api_version} {kind}"), source }
+        })?;
+        self.kinds.lock().unwrap_or_else(PoisonError::into_inner).insert(key, found.clone());
         Ok(found)
     }
 
@@ -63,7 +67,7 @@ impl Kubernetes {
                 Api::namespaced_with(self.client.clone(), namespace, &resource)
             }
             (Scope::Namespaced, None) => {
-                return Err(TransportError::Terminal(format!(
+                return Err(TransportError::Manifest(format!(
                     "{} is namespaced: the manifest needs metadata.namespace",
                     target.kind
                 )));
@@ -74,25 +78,17 @@ impl Kubernetes {
 }
 
 fn to_object(manifest: &Value) -> Result<DynamicObject, TransportError> {
-    serde_json::from_value(manifest.clone())
-        .map_err(|err| TransportError::Terminal(format!("not a Kubernetes object: {err}")))
+    serde_json::from_value(manifest.clone()).map_err(TransportError::Decode)
 }
 
-fn to_value(object: &DynamicObject) -> Value {
-    serde_json::to_value(object).unwrap_or_default()
+fn to_value(object: &DynamicObject) -> Result<Value, TransportError> {
+    serde_json::to_value(object).map_err(TransportError::Decode)
 }
 
-/// Conflicts, throttling and server trouble are transient; refusals and bad input are not.
-fn classify(err: kube::Error) -> TransportError {
-    match &err {
-        kube::Error::Api(status) if status.code == 409 || status.code == 429 || status.code >= 500 => {
-            TransportError::Transient(err.to_string())
-        }
-        kube::Error::Api(_) | kube::Error::SerdeError(_) | kube::Error::Discovery(_) => {
-            TransportError::Terminal(err.to_string())
-        }
-        _ => TransportError::Transient(err.to_string()),
-    }
+/// The error of `operation` on `target`.
+fn failed(operation: &'static str, target: &Target) -> impl FnOnce(kube::Error) -> TransportError {
+    let target = target.to_string();
+    move |source| TransportError::Kube { operation, target, source }
 }
 
 fn selector(labels: &std::collections::BTreeMap<String, String>) -> String {
@@ -102,7 +98,7 @@ fn selector(labels: &std::collections::BTreeMap<String, String>) -> String {
 fn name_of(target: &Target) -> Result<&str, TransportError> {
     match &target.select {
         Select::Name(name) => Ok(name),
-        Select::Labels(_) => Err(TransportError::Terminal("a manifest names its object".into())),
+        Select::Labels(_) => Err(TransportError::Manifest("a manifest names its object".into())),
     }
 }
 
@@ -112,13 +108,12 @@ impl ObjectTransport for Kubernetes {
         let target = Target::of(manifest)?;
         let api = self.api(&target).await?;
         match api.create(&PostParams::default(), &to_object(manifest)?).await {
-            Ok(created) => Ok((to_value(&created), true)),
-            Err(kube::Error::Api(status)) if status.reason == "AlreadyExists" => api
-                .get(name_of(&target)?)
-                .await
-                .map(|existing| (to_value(&existing), false))
-                .map_err(classify),
-            Err(err) => Err(classify(err)),
+            Ok(created) => Ok((to_value(&created)?, true)),
+            Err(kube::Error::Api(status)) if status.reason == "AlreadyExists" => {
+                let existing = api.get(name_of(&target)?).await.map_err(failed("get", &target))?;
+                Ok((to_value(&existing)?, false))
+            }
+            Err(err) => Err(failed("create", &target)(err)),
         }
     }
 
@@ -126,20 +121,24 @@ impl ObjectTransport for Kubernetes {
         let target = Target::of(manifest)?;
         let api = self.api(&target).await?;
         let params = PatchParams::apply(hyperfleet_crds::FIELD_MANAGER).force();
-        api.patch(name_of(&target)?, &params, &Patch::Apply(manifest))
+        let applied = api
+            .patch(name_of(&target)?, &params, &Patch::Apply(manifest))
             .await
-            .map(|o| to_value(&o))
-            .map_err(classify)
+            .map_err(failed("apply", &target))?;
+        to_value(&applied)
     }
 
     async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError> {
         let api = self.api(target).await?;
         match &target.select {
-            Select::Name(name) => Ok(api.get_opt(name).await.map_err(classify)?.map(|o| to_value(&o))),
+            Select::Name(name) => {
+                api.get_opt(name).await.map_err(failed("get", target))?.map(|o| to_value(&o)).transpose()
+            }
             Select::Labels(labels) => {
-                let list =
-                    api.list(&ListParams::default().labels(&selector(labels))).await.map_err(classify)?;
-                Ok(list.items.iter().map(to_value).max_by_key(generation_of))
+                let params = ListParams::default().labels(&selector(labels));
+                let list = api.list(&params).await.map_err(failed("list", target))?;
+                let objects = list.items.iter().map(to_value).collect::<Result<Vec<_>, _>>()?;
+                Ok(objects.into_iter().max_by_key(generation_of))
             }
         }
     }
@@ -151,14 +150,14 @@ impl ObjectTransport for Kubernetes {
             Select::Name(name) => match api.delete(name, &params).await {
                 Ok(_) => Ok(true),
                 Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-                Err(err) => Err(classify(err)),
+                Err(err) => Err(failed("delete", target)(err)),
             },
             Select::Labels(labels) => {
                 // One call; the API answers with what it deleted (or a bare Status).
                 let deleted = api
                     .delete_collection(&params, &ListParams::default().labels(&selector(labels)))
                     .await
-                    .map_err(classify)?;
+                    .map_err(failed("delete", target))?;
                 Ok(deleted.left().is_none_or(|list| !list.items.is_empty()))
             }
         }

@@ -37,7 +37,7 @@ impl Target {
     /// The target naming a manifest's own object.
     pub fn of(manifest: &Value) -> Result<Self, TransportError> {
         let field = |path: &str| manifest.pointer(path).and_then(Value::as_str).map(str::to_owned);
-        let missing = |what: &str| TransportError::Terminal(format!("the manifest has no {what}"));
+        let missing = |what: &str| TransportError::Manifest(format!("the manifest has no {what}"));
         Ok(Self {
             api_version: field("/apiVersion").ok_or_else(|| missing("apiVersion"))?,
             kind: field("/kind").ok_or_else(|| missing("kind"))?,
@@ -59,23 +59,43 @@ impl std::fmt::Display for Target {
 
 /// A transport failure: transient ones are retried (the event is redelivered), terminal ones are
 /// reported (Health=False) and the event acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum TransportError {
-    /// Conflicts, throttling, server errors, timeouts.
+    /// The Kubernetes API server refused the call or could not be reached.
+    #[error("{operation} {target} failed")]
+    Kube {
+        /// What was attempted (`create`, `apply`, `get`, `list`, `delete`, `discover`).
+        operation: &'static str,
+        /// What it was attempted on.
+        target: String,
+        /// The client's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The manifest cannot be delivered as it is (a missing field, a kind without namespace).
     #[error("{0}")]
-    Transient(String),
-    /// Forbidden, invalid manifests, unknown kinds.
-    #[error("{0}")]
-    Terminal(String),
+    Manifest(String),
+    /// The manifest is not a Kubernetes object.
+    #[error("not a Kubernetes object")]
+    Decode(#[source] serde_json::Error),
 }
 
 impl TransportError {
+    /// Whether trying again later may work: conflicts, throttling, server trouble and network
+    /// failures; never refusals or bad input.
+    pub fn is_transient(&self) -> bool {
+        let TransportError::Kube { source, .. } = self else { return false };
+        match source {
+            kube::Error::Api(status) => status.code == 409 || status.code == 429 || status.code >= 500,
+            kube::Error::SerdeError(_) | kube::Error::Discovery(_) => false,
+            _ => true,
+        }
+    }
+
     /// Bounded label for metrics.
     pub fn category(&self) -> &'static str {
-        match self {
-            TransportError::Transient(_) => "transport_transient",
-            TransportError::Terminal(_) => "transport_terminal",
-        }
+        self.into()
     }
 }
 

@@ -1,6 +1,6 @@
-//! Lexer and recursive-descent parser for the list `search` language (the reference API's TSL
-//! subset). Text in, [`Expr`] out; meaning (which fields exist, which types they take) is checked
-//! later, in [`super::sql`].
+//! Lexer and recursive-descent parser for the list `search` language. Text in, [`Expr`] out;
+//! meaning (which fields exist, which types they take) is checked later, by the server's SQL
+//! translation. Nesting is bounded ([`MAX_SEARCH_DEPTH`]) so no input can exhaust the stack.
 //!
 //! Grammar (keywords are case-insensitive):
 //! ```text
@@ -15,53 +15,7 @@
 //! field   := letter ( letter | digit | "_" | "." | "/" | "-" )*
 //! ```
 
-use super::SearchError;
-
-/// A parsed search expression.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
-    /// Both sides hold.
-    And(Box<Expr>, Box<Expr>),
-    /// Either side holds.
-    Or(Box<Expr>, Box<Expr>),
-    /// The inner expression does not hold.
-    Not(Box<Expr>),
-    /// `field op literal`.
-    Compare { field: Field, op: CompareOp, value: Literal },
-    /// `field [not] in [a, b]`.
-    In { field: Field, values: Vec<Literal>, negated: bool },
-    /// `field is [not] null`.
-    IsNull { field: Field, negated: bool },
-}
-
-/// A dotted field name and where it starts in the input (for error messages).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Field {
-    pub name: String,
-    pub position: usize,
-}
-
-/// Comparison operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Like,
-    ILike,
-}
-
-/// A literal value on the right-hand side.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Literal {
-    String(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-}
+use super::{CompareOp, Expr, Field, Literal, MAX_SEARCH_DEPTH, SearchError};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
@@ -80,7 +34,7 @@ enum Token {
 /// Parses a whole search expression.
 pub fn parse(input: &str) -> Result<Expr, SearchError> {
     let tokens = lex(input)?;
-    let mut parser = Parser { tokens, next: 0, end: input.len() };
+    let mut parser = Parser { tokens, next: 0, end: input.len(), depth: 0 };
     let expr = parser.or()?;
     match parser.peek() {
         None => Ok(expr),
@@ -193,6 +147,7 @@ struct Parser {
     tokens: Vec<(Token, usize)>,
     next: usize,
     end: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -249,16 +204,25 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, SearchError> {
-        if self.eat_keyword("not") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+        let nested = self.at_keyword("not") || self.peek().map(|(t, _)| t) == Some(&Token::LParen);
+        if !nested {
+            return self.predicate();
         }
-        if self.peek().map(|(t, _)| t) == Some(&Token::LParen) {
+        if self.depth >= MAX_SEARCH_DEPTH {
+            return Err(SearchError::at(
+                self.position(),
+                format!("nested deeper than {MAX_SEARCH_DEPTH} levels"),
+            ));
+        }
+        self.depth += 1;
+        let expr = if self.eat_keyword("not") {
+            self.unary().map(|inner| Expr::Not(Box::new(inner)))
+        } else {
             self.next += 1;
-            let inner = self.or()?;
-            self.expect(&Token::RParen, "`)`")?;
-            return Ok(inner);
-        }
-        self.predicate()
+            self.or().and_then(|inner| self.expect(&Token::RParen, "`)`").map(|()| inner))
+        };
+        self.depth -= 1;
+        expr
     }
 
     fn predicate(&mut self) -> Result<Expr, SearchError> {
@@ -338,7 +302,7 @@ impl Parser {
     }
 }
 
-fn is_keyword(word: &str) -> bool {
+pub(super) fn is_keyword(word: &str) -> bool {
     ["and", "or", "not", "in", "is", "null", "like", "ilike", "true", "false"]
         .iter()
         .any(|k| word.eq_ignore_ascii_case(k))
