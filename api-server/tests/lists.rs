@@ -242,6 +242,7 @@ async fn large_lists_page_by_id_without_counting(pool: PgPool) {
     loop {
         let params = ListParams {
             size: Some(2),
+            order: Some("id asc".into()),
             search: Some("name like 'keyset-%'".into()),
             count: Some(false),
             after,

@@ -224,8 +224,7 @@ fn broker_name(type_: BrokerType) -> &'static str {
 }
 
 fn broker_error(broker: &'static str, message: &str) -> ResolveError {
-    let source =
-        hyperfleet_broker::BrokerError::Operation { operation: "configure", message: message.to_owned() };
+    let source = hyperfleet_broker::BrokerError::operation("configure", message.to_owned());
     ResolveError::Broker { broker, source }
 }
 

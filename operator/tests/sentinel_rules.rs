@@ -71,7 +71,10 @@ async fn message_decision_selects_and_message_data_shapes_the_event(pool: PgPool
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let events = received.lock().unwrap().clone();
+    // The built-in fields stay (adapters need them); messageData adds its own beside them.
     let expected = serde_json::json!({
+        "resourceType": "clusters", "resourceId": high.id.to_string(), "kind": "Cluster",
+        "href": high.href, "generation": 1, "reason": "custom_decision",
         "id": high.id.to_string(), "name": "high", "why": "custom_decision", "nextGeneration": 2
     });
     assert_eq!(events, vec![expected.clone(), expected]);

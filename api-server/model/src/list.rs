@@ -48,8 +48,9 @@ pub struct ListParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<bool>,
     /// Keyset paging: only items whose `id` is greater than this one, in `id` order (`order`
-    /// must then be absent or `id asc`, and `page` absent or 1). Pass the last id of a page to
-    /// get the next; unlike `page`, the cost of a page does not grow with its position.
+    /// must then be absent or `id asc`, and `page` absent or 1). Ask for the first page with
+    /// `order=id asc`, then pass the last id of each page to get the next; unlike `page`, the
+    /// cost of a page does not grow with its position.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<Uuid>,
 }

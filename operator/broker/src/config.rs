@@ -96,9 +96,7 @@ pub fn validate_name(field: &'static str, name: &str) -> Result<(), ConfigError>
 
 /// Validates `config` and connects.
 pub async fn connect(config: &BrokerConfig, metrics: BrokerMetrics) -> Result<Arc<dyn Broker>, BrokerError> {
-    config
-        .validate()
-        .map_err(|err| BrokerError::Operation { operation: "configure", message: err.to_string() })?;
+    config.validate().map_err(|err| BrokerError::operation("configure", err))?;
     Ok(match config {
         BrokerConfig::Memory {} => Arc::new(MemoryBroker::new(metrics)),
         BrokerConfig::Rabbitmq { url, prefetch } => {

@@ -1,14 +1,107 @@
 //! What every backend's consumer shares: the handle that stops it (waiting for in-flight
-//! handlers), and the dispatch of one message to the handler (decode, call, measure, contain
-//! panics).
+//! handlers), the [`pump`] that runs the handler on what a backend fetches (bounded concurrency,
+//! retry delay, cancellation, drain), and the dispatch of one message (decode, call, measure,
+//! contain panics). A backend only fetches messages ([`Source`]) and settles them ([`Inbound`]).
 
-use std::{panic::AssertUnwindSafe, time::Instant};
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use futures::FutureExt as _;
-use tokio::task::JoinHandle;
+use tokio::{
+    sync::Semaphore,
+    task::{JoinHandle, JoinSet},
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Delivery, Handler, Outcome, Subscription, event, metrics::BrokerMetrics};
+use crate::{
+    BrokerError, Delivery, Handler, Outcome, Subscription, event, metrics::BrokerMetrics, metrics::ErrorType,
+    retry_delay,
+};
+
+/// A message a backend fetched, and how to tell the broker what became of it.
+pub(crate) trait Inbound: Send + 'static {
+    /// The raw payload.
+    fn payload(&self) -> &[u8];
+    /// 1 on first delivery, then 2, 3, ...
+    fn attempt(&self) -> u32;
+    /// Settles the message with its final outcome (the pump has waited the retry delay already).
+    fn settle(
+        self,
+        outcome: Outcome,
+        subscription: &Subscription,
+        metrics: &BrokerMetrics,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// Where a consumer's messages come from. `next` must be cancel-safe: the pump drops it when
+/// the consumer is closed.
+pub(crate) trait Source: Send {
+    /// What it yields.
+    type Message: Inbound;
+    /// The next message; an error (or `None`: the broker ended the stream) ends this session.
+    fn next(&mut self) -> impl Future<Output = Option<Result<Self::Message, BrokerError>>> + Send;
+}
+
+/// What the pump hands every message to.
+#[derive(Clone)]
+pub(crate) struct Pump {
+    pub subscription: Arc<Subscription>,
+    pub handler: Arc<dyn Handler>,
+    pub metrics: BrokerMetrics,
+}
+
+impl Pump {
+    /// Runs the handler on what `source` yields, at most `subscription.concurrency` at once,
+    /// until `cancel` (`Ok`) or the source fails (`Err`); either way waits for the handlers in
+    /// flight, which settle their messages before this returns.
+    pub(crate) async fn run<S: Source>(
+        &self,
+        source: &mut S,
+        cancel: &CancellationToken,
+    ) -> Result<(), BrokerError> {
+        let slots = Arc::new(Semaphore::new(self.subscription.concurrency));
+        let mut in_flight = JoinSet::new();
+        let result = loop {
+            let slot = tokio::select! {
+                () = cancel.cancelled() => break Ok(()),
+                slot = slots.clone().acquire_owned() => slot,
+            };
+            let Ok(slot) = slot else { break Ok(()) };
+            let message = tokio::select! {
+                () = cancel.cancelled() => break Ok(()),
+                next = source.next() => next,
+            };
+            let message = match message {
+                Some(Ok(message)) => message,
+                Some(Err(err)) => break Err(err),
+                None => break Err(BrokerError::unavailable("the broker ended the consumer")),
+            };
+            let (pump, cancel) = (self.clone(), cancel.clone());
+            in_flight.spawn(async move {
+                pump.one(message, &cancel).await;
+                drop(slot);
+            });
+            while in_flight.try_join_next().is_some() {}
+        };
+        while in_flight.join_next().await.is_some() {}
+        result
+    }
+
+    async fn one<M: Inbound>(&self, message: M, cancel: &CancellationToken) {
+        let attempt = message.attempt();
+        let handled =
+            dispatch(self.handler.as_ref(), &self.metrics, &self.subscription, message.payload(), attempt)
+                .await;
+        let outcome = settle(handled, attempt, &self.subscription);
+        if outcome == Outcome::Retry {
+            // Back off unless shutting down; either way the message goes back.
+            tokio::select! {
+                () = tokio::time::sleep(retry_delay(attempt)) => {}
+                () = cancel.cancelled() => {}
+            }
+        }
+        message.settle(outcome, &self.subscription, &self.metrics).await;
+    }
+}
 
 /// A running consumer of one subscription. Dropping it does not stop it; call [`Consumer::close`].
 #[derive(Debug)]
@@ -39,7 +132,7 @@ impl Consumer {
 
 /// Decodes `payload` and runs the handler on it. Malformed payloads are rejected (dead-lettered)
 /// and a panicking handler counts as a transient failure, so neither stops the consumer.
-pub(crate) async fn dispatch(
+async fn dispatch(
     handler: &dyn Handler,
     metrics: &BrokerMetrics,
     subscription: &Subscription,
@@ -50,7 +143,7 @@ pub(crate) async fn dispatch(
         Ok(event) => event,
         Err(err) => {
             tracing::warn!(subscription = %subscription.name, error = %err, "malformed message; dead-lettering it");
-            metrics.error("decode");
+            metrics.error(ErrorType::Decode);
             return Outcome::Reject;
         }
     };
@@ -59,7 +152,7 @@ pub(crate) async fn dispatch(
         Ok(outcome) => outcome,
         Err(_) => {
             tracing::error!(subscription = %subscription.name, attempt, "handler panicked; will retry");
-            metrics.error("handler_panic");
+            metrics.error(ErrorType::HandlerPanic);
             Outcome::Retry
         }
     };
@@ -68,7 +161,7 @@ pub(crate) async fn dispatch(
 }
 
 /// Final fate of a delivery given the handler's outcome and the delivery limit.
-pub(crate) fn settle(outcome: Outcome, attempt: u32, subscription: &Subscription) -> Outcome {
+fn settle(outcome: Outcome, attempt: u32, subscription: &Subscription) -> Outcome {
     match outcome {
         Outcome::Retry if attempt >= subscription.max_deliveries => Outcome::Reject,
         other => other,

@@ -27,8 +27,9 @@ pub use config::{BrokerConfig, ConfigError, connect};
 pub use consumer::Consumer;
 pub use metrics::BrokerMetrics;
 
-/// What a handler decided about a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a handler decided about a delivery (also the `outcome` label of the consumed metric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     /// Done; remove the message.
     Ack,
@@ -98,12 +99,22 @@ impl Subscription {
     }
 }
 
+/// The cause of a broker error, as the client library gave it.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// What went wrong talking to a broker.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum BrokerError {
     /// The broker cannot be reached (yet); retry later.
-    #[error("broker unavailable: {0}")]
-    Unavailable(String),
+    #[error("broker unavailable: {what}")]
+    Unavailable {
+        /// What could not be done.
+        what: String,
+        /// The client's error, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The broker refused a publish (negative confirm).
     #[error("broker did not confirm the publish to '{topic}'")]
     NotConfirmed {
@@ -111,31 +122,41 @@ pub enum BrokerError {
         topic: String,
     },
     /// The broker answered with an error.
-    #[error("broker operation '{operation}' failed: {message}")]
+    #[error("broker operation '{operation}' failed")]
     Operation {
         /// What was attempted.
         operation: &'static str,
         /// The broker's answer.
-        message: String,
+        #[source]
+        source: Cause,
     },
     /// An event could not be encoded.
-    #[error("cannot encode event: {0}")]
-    Encode(String),
+    #[error("cannot encode event")]
+    Encode(#[source] serde_json::Error),
     /// The broker was closed.
     #[error("broker closed")]
     Closed,
 }
 
 impl BrokerError {
+    /// Unavailable, for a reason of our own.
+    pub fn unavailable(what: impl Into<String>) -> Self {
+        BrokerError::Unavailable { what: what.into(), source: None }
+    }
+
+    /// Unavailable because `source` failed doing `what`.
+    pub fn unreachable(what: impl Into<String>, source: impl Into<Cause>) -> Self {
+        BrokerError::Unavailable { what: what.into(), source: Some(source.into()) }
+    }
+
+    /// `operation` failed with `source`.
+    pub fn operation(operation: &'static str, source: impl Into<Cause>) -> Self {
+        BrokerError::Operation { operation, source: source.into() }
+    }
+
     /// Bounded label for metrics.
     pub fn category(&self) -> &'static str {
-        match self {
-            BrokerError::Unavailable(_) => "unavailable",
-            BrokerError::NotConfirmed { .. } => "not_confirmed",
-            BrokerError::Operation { .. } => "operation",
-            BrokerError::Encode(_) => "encode",
-            BrokerError::Closed => "closed",
-        }
+        self.into()
     }
 }
 
@@ -147,7 +168,7 @@ pub trait Broker: Send + Sync + fmt::Debug {
 
     /// Publishes `event` to `topic`; returns once the broker has taken responsibility for it.
     async fn publish(&self, topic: &str, event: &Event) -> Result<(), BrokerError> {
-        let payload = event::encode(event).map_err(|err| BrokerError::Encode(err.to_string()))?;
+        let payload = event::encode(event).map_err(BrokerError::Encode)?;
         self.publish_raw(topic, &payload).await
     }
 
@@ -181,8 +202,7 @@ pub trait Broker: Send + Sync + fmt::Debug {
 
 /// Checks a topic (and subscription) name before it reaches a broker.
 pub(crate) fn check_names(topic: &str, subscription: Option<&Subscription>) -> Result<(), BrokerError> {
-    let invalid =
-        |err: ConfigError| BrokerError::Operation { operation: "validate", message: err.to_string() };
+    let invalid = |err: ConfigError| BrokerError::operation("validate", err);
     config::validate_name("topic", topic).map_err(invalid)?;
     if let Some(subscription) = subscription {
         config::validate_name("subscription", &subscription.name).map_err(invalid)?;

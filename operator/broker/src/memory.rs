@@ -9,14 +9,13 @@ use std::{
 };
 
 use async_trait::async_trait;
-use tokio::{sync::Notify, task::JoinSet};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
-    consumer::{dispatch, settle},
+    consumer::{Inbound, Pump, Source},
     metrics::BrokerMetrics,
-    retry_delay,
 };
 
 /// The in-process broker. Clones share the same topics and subscriptions.
@@ -118,15 +117,18 @@ impl Broker for MemoryBroker {
         subscription: Subscription,
         handler: Arc<dyn Handler>,
     ) -> Result<Consumer, BrokerError> {
-        let queue = self.queue(&subscription);
+        let mut queue = self.queue(&subscription);
         let cancel = CancellationToken::new();
-        let worker = Worker {
-            queue,
+        let pump = Pump {
             subscription: Arc::new(subscription.clone()),
             handler,
             metrics: self.inner.metrics.clone(),
         };
-        let task = tokio::spawn(worker.run(cancel.clone()));
+        let stop = cancel.clone();
+        // The in-process queue cannot fail: the pump ends only when the consumer is closed.
+        let task = tokio::spawn(async move {
+            let _ = pump.run(&mut queue, &stop).await;
+        });
         Ok(Consumer::new(&subscription, cancel, task))
     }
 
@@ -148,62 +150,43 @@ impl Broker for MemoryBroker {
     async fn close(&self) {}
 }
 
-struct Worker {
+/// A message taken from a queue, and the queue to return or dead-letter it to.
+struct Taken {
+    message: Message,
     queue: Arc<Queue>,
-    subscription: Arc<Subscription>,
-    handler: Arc<dyn Handler>,
-    metrics: BrokerMetrics,
 }
 
-impl Worker {
-    async fn run(self, cancel: CancellationToken) {
-        let slots = Arc::new(tokio::sync::Semaphore::new(self.subscription.concurrency));
-        let mut in_flight = JoinSet::new();
+impl Source for Arc<Queue> {
+    type Message = Taken;
+
+    async fn next(&mut self) -> Option<Result<Taken, BrokerError>> {
         loop {
-            let slot = tokio::select! {
-                () = cancel.cancelled() => break,
-                slot = slots.clone().acquire_owned() => slot,
-            };
-            let Ok(slot) = slot else { break };
-            let Some(message) = self.next(&cancel).await else { break };
-            let (queue, subscription, handler, metrics) =
-                (self.queue.clone(), self.subscription.clone(), self.handler.clone(), self.metrics.clone());
-            let cancel = cancel.clone();
-            in_flight.spawn(async move {
-                let outcome =
-                    dispatch(handler.as_ref(), &metrics, &subscription, &message.payload, message.attempt)
-                        .await;
-                match settle(outcome, message.attempt, &subscription) {
-                    Outcome::Ack => {}
-                    Outcome::Retry => {
-                        // Back off unless shutting down; either way the message goes back.
-                        tokio::select! {
-                            () = tokio::time::sleep(retry_delay(message.attempt)) => {}
-                            () = cancel.cancelled() => {}
-                        }
-                        queue.push(Message { attempt: message.attempt + 1, ..message });
-                    }
-                    Outcome::Reject => {
-                        locked(&queue.dead).push(message.payload.to_vec());
-                        metrics.dead_lettered(&subscription.name);
-                    }
-                }
-                drop(slot);
-            });
-            while in_flight.try_join_next().is_some() {}
+            let ready = self.ready.notified();
+            if let Some(message) = self.pop() {
+                return Some(Ok(Taken { message, queue: self.clone() }));
+            }
+            ready.await;
         }
-        while in_flight.join_next().await.is_some() {}
+    }
+}
+
+impl Inbound for Taken {
+    fn payload(&self) -> &[u8] {
+        &self.message.payload
     }
 
-    async fn next(&self, cancel: &CancellationToken) -> Option<Message> {
-        loop {
-            let ready = self.queue.ready.notified();
-            if let Some(message) = self.queue.pop() {
-                return Some(message);
-            }
-            tokio::select! {
-                () = cancel.cancelled() => return None,
-                () = ready => {}
+    fn attempt(&self) -> u32 {
+        self.message.attempt
+    }
+
+    async fn settle(self, outcome: Outcome, subscription: &Subscription, metrics: &BrokerMetrics) {
+        let Taken { message, queue } = self;
+        match outcome {
+            Outcome::Ack => {}
+            Outcome::Retry => queue.push(Message { attempt: message.attempt + 1, ..message }),
+            Outcome::Reject => {
+                locked(&queue.dead).push(message.payload.to_vec());
+                metrics.dead_lettered(&subscription.name);
             }
         }
     }

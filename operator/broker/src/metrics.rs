@@ -26,6 +26,20 @@ struct ErrorLabels {
     error_type: &'static str,
 }
 
+/// The `error_type` of `hyperfleet_broker_errors_total`: what failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub(crate) enum ErrorType {
+    /// A publish was not confirmed.
+    Publish,
+    /// A consumer lost its channel or stream.
+    Consume,
+    /// A message was not a CloudEvent.
+    Decode,
+    /// A handler panicked.
+    HandlerPanic,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SubscriptionLabels {
     subscription: String,
@@ -77,19 +91,15 @@ impl BrokerMetrics {
     }
 
     pub(crate) fn consumed(&self, subscription: &str, outcome: Outcome, took: Duration) {
-        let outcome = match outcome {
-            Outcome::Ack => "ack",
-            Outcome::Retry => "retry",
-            Outcome::Reject => "reject",
-        };
+        let outcome = outcome.into();
         self.consumed.get_or_create(&ConsumedLabels { subscription: subscription.to_owned(), outcome }).inc();
         self.duration
             .get_or_create(&SubscriptionLabels { subscription: subscription.to_owned() })
             .observe(took.as_secs_f64());
     }
 
-    pub(crate) fn error(&self, error_type: &'static str) {
-        self.errors.get_or_create(&ErrorLabels { error_type }).inc();
+    pub(crate) fn error(&self, error_type: ErrorType) {
+        self.errors.get_or_create(&ErrorLabels { error_type: error_type.into() }).inc();
     }
 
     pub(crate) fn dead_lettered(&self, subscription: &str) {

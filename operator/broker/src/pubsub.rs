@@ -19,17 +19,16 @@ use google_cloud_gax::error::rpc::Code;
 use google_cloud_pubsub::{
     client::{Publisher, Subscriber, SubscriptionAdmin, TopicAdmin},
     model::{DeadLetterPolicy, Message},
-    subscriber::ShutdownBehavior,
+    subscriber::{MessageStream, ShutdownBehavior, handler::Handler as Acker},
 };
-use tokio::{sync::Mutex, task::JoinSet};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
-    consumer::{dispatch, settle},
+    consumer::{Inbound, Pump, Source},
     event,
-    metrics::BrokerMetrics,
-    retry_delay,
+    metrics::{BrokerMetrics, ErrorType},
 };
 
 /// Seconds a delivery may stay unacknowledged before Pub/Sub redelivers it (the client extends
@@ -55,7 +54,7 @@ struct Inner {
 }
 
 fn op(operation: &'static str) -> impl FnOnce(google_cloud_pubsub::Error) -> BrokerError {
-    move |err| BrokerError::Operation { operation, message: err.to_string() }
+    move |err| BrokerError::operation(operation, err)
 }
 
 fn already_exists(err: &google_cloud_pubsub::Error) -> bool {
@@ -82,7 +81,7 @@ impl PubSubBroker {
         metrics: BrokerMetrics,
     ) -> Result<Self, BrokerError> {
         let unavailable =
-            |err: google_cloud_gax::client_builder::Error| BrokerError::Unavailable(err.to_string());
+            |err: google_cloud_gax::client_builder::Error| BrokerError::unreachable("connect", err);
         let topics = client!(TopicAdmin::builder(), &emulator).build().await.map_err(unavailable)?;
         let subscriptions =
             client!(SubscriptionAdmin::builder(), &emulator).build().await.map_err(unavailable)?;
@@ -163,13 +162,10 @@ impl PubSubBroker {
         if existing.topic == self.topic_path(topic) {
             return Ok(());
         }
-        Err(BrokerError::Operation {
-            operation: "create subscription",
-            message: format!(
-                "subscription '{name}' already exists on {}, not on topic '{topic}'",
-                existing.topic
-            ),
-        })
+        Err(BrokerError::operation(
+            "create subscription",
+            format!("subscription '{name}' already exists on {}, not on topic '{topic}'", existing.topic),
+        ))
     }
 
     async fn publisher(&self, topic: &str) -> Result<Publisher, BrokerError> {
@@ -183,7 +179,7 @@ impl PubSubBroker {
         let publisher = client!(builder, &self.inner.emulator)
             .build()
             .await
-            .map_err(|err| BrokerError::Unavailable(err.to_string()))?;
+            .map_err(|err| BrokerError::unreachable("create publisher", err))?;
         publishers.insert(topic.to_owned(), publisher.clone());
         Ok(publisher)
     }
@@ -210,8 +206,8 @@ impl Broker for PubSubBroker {
                 Ok(())
             }
             Err(err) => {
-                self.inner.metrics.error("publish");
-                Err(BrokerError::Unavailable(err.to_string()))
+                self.inner.metrics.error(ErrorType::Publish);
+                Err(BrokerError::unreachable("publish", err))
             }
         }
     }
@@ -238,12 +234,12 @@ impl Broker for PubSubBroker {
         self.declare(&subscription).await?;
         let dead_letters = self.publisher(&dead_letter_name(&subscription)).await?;
         let cancel = CancellationToken::new();
-        let worker = Worker {
-            broker: self.clone(),
+        let pump = Pump {
             subscription: Arc::new(subscription.clone()),
             handler,
-            dead_letters,
+            metrics: self.inner.metrics.clone(),
         };
+        let worker = Worker { broker: self.clone(), pump, dead_letters };
         let task = tokio::spawn(worker.run(cancel.clone()));
         Ok(Consumer::new(&subscription, cancel, task))
     }
@@ -281,7 +277,7 @@ impl Broker for PubSubBroker {
         {
             Ok(_) => Ok(()),
             Err(err) if err.status().is_some_and(|s| s.code == Code::NotFound) => Ok(()),
-            Err(err) => Err(BrokerError::Unavailable(err.to_string())),
+            Err(err) => Err(BrokerError::unreachable("health check", err)),
         }
     }
 
@@ -295,20 +291,22 @@ impl Broker for PubSubBroker {
 
 struct Worker {
     broker: PubSubBroker,
-    subscription: Arc<Subscription>,
-    handler: Arc<dyn Handler>,
+    pump: Pump,
     dead_letters: Publisher,
 }
 
+/// Deliveries of this process per message id: the emulator does not count attempts.
+type Attempts = Arc<std::sync::Mutex<HashMap<String, u32>>>;
+
 impl Worker {
     async fn run(self, cancel: CancellationToken) {
-        let path = self.broker.subscription_path(&self.subscription.name);
-        let concurrency = i64::try_from(self.subscription.concurrency).unwrap_or(i64::MAX);
-        // Deliveries of this process per message id: the emulator does not count attempts.
-        let attempts: Arc<std::sync::Mutex<HashMap<String, u32>>> = Arc::default();
+        let subscription = &self.pump.subscription;
+        let path = self.broker.subscription_path(&subscription.name);
+        let concurrency = i64::try_from(subscription.concurrency).unwrap_or(i64::MAX);
+        let attempts = Attempts::default();
         let mut backoff = Duration::from_millis(200);
         while !cancel.is_cancelled() {
-            let mut stream = self
+            let stream = self
                 .broker
                 .inner
                 .subscriber
@@ -316,46 +314,13 @@ impl Worker {
                 .set_max_outstanding_messages(concurrency)
                 .set_shutdown_behavior(ShutdownBehavior::WaitForProcessing)
                 .build();
-            let slots = Arc::new(tokio::sync::Semaphore::new(self.subscription.concurrency));
-            let mut in_flight = JoinSet::new();
-            let failure = loop {
-                let slot = tokio::select! {
-                    () = cancel.cancelled() => break None,
-                    slot = slots.clone().acquire_owned() => slot,
-                };
-                let Ok(slot) = slot else { break None };
-                let next = tokio::select! {
-                    () = cancel.cancelled() => break None,
-                    next = stream.next() => next,
-                };
-                let (message, handle) = match next {
-                    Some(Ok(delivery)) => delivery,
-                    Some(Err(err)) => break Some(err.to_string()),
-                    None => break Some("the stream ended".to_owned()),
-                };
-                let attempt = {
-                    let mut seen = attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let local = seen.entry(message.message_id.clone()).or_insert(0);
-                    *local += 1;
-                    let server = handle.delivery_attempt().and_then(|a| u32::try_from(a).ok()).unwrap_or(0);
-                    (*local).max(server)
-                };
-                let task = Delivery { message, handle, attempt, slot };
-                in_flight.spawn(task.settle(
-                    self.subscription.clone(),
-                    self.handler.clone(),
-                    self.broker.inner.metrics.clone(),
-                    self.dead_letters.clone(),
-                    attempts.clone(),
-                    cancel.clone(),
-                ));
-                while in_flight.try_join_next().is_some() {}
-            };
-            while in_flight.join_next().await.is_some() {}
-            stream.shutdown_token().shutdown().await;
-            let Some(error) = failure else { break };
-            tracing::warn!(subscription = %self.subscription.name, error, ?backoff, "streaming pull failed; reopening");
-            self.broker.inner.metrics.error("consume");
+            let mut pull =
+                Pull { stream, attempts: attempts.clone(), dead_letters: self.dead_letters.clone() };
+            let result = self.pump.run(&mut pull, &cancel).await;
+            pull.stream.shutdown_token().shutdown().await;
+            let Err(error) = result else { break };
+            tracing::warn!(subscription = %subscription.name, error = %error, ?backoff, "streaming pull failed; reopening");
+            self.broker.inner.metrics.error(ErrorType::Consume);
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(backoff) => {}
@@ -365,54 +330,74 @@ impl Worker {
     }
 }
 
-struct Delivery {
-    message: Message,
-    handle: google_cloud_pubsub::subscriber::handler::Handler,
-    attempt: u32,
-    slot: tokio::sync::OwnedSemaphorePermit,
+/// One streaming pull session.
+struct Pull {
+    stream: MessageStream,
+    attempts: Attempts,
+    dead_letters: Publisher,
 }
 
-impl Delivery {
-    async fn settle(
-        self,
-        subscription: Arc<Subscription>,
-        handler: Arc<dyn Handler>,
-        metrics: BrokerMetrics,
-        dead_letters: Publisher,
-        attempts: Arc<std::sync::Mutex<HashMap<String, u32>>>,
-        cancel: CancellationToken,
-    ) {
-        let Delivery { message, handle, attempt, slot } = self;
-        let outcome = dispatch(handler.as_ref(), &metrics, &subscription, &message.data, attempt).await;
-        let outcome = settle(outcome, attempt, &subscription);
+impl Source for Pull {
+    type Message = Pulled;
+
+    async fn next(&mut self) -> Option<Result<Pulled, BrokerError>> {
+        let (message, acker) = match self.stream.next().await? {
+            Ok(delivery) => delivery,
+            Err(err) => return Some(Err(BrokerError::unreachable("streaming pull", err))),
+        };
+        let attempt = {
+            let mut seen = self.attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let local = seen.entry(message.message_id.clone()).or_insert(0);
+            *local += 1;
+            let server = acker.delivery_attempt().and_then(|a| u32::try_from(a).ok()).unwrap_or(0);
+            (*local).max(server)
+        };
+        let (attempts, dead_letters) = (self.attempts.clone(), self.dead_letters.clone());
+        Some(Ok(Pulled { message, acker, attempt, attempts, dead_letters }))
+    }
+}
+
+/// A pulled message and what settling it needs.
+struct Pulled {
+    message: Message,
+    acker: Acker,
+    attempt: u32,
+    attempts: Attempts,
+    dead_letters: Publisher,
+}
+
+impl Inbound for Pulled {
+    fn payload(&self) -> &[u8] {
+        &self.message.data
+    }
+
+    fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    async fn settle(self, outcome: Outcome, subscription: &Subscription, metrics: &BrokerMetrics) {
+        let Pulled { message, acker, attempts, dead_letters, .. } = self;
         if outcome != Outcome::Retry {
             attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&message.message_id);
         }
         match outcome {
-            Outcome::Ack => handle.ack(),
-            Outcome::Retry => {
-                tokio::select! {
-                    () = tokio::time::sleep(retry_delay(attempt)) => {}
-                    () = cancel.cancelled() => {}
-                }
-                handle.nack();
-            }
+            Outcome::Ack => acker.ack(),
+            Outcome::Retry => acker.nack(),
             Outcome::Reject => {
                 let copy =
                     Message::new().set_data(message.data.clone()).set_attributes(message.attributes.clone());
                 match dead_letters.publish(copy).await {
                     Ok(_) => {
                         metrics.dead_lettered(&subscription.name);
-                        handle.ack();
+                        acker.ack();
                     }
                     Err(err) => {
                         // Not safely parked: leave it to Pub/Sub to deliver again.
                         tracing::warn!(subscription = %subscription.name, error = %err, "dead-lettering failed");
-                        handle.nack();
+                        acker.nack();
                     }
                 }
             }
         }
-        drop(slot);
     }
 }

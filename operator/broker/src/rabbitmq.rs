@@ -11,7 +11,7 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use futures::StreamExt as _;
+use futures::StreamExt;
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
     options::{
@@ -21,15 +21,14 @@ use lapin::{
     },
     types::{AMQPValue, FieldTable},
 };
-use tokio::{sync::Mutex, task::JoinSet};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
-    consumer::{dispatch, settle},
+    consumer::{Inbound, Pump, Source},
     event,
-    metrics::BrokerMetrics,
-    retry_delay,
+    metrics::{BrokerMetrics, ErrorType},
 };
 
 /// Safety-net delivery limit on every queue: catches messages whose consumer died before it
@@ -63,7 +62,7 @@ struct Link {
 }
 
 fn op(operation: &'static str) -> impl FnOnce(lapin::Error) -> BrokerError {
-    move |err| BrokerError::Operation { operation, message: err.to_string() }
+    move |err| BrokerError::operation(operation, err)
 }
 
 fn queue_name(subscription: &Subscription) -> String {
@@ -108,7 +107,7 @@ impl RabbitMqBroker {
     async fn open(&self) -> Result<Link, BrokerError> {
         let connection = Connection::connect(&self.inner.url, ConnectionProperties::default())
             .await
-            .map_err(|err| BrokerError::Unavailable(err.to_string()))?;
+            .map_err(|err| BrokerError::unreachable("connect", err))?;
         let publisher = connection.create_channel().await.map_err(op("channel.open"))?;
         publisher.confirm_select(ConfirmSelectOptions::default()).await.map_err(op("confirm.select"))?;
         tracing::info!("connected to RabbitMQ");
@@ -173,8 +172,8 @@ impl Broker for RabbitMqBroker {
         match &result {
             Ok(()) => self.inner.metrics.published(topic),
             Err(err) => {
-                self.inner.metrics.error("publish");
-                if matches!(err, BrokerError::Unavailable(_) | BrokerError::Operation { .. }) {
+                self.inner.metrics.error(ErrorType::Publish);
+                if matches!(err, BrokerError::Unavailable { .. } | BrokerError::Operation { .. }) {
                     self.forget_link().await;
                 }
             }
@@ -197,7 +196,12 @@ impl Broker for RabbitMqBroker {
     ) -> Result<Consumer, BrokerError> {
         self.declare(&subscription).await?;
         let cancel = CancellationToken::new();
-        let worker = Worker { broker: self.clone(), subscription: Arc::new(subscription.clone()), handler };
+        let pump = Pump {
+            subscription: Arc::new(subscription.clone()),
+            handler,
+            metrics: self.inner.metrics.clone(),
+        };
+        let worker = Worker { broker: self.clone(), pump };
         let task = tokio::spawn(worker.run(cancel.clone()));
         Ok(Consumer::new(&subscription, cancel, task))
     }
@@ -244,12 +248,12 @@ async fn publish_confirmed(channel: &Channel, topic: &str, payload: &[u8]) -> Re
     let confirm = channel
         .basic_publish(topic.into(), "".into(), options, payload, properties)
         .await
-        .map_err(|err| BrokerError::Unavailable(err.to_string()))?;
+        .map_err(|err| BrokerError::unreachable("publish", err))?;
     // A broker under a memory or disk alarm blocks publishers: give up rather than hang the caller.
     let confirmation = tokio::time::timeout(PUBLISH_TIMEOUT, confirm)
         .await
-        .map_err(|_| BrokerError::Unavailable(format!("no confirm within {PUBLISH_TIMEOUT:?}")))?;
-    match confirmation.map_err(|err| BrokerError::Unavailable(err.to_string()))? {
+        .map_err(|_| BrokerError::unavailable(format!("no confirm within {PUBLISH_TIMEOUT:?}")))?;
+    match confirmation.map_err(|err| BrokerError::unreachable("confirm", err))? {
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
         Confirmation::Ack(Some(_)) => {
             // Nobody subscribed yet: the event reaches nobody. Subscriptions declared ahead of
@@ -276,8 +280,7 @@ fn attempt(properties: &BasicProperties) -> u32 {
 
 struct Worker {
     broker: RabbitMqBroker,
-    subscription: Arc<Subscription>,
-    handler: Arc<dyn Handler>,
+    pump: Pump,
 }
 
 impl Worker {
@@ -288,9 +291,9 @@ impl Worker {
             match self.consume(&cancel).await {
                 Ok(()) => break,
                 Err(err) => {
-                    tracing::warn!(subscription = %self.subscription.name, error = %err, ?backoff,
+                    tracing::warn!(subscription = %self.pump.subscription.name, error = %err, ?backoff,
                         "consumer lost its channel; reconnecting");
-                    self.broker.inner.metrics.error("consume");
+                    self.broker.inner.metrics.error(ErrorType::Consume);
                     self.broker.forget_link().await;
                     tokio::select! {
                         () = cancel.cancelled() => break,
@@ -304,86 +307,62 @@ impl Worker {
 
     /// One session on one channel; `Ok` only when cancelled.
     async fn consume(&self, cancel: &CancellationToken) -> Result<(), BrokerError> {
+        let subscription = &self.pump.subscription;
         let channel = self.broker.channel().await?;
-        declare_topology(&channel, &self.subscription).await?;
-        let concurrency = self.subscription.concurrency;
+        declare_topology(&channel, subscription).await?;
+        let concurrency = subscription.concurrency;
         let prefetch = self.broker.inner.prefetch.unwrap_or(u16::try_from(concurrency).unwrap_or(u16::MAX));
         channel.basic_qos(prefetch, BasicQosOptions::default()).await.map_err(op("basic.qos"))?;
         let mut deliveries = channel
             .basic_consume(
-                queue_name(&self.subscription).as_str().into(),
+                queue_name(subscription).as_str().into(),
                 "".into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
             .await
             .map_err(op("basic.consume"))?;
-        tracing::info!(subscription = %self.subscription.name, "consuming");
-        let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
-        let mut in_flight = JoinSet::new();
-        let result = loop {
-            let slot = tokio::select! {
-                () = cancel.cancelled() => break Ok(()),
-                slot = slots.clone().acquire_owned() => slot,
-            };
-            let Ok(slot) = slot else { break Ok(()) };
-            let delivery = tokio::select! {
-                () = cancel.cancelled() => break Ok(()),
-                next = deliveries.next() => next,
-            };
-            let delivery = match delivery {
-                Some(Ok(delivery)) => delivery,
-                Some(Err(err)) => break Err(BrokerError::Unavailable(err.to_string())),
-                None => {
-                    break Err(BrokerError::Unavailable("the consumer was cancelled by the broker".into()));
-                }
-            };
-            let (subscription, handler, metrics) =
-                (self.subscription.clone(), self.handler.clone(), self.broker.inner.metrics.clone());
-            let cancel = cancel.clone();
-            in_flight.spawn(async move {
-                handle(delivery, &subscription, handler.as_ref(), &metrics, &cancel).await;
-                drop(slot);
-            });
-            while in_flight.try_join_next().is_some() {}
-        };
+        tracing::info!(subscription = %subscription.name, "consuming");
         // In-flight handlers finish (and ack) before the channel goes; unacked prefetched
         // messages return to the queue when it closes.
-        while in_flight.join_next().await.is_some() {}
+        let result = self.pump.run(&mut deliveries, cancel).await;
         let _ = channel.close(200, "consumer closed".into()).await;
         result
     }
 }
 
-async fn handle(
-    delivery: lapin::message::Delivery,
-    subscription: &Subscription,
-    handler: &dyn Handler,
-    metrics: &BrokerMetrics,
-    cancel: &CancellationToken,
-) {
-    let attempt = attempt(&delivery.properties);
-    let outcome = settle(
-        dispatch(handler, metrics, subscription, &delivery.data, attempt).await,
-        attempt,
-        subscription,
-    );
-    let acked = match outcome {
-        Outcome::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
-        Outcome::Retry => {
-            tokio::select! {
-                () = tokio::time::sleep(retry_delay(attempt)) => {}
-                () = cancel.cancelled() => {}
+impl Source for lapin::Consumer {
+    type Message = lapin::message::Delivery;
+
+    async fn next(&mut self) -> Option<Result<Self::Message, BrokerError>> {
+        let next = StreamExt::next(self).await?;
+        Some(next.map_err(|err| BrokerError::unreachable("consume", err)))
+    }
+}
+
+impl Inbound for lapin::message::Delivery {
+    fn payload(&self) -> &[u8] {
+        &self.data
+    }
+
+    fn attempt(&self) -> u32 {
+        attempt(&self.properties)
+    }
+
+    async fn settle(self, outcome: Outcome, subscription: &Subscription, metrics: &BrokerMetrics) {
+        let settled = match outcome {
+            Outcome::Ack => self.acker.ack(BasicAckOptions::default()).await,
+            Outcome::Retry => {
+                self.acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await
             }
-            delivery.acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await
+            Outcome::Reject => {
+                metrics.dead_lettered(&subscription.name);
+                self.acker.reject(BasicRejectOptions { requeue: false }).await
+            }
+        };
+        if let Err(err) = settled {
+            // The channel is gone; the broker redelivers the message to the next consumer.
+            tracing::warn!(subscription = %subscription.name, error = %err, "could not settle a delivery");
         }
-        Outcome::Reject => {
-            metrics.dead_lettered(&subscription.name);
-            delivery.acker.reject(BasicRejectOptions { requeue: false }).await
-        }
-    };
-    if let Err(err) = acked {
-        // The channel is gone; the broker redelivers the message to the next consumer.
-        tracing::warn!(subscription = %subscription.name, error = %err, "could not settle a delivery");
     }
 }

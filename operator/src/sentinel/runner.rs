@@ -225,9 +225,14 @@ impl Sentinel {
         let mut resources = Vec::new();
         let mut after: Option<Uuid> = None;
         loop {
-            let params =
-                ListParams { size: Some(PAGE_SIZE), count: Some(false), after, ..ListParams::default() }
-                    .with_search(search);
+            let params = ListParams {
+                size: Some(PAGE_SIZE),
+                order: Some("id asc".into()),
+                count: Some(false),
+                after,
+                ..ListParams::default()
+            }
+            .with_search(search);
             let answer = self.list(&params).await?;
             let last_page = answer.items.len() < PAGE_SIZE as usize;
             after = answer.items.last().map(|r| r.id);
