@@ -5,13 +5,13 @@
 //! Run with `hack/bench.sh` (starts PostgreSQL) or `cargo bench -p hyperfleet-api --bench list_fleet`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
-use hyperfleet_api::{http, store};
-use hyperfleet_api_model::{ListParams, client::Client};
+use hyperfleet_api::store;
+use hyperfleet_api_model::ListParams;
 
 const REGIONS: [&str; 10] = [
     "us-east",
@@ -37,12 +37,7 @@ async fn main() {
     load_fleet(&pool, clusters).await;
     println!("loaded {clusters} clusters in {:.1?}", load.elapsed());
 
-    let state =
-        http::AppState::new(store::Store::new(pool.clone(), Default::default()), Duration::from_secs(600));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, http::app(state, Duration::from_secs(30))).await });
-    let client = Client::new(&base).unwrap();
+    let client = hyperfleet_testing::api::serve_kinds(pool.clone(), Default::default()).await.client;
 
     let cases = [
         ("first page, no filter", ListParams::default()),

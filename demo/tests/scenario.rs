@@ -9,11 +9,6 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use hyperfleet_api::{
-    http::{AppState, app},
-    kinds::{KindSettings, Kinds},
-    store::Store,
-};
 use hyperfleet_api_model::client::Client;
 use hyperfleet_operator::{
     adapter::{
@@ -27,19 +22,13 @@ use hyperfleet_operator::{
 };
 
 async fn api(pool: PgPool) -> (Client, String) {
-    let required = |names: &[&str]| KindSettings {
-        required_adapters: names.iter().map(|n| (*n).to_owned()).collect(),
-        ..KindSettings::default()
-    };
-    let kinds = Kinds {
-        cluster: required(&["validation", "dns", "placement", "pullsecret", "hypershift"]),
-        nodepool: required(&["validation", "hypershift"]),
-    };
-    let state = AppState::new(Store::new(pool, Arc::new(kinds)), Duration::from_secs(600));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app(state, Duration::from_secs(30))).await });
-    (Client::new(&base).unwrap(), base)
+    let served = hyperfleet_testing::api::serve_requiring(
+        pool,
+        &["validation", "dns", "placement", "pullsecret", "hypershift"],
+        &["validation", "hypershift"],
+    )
+    .await;
+    (served.client, served.base)
 }
 
 async fn scenario(pool: PgPool, broker: serde_json::Value, secrets: StaticSecrets) {

@@ -6,7 +6,7 @@
 //! crate is not a default workspace member, so `cargo test --workspace` does not build it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
 
-use std::{future::Future, time::Duration};
+use std::future::Future;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
@@ -85,20 +85,5 @@ pub async fn resource_of(client: &Client, group: &str, version: &str, kind: &str
     kube::discovery::pinned_kind(client, &gvk).await.unwrap().0
 }
 
-/// Polls `check` every 500 ms until it returns `Some`, at most `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            panic!("{what} did not happen within {timeout:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
+/// Polls `check` until it returns `Some`, at most `timeout` (the workspace's one waiting helper).
+pub use hyperfleet_testing::eventually;

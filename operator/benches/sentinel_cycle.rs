@@ -5,15 +5,12 @@
 //! Run with `hack/bench.sh --bench sentinel_cycle`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use hyperfleet_api::{http, kinds::Kinds, store};
+use hyperfleet_api::{kinds::Kinds, store};
 use hyperfleet_api_model::{
     client::Client,
     search::{Expr, Field},
@@ -68,13 +65,7 @@ async fn reconcile_all(pool: &PgPool) {
 
 async fn run(url: &str, clusters: i64) {
     let pool = database(url, clusters).await;
-    let state = http::AppState::new(
-        store::Store::new(pool.clone(), Arc::new(Kinds::default())),
-        Duration::from_secs(600),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, http::app(state, Duration::from_secs(60))).await });
+    let base = hyperfleet_testing::api::serve_kinds(pool.clone(), Kinds::default()).await.base;
     let broker =
         hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
     broker.declare(&Subscription::new("bench-clusters", "bench")).await.unwrap();

@@ -154,14 +154,8 @@ mod tests {
         .unwrap()
     }
 
-    async fn eventually(what: &str, check: impl AsyncFn() -> bool) {
-        for _ in 0..200 {
-            if check().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("{what} did not happen within 2 s");
+    async fn eventually<F: FnMut() -> Fut, Fut: Future<Output = bool>>(what: &str, check: F) {
+        hyperfleet_testing::wait_until(what, Duration::from_secs(2), check).await;
     }
 
     #[tokio::test]

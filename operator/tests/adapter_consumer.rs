@@ -42,14 +42,8 @@ jobTemplate: {{namespace: jobs, image: "example/dns:latest"}}
 
 /// Waits up to 30 s: the Pub/Sub emulator can take seconds to create a subscription when the
 /// whole suite runs at once.
-async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
-    for _ in 0..300 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen within 30 s");
+async fn eventually<F: FnMut() -> Fut, Fut: Future<Output = bool>>(what: &str, check: F) {
+    hyperfleet_testing::wait_until(what, Duration::from_secs(30), check).await;
 }
 
 async fn events_become_reports_and_poison_is_dead_lettered(pool: PgPool, broker: Arc<dyn Broker>) {

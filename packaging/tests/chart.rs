@@ -197,17 +197,8 @@ async fn exported_metrics(pool: sqlx::PgPool) -> BTreeSet<String> {
 }
 
 async fn api_metrics(pool: sqlx::PgPool) -> String {
-    use hyperfleet_api::{http::AppState, kinds::Kinds, store::Store};
-    let state = AppState::new(
-        Store::new(pool, std::sync::Arc::new(Kinds::default())),
-        std::time::Duration::from_secs(600),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, hyperfleet_api::http::app(state, std::time::Duration::from_secs(30))).await
-    });
-    let client = hyperfleet_api_model::client::Client::new(&base).unwrap();
+    let hyperfleet_testing::api::ServedApi { base, client } =
+        hyperfleet_testing::api::serve_kinds(pool, Default::default()).await;
     client.list_clusters(&Default::default()).await.unwrap();
     reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap()
 }

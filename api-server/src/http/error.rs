@@ -14,7 +14,8 @@ use axum::{
 };
 use hyperfleet_api_model::{FieldError, Problem, problem::PROBLEM_CONTENT_TYPE};
 
-use crate::{auth::AuthError, kinds::Kind, search::SearchError, store::StoreError};
+use super::auth::AuthError;
+use crate::{kinds::Kind, search::SearchError, store::StoreError};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]

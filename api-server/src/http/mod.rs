@@ -1,6 +1,7 @@
 //! The HTTP layer: shared state, the router with its middleware stack, and the server loop.
 //! `app(state)` is what tests drive; `serve` adds the listener and graceful shutdown.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -18,11 +19,8 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 
-use crate::{
-    auth::{self, Authenticator},
-    openapi,
-    store::Store,
-};
+use self::auth::Authenticator;
+use crate::{openapi, store::Store};
 use error::ApiError;
 use hyperfleet_api_model::BASE_PATH;
 

@@ -9,11 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use hyperfleet_api::{
-    http::{AppState, app},
-    kinds::Kinds,
-    store::Store,
-};
+use hyperfleet_api::{http::AppState, kinds::Kinds, store::Store};
 use hyperfleet_api_model::{CreateResource, Resource, client::Client};
 
 /// A running API.
@@ -63,11 +59,8 @@ pub async fn start_with_auth(pool: PgPool, audience: Option<&str>) -> TestApi {
 }
 
 async fn serve(pool: PgPool, state: AppState) -> TestApi {
-    let router = app(state, Duration::from_secs(30));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    TestApi { client: Client::new(&base).unwrap(), base, http: reqwest::Client::new(), pool }
+    let served = hyperfleet_testing::api::serve(state).await;
+    TestApi { client: served.client, base: served.base, http: reqwest::Client::new(), pool }
 }
 
 impl TestApi {

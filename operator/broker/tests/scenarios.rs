@@ -47,13 +47,7 @@ fn recorder(decide: fn(u32) -> Outcome) -> (Seen, Arc<dyn hyperfleet_broker::Han
 }
 
 async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
+    hyperfleet_testing::wait_until(what, Duration::from_secs(10), || std::future::ready(done())).await;
 }
 
 /// Waits for dead letters to appear and returns them.

@@ -2,15 +2,8 @@
 #![allow(dead_code)] // each test binary uses a different subset
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
 
-use std::{sync::Arc, time::Duration};
-
 use sqlx::PgPool;
 
-use hyperfleet_api::{
-    http::{AppState, app},
-    kinds::{KindSettings, Kinds},
-    store::Store,
-};
 use hyperfleet_api_model::{
     ConditionStatus, CreateResource, ReportedCondition, Resource, StatusReport, client::Client,
 };
@@ -22,14 +15,7 @@ pub async fn api(pool: PgPool) -> Client {
 
 /// Serves the API with `adapters` as the required cluster adapters.
 pub async fn api_requiring(pool: PgPool, adapters: &[&str]) -> Client {
-    let required_adapters = adapters.iter().map(|a| (*a).to_owned()).collect();
-    let kinds =
-        Kinds { cluster: KindSettings { required_adapters, ..KindSettings::default() }, ..Kinds::default() };
-    let state = AppState::new(Store::new(pool, Arc::new(kinds)), Duration::from_secs(600));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app(state, Duration::from_secs(30))).await });
-    Client::new(&base).unwrap()
+    hyperfleet_testing::api::serve_requiring(pool, adapters, &[]).await.client
 }
 
 /// Creates a cluster with `labels`.

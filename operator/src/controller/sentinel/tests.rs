@@ -138,13 +138,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..100 {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not met within a second");
+    hyperfleet_testing::wait_until("the condition", Duration::from_secs(1), condition).await;
 }
 
 #[test]

@@ -18,7 +18,7 @@ use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
 
 pub use keys::{JwksSource, KeySet};
 
-use crate::http::{error::ApiError, extract::Caller};
+use super::{error::ApiError, extract::Caller};
 
 /// What a request needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,53 @@
+//! The real API (router, middleware, store) served in-process on `127.0.0.1:0`, over a database
+//! the caller prepared (usually one `#[sqlx::test]` created and migrated).
+
+use std::{sync::Arc, time::Duration};
+
+use hyperfleet_api::{
+    http::{AppState, app},
+    kinds::{KindSettings, Kinds},
+    store::Store,
+};
+use hyperfleet_api_model::client::Client;
+
+/// Stuck threshold of test servers.
+pub const STUCK_AFTER: Duration = Duration::from_secs(600);
+/// Request timeout of test servers.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A served API: its base URL (`http://127.0.0.1:PORT`) and a typed client for it.
+#[derive(Debug, Clone)]
+pub struct ServedApi {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Typed client.
+    pub client: Client,
+}
+
+/// Serves `state` until the test's runtime ends.
+pub async fn serve(state: AppState) -> ServedApi {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app(state, REQUEST_TIMEOUT);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    ServedApi { client: Client::new(&base).unwrap(), base }
+}
+
+/// Serves the API over `pool` with `kinds`' settings.
+pub async fn serve_kinds(pool: sqlx::PgPool, kinds: Kinds) -> ServedApi {
+    serve(AppState::new(Store::new(pool, Arc::new(kinds)), STUCK_AFTER)).await
+}
+
+/// Serves the API over `pool` with `clusters` as the required cluster adapters and `nodepools`
+/// as the required node pool adapters.
+pub async fn serve_requiring(pool: sqlx::PgPool, clusters: &[&str], nodepools: &[&str]) -> ServedApi {
+    let required = |names: &[&str]| KindSettings {
+        required_adapters: names.iter().map(|n| (*n).to_owned()).collect(),
+        ..KindSettings::default()
+    };
+    let mut kinds = Kinds { cluster: required(clusters), ..Kinds::default() };
+    if !nodepools.is_empty() {
+        kinds.nodepool = required(nodepools);
+    }
+    serve_kinds(pool, kinds).await
+}
