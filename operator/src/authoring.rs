@@ -104,7 +104,7 @@ fn render(handled: &Handled, manifests: &[Value]) -> String {
         );
     }
     out.push_str("# status report\n");
-    out.push_str(&serde_json::to_string_pretty(report).unwrap_or_default());
+    out.push_str(&serde_json::to_string_pretty(report).unwrap_or_else(|err| format!("# unprintable: {err}")));
     out.push('\n');
     out
 }

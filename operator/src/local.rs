@@ -26,6 +26,7 @@ use crate::{
     controller::{driver::Managed, now},
     metrics::OperatorMetrics,
     resolve::EnvSecrets,
+    tasks::TaskKey,
     workloads::{Applied, Changes, Resources, Workloads},
 };
 
@@ -57,13 +58,13 @@ pub struct Document {
     /// Its `kind`.
     pub kind: String,
     /// `<namespace>/<name>`.
-    pub key: String,
+    pub key: TaskKey,
     /// The document.
     pub value: Value,
 }
 
 /// Statuses last logged, by kind and key.
-type Shown = HashMap<(&'static str, String), Value>;
+type Shown = HashMap<(&'static str, TaskKey), Value>;
 
 /// Changes applied to every document before it runs.
 #[derive(Debug, Clone, Default)]
@@ -179,19 +180,18 @@ pub async fn run_configs(
 /// Applies every document of kind `K`, stops the tasks of vanished ones, logs status changes.
 async fn reconcile_kind<K: Managed>(documents: &[Document], workloads: &Workloads, shown: &mut Shown) {
     let documents: Vec<&Document> = documents.iter().filter(|d| d.kind == K::KIND).collect();
-    let vanished: Vec<String> = shown
+    let vanished: Vec<TaskKey> = shown
         .keys()
         .filter(|(kind, key)| *kind == K::KIND && !documents.iter().any(|d| &d.key == key))
         .map(|(_, key)| key.clone())
         .collect();
     for key in vanished {
-        let (namespace, name) = key.split_once('/').unwrap_or((DEFAULT_NAMESPACE, &key));
-        K::remove(workloads, namespace, name).await;
+        K::remove(workloads, &key.namespace, &key.name).await;
         shown.remove(&(K::KIND, key.clone()));
         tracing::info!(kind = K::KIND, config = %key, "removed; its task stopped");
     }
     for document in documents {
-        let (namespace, name) = document.key.split_once('/').unwrap_or((DEFAULT_NAMESPACE, &document.key));
+        let TaskKey { namespace, name } = &document.key;
         let generation = fingerprint(&document.value["spec"]);
         let mut value = document.value.clone();
         value["metadata"]["generation"] = generation.into();
@@ -203,7 +203,13 @@ async fn reconcile_kind<K: Managed>(documents: &[Document], workloads: &Workload
             }
         };
         let status = K::status(&applied, Some(generation), &K::Status::default(), &now());
-        let status = serde_json::to_value(&status).unwrap_or_default();
+        let status = match serde_json::to_value(&status) {
+            Ok(status) => status,
+            Err(err) => {
+                tracing::warn!(kind = K::KIND, config = %document.key, error = %err, "status not shown");
+                continue;
+            }
+        };
         let summary = summary(&status);
         if shown.get(&(K::KIND, document.key.clone())) != Some(&summary) {
             log_status(K::KIND, &document.key, &status);
@@ -226,7 +232,7 @@ fn summary(status: &Value) -> Value {
     summary
 }
 
-fn log_status(kind: &str, key: &str, status: &Value) {
+fn log_status(kind: &str, key: &TaskKey, status: &Value) {
     let ready = status["conditions"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
@@ -272,7 +278,7 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Document>> {
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
                 .map_or_else(|| format!("{stem}-{index}"), str::to_owned);
-            found.push(Document { path: path.clone(), kind, key: format!("{namespace}/{name}"), value });
+            found.push(Document { path: path.clone(), kind, key: TaskKey::new(namespace, name), value });
         }
     }
     Ok(found)

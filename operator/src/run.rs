@@ -37,6 +37,7 @@ use crate::{
     leader::{self, LeaderError, LeaseSettings},
     metrics::OperatorMetrics,
     resolve::KubeSecrets,
+    tasks::TaskKey,
     workloads::{Resources, Workloads},
 };
 
@@ -160,13 +161,13 @@ async fn leadership(
 /// The registry's change announcements as reconcile triggers. The receiver outlives each
 /// leadership term, so it is shared and borrowed by the term's stream.
 fn task_changes<K: Managed>(
-    changes: Arc<Mutex<mpsc::UnboundedReceiver<String>>>,
+    changes: Arc<Mutex<mpsc::UnboundedReceiver<TaskKey>>>,
 ) -> impl Stream<Item = ObjectRef<DeserializeGuard<K>>> + Send + 'static {
     stream::unfold(changes, |changes| async move {
         let key = changes.lock().await.recv().await?;
         Some((key, changes))
     })
-    .filter_map(|key| async move { driver::object_ref::<K>(&key) })
+    .map(|key| driver::object_ref::<K>(&key))
 }
 
 fn hostname() -> String {

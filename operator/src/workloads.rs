@@ -14,7 +14,7 @@ use crate::{
     metrics::OperatorMetrics,
     resolve::{BrokerPool, ResolveError, SecretSource, api_client},
     sentinel::{Sentinel, SentinelProgress, SentinelSettings, metrics::SentinelMetrics, query::shard_search},
-    tasks::{TaskContext, TaskHealth, TaskRegistry},
+    tasks::{TaskContext, TaskHealth, TaskKey, TaskRegistry},
 };
 
 /// How long a stopping task gets before it is aborted.
@@ -71,17 +71,17 @@ impl Resources {
 #[derive(Debug)]
 pub struct Changes {
     /// Sentinel tasks.
-    pub sentinels: mpsc::UnboundedReceiver<String>,
+    pub sentinels: mpsc::UnboundedReceiver<TaskKey>,
     /// Adapter tasks.
-    pub adapters: mpsc::UnboundedReceiver<String>,
+    pub adapters: mpsc::UnboundedReceiver<TaskKey>,
 }
 
 /// Tasks by config key (`<namespace>/<name>`), and what they need to start.
 #[derive(Debug)]
 pub struct Workloads {
     resources: Resources,
-    sentinels: Mutex<TaskRegistry<String, SentinelProgress>>,
-    adapters: Mutex<TaskRegistry<String, AdapterProgress>>,
+    sentinels: Mutex<TaskRegistry<TaskKey, SentinelProgress>>,
+    adapters: Mutex<TaskRegistry<TaskKey, AdapterProgress>>,
 }
 
 impl Workloads {
@@ -106,7 +106,7 @@ impl Workloads {
         generation: i64,
         spec: &SentinelConfigSpec,
     ) -> Applied<SentinelProgress> {
-        let key = format!("{namespace}/{name}");
+        let key = TaskKey::new(namespace, name);
         // For the status only; an invalid selector is reported by `from_spec` below.
         let shard = shard_search(&spec.shard_selector).ok().flatten().map(|expr| expr.to_string());
         let compile = || SentinelSettings::from_spec(name, spec);
@@ -135,7 +135,7 @@ impl Workloads {
         generation: i64,
         spec: &AdapterConfigSpec,
     ) -> Applied<AdapterProgress> {
-        let key = format!("{namespace}/{name}");
+        let key = TaskKey::new(namespace, name);
         let compile = || AdapterPlan::compile(spec);
         let build = |plan| self.build_adapter(namespace, spec, plan);
         ensure(&self.adapters, &key, generation, compile, build, AdapterRunner::run, None).await
@@ -161,26 +161,26 @@ impl Workloads {
 
     /// Stops the Sentinel task of `namespace/name`. Returns whether one ran.
     pub async fn remove_sentinel(&self, namespace: &str, name: &str) -> bool {
-        self.sentinels.lock().await.stop(&format!("{namespace}/{name}")).await
+        self.sentinels.lock().await.stop(&TaskKey::new(namespace, name)).await
     }
 
     /// Stops the adapter task of `namespace/name`. Returns whether one ran.
     pub async fn remove_adapter(&self, namespace: &str, name: &str) -> bool {
-        self.adapters.lock().await.stop(&format!("{namespace}/{name}")).await
+        self.adapters.lock().await.stop(&TaskKey::new(namespace, name)).await
     }
 
     /// The generation the Sentinel task of `namespace/name` runs at.
     pub async fn sentinel_generation(&self, namespace: &str, name: &str) -> Option<i64> {
-        self.sentinels.lock().await.generation(&format!("{namespace}/{name}"))
+        self.sentinels.lock().await.generation(&TaskKey::new(namespace, name))
     }
 
     /// Keys of the running Sentinel tasks.
-    pub async fn sentinel_keys(&self) -> Vec<String> {
+    pub async fn sentinel_keys(&self) -> Vec<TaskKey> {
         self.sentinels.lock().await.keys().cloned().collect()
     }
 
     /// Keys of the running adapter tasks.
-    pub async fn adapter_keys(&self) -> Vec<String> {
+    pub async fn adapter_keys(&self) -> Vec<TaskKey> {
         self.adapters.lock().await.keys().cloned().collect()
     }
 
@@ -203,8 +203,8 @@ impl Workloads {
 /// task and is reported), then resolved by `build` (Secrets, the broker connection) and `run`.
 /// A reconcile of an unchanged, running config does neither.
 async fn ensure<P, C, T, B, Fut>(
-    registry: &Mutex<TaskRegistry<String, P>>,
-    key: &String,
+    registry: &Mutex<TaskRegistry<TaskKey, P>>,
+    key: &TaskKey,
     generation: i64,
     compile: impl FnOnce() -> Result<C, Vec<String>>,
     build: impl FnOnce(C) -> B,

@@ -32,6 +32,9 @@ pub enum HandleError {
     /// The data is not a reconcile event.
     #[error("the event data is not a reconcile event")]
     Data(#[source] serde_json::Error),
+    /// The event, resource or statuses could not be given to CEL and templates.
+    #[error("the event's variables do not serialize")]
+    Encode(#[source] serde_json::Error),
     /// A call to the HyperFleet API failed.
     #[error("the API call failed")]
     Api(#[source] ClientError),
@@ -47,7 +50,7 @@ impl HandleError {
         match self {
             HandleError::Api(err) => err.is_transient(),
             HandleError::Transport(err) => err.is_transient(),
-            HandleError::NoData | HandleError::Data(_) => false,
+            HandleError::NoData | HandleError::Data(_) | HandleError::Encode(_) => false,
         }
     }
 
@@ -120,8 +123,9 @@ impl Adapter {
             return Ok(Handled::Stale { event: event.generation, current: resource.generation });
         }
         let statuses = self.api.statuses(&resource.href).await.map_err(HandleError::Api)?;
-        let event_json = serde_json::to_value(event).map_err(HandleError::Data)?;
-        let mut variables = Variables::new(&self.plan, &resource, &statuses, &event_json);
+        let event_json = serde_json::to_value(event).map_err(HandleError::Encode)?;
+        let mut variables =
+            Variables::new(&self.plan, &resource, &statuses, &event_json).map_err(HandleError::Encode)?;
         // Params first (preconditions may use them), but an unmet precondition explains a
         // failing param better than the param's error does (e.g. both need a missing field).
         let params = variables.compute_params(&self.plan);

@@ -18,12 +18,17 @@ pub struct Variables {
 
 impl Variables {
     /// The variables before params are computed.
-    pub fn new(plan: &AdapterPlan, resource: &Resource, statuses: &[AdapterStatus], event: &Value) -> Self {
-        let resource_json = serde_json::to_value(resource).unwrap_or_default();
-        let statuses: Map<String, Value> = statuses
+    pub fn new(
+        plan: &AdapterPlan,
+        resource: &Resource,
+        statuses: &[AdapterStatus],
+        event: &Value,
+    ) -> Result<Self, serde_json::Error> {
+        let resource_json = serde_json::to_value(resource)?;
+        let statuses = statuses
             .iter()
-            .map(|s| (s.adapter.clone(), serde_json::to_value(s).unwrap_or_default()))
-            .collect();
+            .map(|s| Ok((s.adapter.clone(), serde_json::to_value(s)?)))
+            .collect::<Result<Map<String, Value>, serde_json::Error>>()?;
         let mut values = Map::new();
         values.insert(plan.alias().to_owned(), resource_json.clone());
         values.insert("resource".into(), resource_json);
@@ -32,7 +37,7 @@ impl Variables {
         values.insert("statuses".into(), Value::Object(statuses));
         values.insert("event".into(), event.clone());
         values.insert("params".into(), Value::Object(Map::new()));
-        Self { values }
+        Ok(Self { values })
     }
 
     /// Computes `params` in order; the first failure stops (later params may need it).

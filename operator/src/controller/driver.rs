@@ -27,7 +27,10 @@ use super::{
     Context, Error, error_policy, now,
     status::{announce, apply_status},
 };
-use crate::workloads::{Applied, Workloads};
+use crate::{
+    tasks::TaskKey,
+    workloads::{Applied, Workloads},
+};
 
 /// A custom resource the controller manager runs a task for.
 pub trait Managed:
@@ -154,8 +157,7 @@ pub async fn drive<K: Managed>(
         .await;
 }
 
-/// The object a task key (`<namespace>/<name>`) stands for.
-pub fn object_ref<K: Managed>(key: &str) -> Option<ObjectRef<DeserializeGuard<K>>> {
-    let (namespace, name) = key.split_once('/')?;
-    Some(ObjectRef::new(name).within(namespace))
+/// The object a task key stands for.
+pub fn object_ref<K: Managed>(key: &TaskKey) -> ObjectRef<DeserializeGuard<K>> {
+    ObjectRef::new(&key.name).within(&key.namespace)
 }

@@ -2,6 +2,9 @@
 //! supervised by a [`TaskRegistry`]: started on create, restarted when the spec generation
 //! changes, stopped on delete, all stopped on shutdown, never fire-and-forget.
 
+mod key;
 mod registry;
+
+pub use key::TaskKey;
 
 pub use registry::{Ensured, TaskContext, TaskHealth, TaskRegistry};

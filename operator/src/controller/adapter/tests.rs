@@ -1,5 +1,6 @@
 //! AdapterConfig reconciler scenarios against the scripted API server.
 
+use crate::tasks::TaskKey;
 use std::{sync::Arc, time::Duration};
 
 use kube::runtime::controller::Action;
@@ -42,7 +43,7 @@ async fn a_new_adapterconfig_starts_its_consumer_and_reports_it() {
     assert_eq!(status["eventsProcessed"], 0);
     server.expect_event("fleet").await;
     assert_eq!(reconciling.await.unwrap().unwrap(), Action::requeue(Duration::from_secs(30)));
-    assert_eq!(context.workloads.adapter_keys().await, ["fleet/dns"]);
+    assert_eq!(context.workloads.adapter_keys().await, [TaskKey::new("fleet", "dns")]);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Reconciler scenarios against the scripted API server.
 
+use crate::tasks::TaskKey;
 use std::{sync::Arc, time::Duration};
 
 use futures::stream;
@@ -37,7 +38,7 @@ async fn a_new_sentinelconfig_starts_its_task_and_gets_a_status_and_an_event() {
 
     let action = reconciling.await.unwrap().unwrap();
     assert_eq!(action, Action::requeue(Duration::from_secs(30)));
-    assert_eq!(context.workloads.sentinel_keys().await, ["fleet/eu"]);
+    assert_eq!(context.workloads.sentinel_keys().await, [TaskKey::new("fleet", "eu")]);
 }
 
 #[tokio::test]
