@@ -36,17 +36,6 @@ pub enum LeaderError {
     TermEnded,
 }
 
-impl LeaderError {
-    /// Bounded label for metrics.
-    pub fn category(&self) -> &'static str {
-        match self {
-            LeaderError::Lease { .. } => "lease",
-            LeaderError::KeeperStopped => "lease_keeper",
-            LeaderError::TermEnded => "controllers_ended",
-        }
-    }
-}
-
 /// Lease settings.
 #[derive(Debug, Clone)]
 pub struct LeaseSettings {

@@ -34,8 +34,19 @@ pub enum ResolveError {
         /// What is wrong.
         reason: String,
     },
+    /// The Secret could not be read.
+    #[error("secret {namespace}/{name} could not be read")]
+    SecretRead {
+        /// The Secret's namespace.
+        namespace: String,
+        /// The Secret's name.
+        name: String,
+        /// The API server's error.
+        #[source]
+        source: kube::Error,
+    },
     /// The broker could not be reached.
-    #[error("broker {broker}: {source}")]
+    #[error("broker {broker}")]
     Broker {
         /// Which broker (type, without credentials).
         broker: &'static str,
@@ -43,18 +54,21 @@ pub enum ResolveError {
         #[source]
         source: hyperfleet_broker::BrokerError,
     },
+    /// The API timeout is not a duration.
+    #[error("{0}")]
+    ApiTimeout(String),
     /// The API client could not be built.
-    #[error("hyperfleetAPI: {0}")]
-    Api(String),
+    #[error("hyperfleetAPI: the client could not be built")]
+    ApiClient(#[source] hyperfleet_api_model::client::ClientError),
 }
 
 impl ResolveError {
-    /// Bounded label for metrics and the condition reason.
-    pub fn category(&self) -> &'static str {
+    /// The PascalCase reason of the condition that reports it.
+    pub fn reason(&self) -> &'static str {
         match self {
-            ResolveError::Secret { .. } => "SecretUnavailable",
+            ResolveError::Secret { .. } | ResolveError::SecretRead { .. } => "SecretUnavailable",
             ResolveError::Broker { .. } => "BrokerUnavailable",
-            ResolveError::Api(_) => "ApiUnavailable",
+            ResolveError::ApiTimeout(_) | ResolveError::ApiClient(_) => "ApiUnavailable",
         }
     }
 }
@@ -88,7 +102,11 @@ impl SecretSource for KubeSecrets {
         let secret = Api::<Secret>::namespaced(self.0.clone(), namespace)
             .get_opt(&reference.name)
             .await
-            .map_err(|err| error(err.to_string()))?
+            .map_err(|source| ResolveError::SecretRead {
+                namespace: namespace.to_owned(),
+                name: reference.name.clone(),
+                source,
+            })?
             .ok_or_else(|| error("not found".into()))?;
         let bytes = secret
             .data
@@ -150,8 +168,8 @@ pub async fn api_client(
     namespace: &str,
     secrets: &dyn SecretSource,
 ) -> Result<Client, ResolveError> {
-    let timeout = parse_duration("hyperfleetAPI.timeout", &api.timeout).map_err(ResolveError::Api)?;
-    let client = Client::with_timeout(&api.url, timeout).map_err(|err| ResolveError::Api(err.to_string()))?;
+    let timeout = parse_duration("hyperfleetAPI.timeout", &api.timeout).map_err(ResolveError::ApiTimeout)?;
+    let client = Client::with_timeout(&api.url, timeout).map_err(ResolveError::ApiClient)?;
     Ok(match &api.token_secret_ref {
         Some(reference) => client.with_token(secrets.get(namespace, reference).await?),
         None => client,

@@ -56,9 +56,9 @@ pub enum ApiError {
     /// The database cannot be reached.
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
-    /// Anything else.
+    /// Anything else the store failed with.
     #[error("internal error")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Internal(#[source] Box<StoreError>),
 }
 
 impl ApiError {
@@ -92,11 +92,6 @@ impl ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "HYPERFLEET-INT-001", "Internal error")
             }
         }
-    }
-
-    /// Bounded label for metrics and logs.
-    pub fn category(&self) -> &'static str {
-        self.parts().1
     }
 }
 
@@ -145,8 +140,8 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
 #[derive(Debug, Clone)]
 pub struct ProblemDraft {
     problem: Problem,
-    /// Internal error chain, logged and never sent.
-    cause: Option<String>,
+    /// Internal error category and chain, logged and never sent.
+    cause: Option<(&'static str, String)>,
 }
 
 impl IntoResponse for ApiError {
@@ -157,8 +152,10 @@ impl IntoResponse for ApiError {
             other => (other.to_string(), Vec::new()),
         };
         let cause = match &self {
-            ApiError::Unavailable(source) => Some(hyperfleet_telemetry::error_chain(source)),
-            ApiError::Internal(source) => Some(hyperfleet_telemetry::error_chain(source.as_ref())),
+            ApiError::Unavailable(source) => Some(("database", hyperfleet_telemetry::error_chain(source))),
+            ApiError::Internal(source) => {
+                Some((source.category(), hyperfleet_telemetry::error_chain(source.as_ref())))
+            }
             _ => None,
         };
         let slug = title.to_ascii_lowercase().replace(' ', "-");
@@ -190,8 +187,8 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     let Some(ProblemDraft { mut problem, cause }) = response.extensions_mut().remove::<ProblemDraft>() else {
         return response;
     };
-    if let Some(cause) = cause {
-        tracing::error!(code = %problem.code, path = %instance, error = %cause, "request failed");
+    if let Some((category, cause)) = cause {
+        tracing::error!(code = %problem.code, category, path = %instance, error = %cause, "request failed");
     }
     problem.instance = Some(instance);
     problem.trace_id = trace_id;

@@ -30,7 +30,8 @@ use crate::{
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// What went wrong in the store.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum StoreError {
     /// No live or deleting resource with that id (under that parent).
     #[error("{kind} with id '{id}' not found")]
@@ -62,19 +63,9 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Bounded label for metrics.
+    /// Bounded label for logs and metrics.
     pub fn category(&self) -> &'static str {
-        match self {
-            StoreError::NotFound { .. } => "not_found",
-            StoreError::NameTaken { .. } => "name_taken",
-            StoreError::Deleting { .. } => "deleting",
-            StoreError::NotDeleting { .. } => "not_deleting",
-            StoreError::NoReport { .. } => "no_report",
-            StoreError::Rejected(_) => "rejected",
-            StoreError::Search(_) => "search",
-            StoreError::Database(_) => "database",
-            StoreError::Corrupt(_) => "corrupt",
-        }
+        self.into()
     }
 }
 

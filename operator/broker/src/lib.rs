@@ -103,8 +103,7 @@ impl Subscription {
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// What went wrong talking to a broker.
-#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
-#[strum(serialize_all = "snake_case")]
+#[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
     /// The broker cannot be reached (yet); retry later.
     #[error("broker unavailable: {what}")]
@@ -152,11 +151,6 @@ impl BrokerError {
     /// `operation` failed with `source`.
     pub fn operation(operation: &'static str, source: impl Into<Cause>) -> Self {
         BrokerError::Operation { operation, source: source.into() }
-    }
-
-    /// Bounded label for metrics.
-    pub fn category(&self) -> &'static str {
-        self.into()
     }
 }
 

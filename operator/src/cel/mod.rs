@@ -42,16 +42,6 @@ pub enum CelError {
     },
 }
 
-impl CelError {
-    /// Bounded label for metrics.
-    pub fn category(&self) -> &'static str {
-        match self {
-            CelError::Compile { .. } => "cel_compile",
-            CelError::Evaluate { .. } | CelError::Type { .. } => "cel_evaluate",
-        }
-    }
-}
-
 /// The environment every expression compiles in: the standard library with the string, list and
 /// math extensions.
 fn environment() -> Result<Arc<Env>, String> {

@@ -42,7 +42,8 @@ impl std::fmt::Debug for Context {
 }
 
 /// Why a reconcile failed (the spec's own problems are not errors: they become conditions).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Error {
     /// The object has no namespace (the CRDs are namespaced, so the API never sends one).
     #[error("object {name} has no namespace")]
@@ -66,10 +67,7 @@ pub enum Error {
 impl Error {
     /// Bounded label for metrics.
     pub fn category(&self) -> &'static str {
-        match self {
-            Error::NoNamespace { .. } => "no_namespace",
-            Error::ApplyStatus { .. } => "apply_status",
-        }
+        self.into()
     }
 }
 

@@ -70,7 +70,8 @@ pub struct AuthConfig {
 }
 
 /// Why a request was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum AuthError {
     /// No `Authorization: Bearer` header.
     #[error("a bearer token is required")]
@@ -89,12 +90,7 @@ pub enum AuthError {
 impl AuthError {
     /// Bounded label for metrics and logs.
     pub fn category(&self) -> &'static str {
-        match self {
-            AuthError::Missing => "missing",
-            AuthError::Invalid(_) => "invalid",
-            AuthError::Expired => "expired",
-            AuthError::Forbidden(_) => "forbidden",
-        }
+        self.into()
     }
 }
 

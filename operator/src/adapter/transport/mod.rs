@@ -59,8 +59,7 @@ impl std::fmt::Display for Target {
 
 /// A transport failure: transient ones are retried (the event is redelivered), terminal ones are
 /// reported (Health=False) and the event acknowledged.
-#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
-#[strum(serialize_all = "snake_case")]
+#[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     /// The Kubernetes API server refused the call or could not be reached.
     #[error("{operation} {target} failed")]
@@ -91,11 +90,6 @@ impl TransportError {
             kube::Error::SerdeError(_) | kube::Error::Discovery(_) => false,
             _ => true,
         }
-    }
-
-    /// Bounded label for metrics.
-    pub fn category(&self) -> &'static str {
-        self.into()
     }
 }
 
