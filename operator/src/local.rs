@@ -105,7 +105,8 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
     let (workloads, mut changes) = Workloads::new(Resources::new(&metrics, Arc::new(EnvSecrets), transports));
     let shutdown = CancellationToken::new();
     let listener = admin::bind(args.admin_addr).await.map_err(LocalError::Admin)?;
-    let admin_state = AdminState { metrics, ready: Arc::new(AtomicBool::new(true)) };
+    let admin_state =
+        AdminState { metrics, ready: Arc::new(AtomicBool::new(true)), brokers: workloads.brokers() };
     let admin = async {
         let result = admin::serve(listener, admin_state, shutdown.clone()).await;
         shutdown.cancel();

@@ -225,6 +225,28 @@ impl BrokerPool {
         Ok(broker)
     }
 
+    /// The brokers that do not answer their health check within `timeout`, with why. The pool
+    /// is not locked while they are asked, so a slow broker holds up nobody's connect.
+    pub async fn unhealthy(&self, timeout: std::time::Duration) -> Vec<String> {
+        let brokers: Vec<Arc<dyn Broker>> = self.connected.lock().await.values().cloned().collect();
+        let checks = brokers.iter().map(|broker| async move {
+            match tokio::time::timeout(timeout, broker.health()).await {
+                Ok(Ok(())) => None,
+                Ok(Err(err)) => {
+                    Some(format!("{}: {}", broker.kind(), hyperfleet_telemetry::error_chain(&err)))
+                }
+                Err(_) => Some(format!("{}: no answer within {timeout:?}", broker.kind())),
+            }
+        });
+        futures::future::join_all(checks).await.into_iter().flatten().collect()
+    }
+
+    /// Adds an already connected broker (tests).
+    #[cfg(test)]
+    pub(crate) async fn insert(&self, config: BrokerConfig, broker: Arc<dyn Broker>) {
+        self.connected.lock().await.insert(config, broker);
+    }
+
     /// Closes every broker (on shutdown, after the tasks stopped).
     pub async fn close_all(&self) {
         for (_, broker) in self.connected.lock().await.drain() {

@@ -82,7 +82,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let shutdown = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(false));
     let listener = admin::bind(args.admin_addr).await.map_err(RunError::Admin)?;
-    let admin = admin::serve(listener, AdminState { metrics, ready: ready.clone() }, shutdown.clone());
+    let admin_state = AdminState { metrics, ready: ready.clone(), brokers: workloads.brokers() };
+    let admin = admin::serve(listener, admin_state, shutdown.clone());
 
     let leadership = leadership(&args, &client, identity).await?;
     let namespace = (!args.namespace.is_empty()).then_some(args.namespace.clone());

@@ -43,8 +43,8 @@ pub enum Applied<P> {
 pub struct Resources {
     /// Where Secret references are read.
     pub secrets: Arc<dyn SecretSource>,
-    /// Connected brokers.
-    pub brokers: BrokerPool,
+    /// Connected brokers (shared with readiness).
+    pub brokers: Arc<BrokerPool>,
     /// Where adapters' objects go.
     pub transports: Transports,
     /// Sentinel series.
@@ -59,7 +59,7 @@ impl Resources {
     pub fn new(metrics: &OperatorMetrics, secrets: Arc<dyn SecretSource>, transports: Transports) -> Self {
         Self {
             secrets,
-            brokers: BrokerPool::new(metrics.broker.clone()),
+            brokers: Arc::new(BrokerPool::new(metrics.broker.clone())),
             transports,
             sentinel_metrics: metrics.sentinel.clone(),
             adapter_metrics: metrics.adapter.clone(),
@@ -182,6 +182,11 @@ impl Workloads {
     /// Keys of the running adapter tasks.
     pub async fn adapter_keys(&self) -> Vec<TaskKey> {
         self.adapters.lock().await.keys().cloned().collect()
+    }
+
+    /// The connected brokers, for readiness.
+    pub fn brokers(&self) -> Arc<BrokerPool> {
+        self.resources.brokers.clone()
     }
 
     /// Stops every task (leadership lost, or shutdown); the brokers stay connected.
