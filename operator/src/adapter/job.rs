@@ -15,10 +15,7 @@ use serde_json::Value;
 
 use hyperfleet_api_model::Resource;
 
-use super::{
-    plan::{AdapterPlan, job_template},
-    template::TemplateError,
-};
+use super::{plan::AdapterPlan, template::TemplateError};
 
 /// Label: the adapter that made an object.
 pub const LABEL_ADAPTER: &str = "hyperfleet.io/adapter";
@@ -50,13 +47,11 @@ pub fn job_manifest(
     context: &Value,
     api_url: &str,
 ) -> Result<Option<Value>, TemplateError> {
-    let Some(template) = &plan.job else { return Ok(None) };
-    let render = |field: &str, key: String| plan.templates.render(&job_template(field, key), context);
-    let command = (0..template.command.len())
-        .map(|i| render("command", i.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let args =
-        (0..template.args.len()).map(|i| render("args", i.to_string())).collect::<Result<Vec<_>, _>>()?;
+    let Some(job) = &plan.job else { return Ok(None) };
+    let template = &job.spec;
+    let render = |id| plan.templates.render(id, context);
+    let command = job.command.iter().map(render).collect::<Result<Vec<_>, _>>()?;
+    let args = job.args.iter().map(render).collect::<Result<Vec<_>, _>>()?;
     let mut env = vec![
         env_var("HYPERFLEET_ADAPTER", &plan.adapter),
         env_var("HYPERFLEET_RESOURCE_ID", &resource.id.to_string()),
@@ -65,8 +60,8 @@ pub fn job_manifest(
         env_var("HYPERFLEET_GENERATION", &resource.generation.to_string()),
         env_var("HYPERFLEET_API_URL", api_url),
     ];
-    for name in template.env.keys() {
-        env.push(env_var(name, &render("env", name.clone())?));
+    for (name, id) in &job.env {
+        env.push(env_var(name, &render(id)?));
     }
     let labels = labels(&plan.adapter, resource);
     let job = Job {

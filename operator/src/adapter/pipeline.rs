@@ -15,7 +15,7 @@ use hyperfleet_crds::v1alpha1::Transport;
 use super::{
     api::AdapterApi,
     job::{LABEL_ADAPTER, LABEL_GENERATION, LABEL_RESOURCE_ID, job_manifest, job_name},
-    plan::{AdapterPlan, PlannedResource, discovery_template, manifest_template},
+    plan::{AdapterPlan, PlannedResource, PlannedSelect},
     report::{Observed, Reason, Verdict, apply_rules, conditions_value, default_conditions},
     transport::{ObjectTransport, Select, Target, TransportError},
     variables::{Variables, unmet_dependency},
@@ -215,7 +215,7 @@ impl Adapter {
         context: &Value,
         observed: &mut Observed,
     ) -> Result<(), ActError> {
-        let mut manifest = self.plan.templates.render_object(&manifest_template(&planned.name), context)?;
+        let mut manifest = self.plan.templates.render_object(&planned.manifest, context)?;
         stamp(&mut manifest, &self.plan.adapter, resource);
         let target = self.discovery_target(planned, &manifest, context)?;
         let transport = match planned.transport {
@@ -245,19 +245,20 @@ impl Adapter {
         context: &Value,
     ) -> Result<Target, ActError> {
         let mut target = Target::of(manifest)?;
-        let render =
-            |field: &str| self.plan.templates.render(&discovery_template(&planned.name, field), context);
-        if planned.discovery.namespace.is_some() {
-            target.namespace = Some(render("namespace")?).filter(|ns| !ns.is_empty());
+        let render = |id| self.plan.templates.render(id, context);
+        if let Some(namespace) = &planned.namespace {
+            target.namespace = Some(render(namespace)?).filter(|ns| !ns.is_empty());
         }
-        if planned.discovery.by_name.is_some() {
-            target.select = Select::Name(render("byName")?);
-        } else if let Some(labels) = &planned.discovery.by_labels {
-            let labels = labels
-                .keys()
-                .map(|key| Ok((key.clone(), render(&format!("byLabels.{key}"))?)))
-                .collect::<Result<_, ActError>>()?;
-            target.select = Select::Labels(labels);
+        match &planned.select {
+            PlannedSelect::Own => {}
+            PlannedSelect::Name(name) => target.select = Select::Name(render(name)?),
+            PlannedSelect::Labels(labels) => {
+                let labels = labels
+                    .iter()
+                    .map(|(key, value)| Ok((key.clone(), render(value)?)))
+                    .collect::<Result<_, ActError>>()?;
+                target.select = Select::Labels(labels);
+            }
         }
         Ok(target)
     }
@@ -284,7 +285,7 @@ impl Adapter {
             Verdict::NotMet { .. } | Verdict::Failed { .. } => defaults,
         };
         let metadata = self.plan.job.as_ref().map(
-            |job| json!({"job_name": job_name(&self.plan.adapter, resource), "job_namespace": job.namespace}),
+            |job| json!({"job_name": job_name(&self.plan.adapter, resource), "job_namespace": job.spec.namespace}),
         );
         StatusReport {
             adapter: self.plan.adapter.clone(),

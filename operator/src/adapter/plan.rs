@@ -2,10 +2,34 @@
 //! (all problems listed at once, so one `InvalidConfig` message says everything to fix), plus
 //! the settings the consumer needs. Pure: the same in `run`, `local` and `adapter test`.
 
-use hyperfleet_crds::v1alpha1::{AdapterConfigSpec, Discovery, JobTemplate, ResourceType, Transport};
+use hyperfleet_crds::v1alpha1::{AdapterConfigSpec, JobTemplate, ManagedResource, ResourceType, Transport};
 
-use super::template::{Templates, TemplatesBuilder};
+use super::template::{TemplateId, Templates, TemplatesBuilder};
 use crate::cel::Expression;
+
+/// A `jobTemplate`, with the templates of its strings.
+#[derive(Debug, Clone)]
+pub struct PlannedJob {
+    /// The spec's fixed fields (namespace, image, limits).
+    pub spec: JobTemplate,
+    /// `command`, in order.
+    pub command: Vec<TemplateId>,
+    /// `args`, in order.
+    pub args: Vec<TemplateId>,
+    /// `env`, by variable name.
+    pub env: Vec<(String, TemplateId)>,
+}
+
+/// How a resource entry's object is found again.
+#[derive(Debug, Clone)]
+pub enum PlannedSelect {
+    /// By the name its manifest gives it.
+    Own,
+    /// By a templated name (`discovery.byName`).
+    Name(TemplateId),
+    /// By templated labels (`discovery.byLabels`): the newest generation wins.
+    Labels(Vec<(String, TemplateId)>),
+}
 
 /// A resource entry, compiled.
 #[derive(Debug, Clone)]
@@ -14,8 +38,12 @@ pub struct PlannedResource {
     pub name: String,
     /// How it is delivered.
     pub transport: Transport,
-    /// How it is found again (values are templates, see [`discovery_template`]).
-    pub discovery: Discovery,
+    /// Its manifest.
+    pub manifest: TemplateId,
+    /// `discovery.namespace`, when it overrides the manifest's.
+    pub namespace: Option<TemplateId>,
+    /// How it is found again.
+    pub select: PlannedSelect,
     /// `lifecycle.deleteWhen`.
     pub delete_when: Option<Expression>,
 }
@@ -54,29 +82,14 @@ pub struct AdapterPlan {
     pub preconditions: Vec<(String, Expression)>,
     /// Adapters that must be Available at the current generation.
     pub dependencies: Vec<String>,
-    /// The Job template (its strings are templates, see [`job_template`]).
-    pub job: Option<JobTemplate>,
+    /// The Job template.
+    pub job: Option<PlannedJob>,
     /// Managed resources.
     pub resources: Vec<PlannedResource>,
     /// Custom status rules.
     pub status_rules: Vec<PlannedRule>,
     /// Every template.
     pub templates: Templates,
-}
-
-/// Name of a job template string: `jobTemplate.<field>.<index or key>`.
-pub fn job_template(field: &str, key: impl std::fmt::Display) -> String {
-    format!("jobTemplate.{field}.{key}")
-}
-
-/// Name of a resource's discovery template: `resources.<name>.discovery.<field>`.
-pub fn discovery_template(resource: &str, field: &str) -> String {
-    format!("resources.{resource}.discovery.{field}")
-}
-
-/// Name of a resource's manifest template.
-pub fn manifest_template(resource: &str) -> String {
-    format!("resources.{resource}.manifest")
 }
 
 impl AdapterPlan {
@@ -99,17 +112,14 @@ impl AdapterPlan {
                 Some((p.name.clone(), compile(format!("criteria.preconditions.{}", p.name), &p.expression)?))
             })
             .collect();
+        let mut builder = TemplatesBuilder::default();
+        let job = spec.job_template.as_ref().map(|job| PlannedJob::new(job, &mut builder));
         let mut resources = Vec::new();
         for resource in &spec.resources {
             let delete_when = resource.lifecycle.as_ref().and_then(|l| l.delete_when.as_deref());
             let delete_when = delete_when
                 .map(|source| compile(format!("resources.{}.lifecycle.deleteWhen", resource.name), source));
-            resources.push(PlannedResource {
-                name: resource.name.clone(),
-                transport: resource.transport,
-                discovery: resource.discovery.clone(),
-                delete_when: delete_when.flatten(),
-            });
+            resources.push(PlannedResource::new(resource, delete_when.flatten(), &mut builder));
         }
         let mut status_rules = Vec::new();
         for rule in &spec.status {
@@ -126,7 +136,7 @@ impl AdapterPlan {
                 });
             }
         }
-        let templates = templates(spec).map_err(|mut errs| errors.append(&mut errs)).ok();
+        let templates = builder.build().map_err(|mut errs| errors.append(&mut errs)).ok();
         if spec.resources.iter().any(|r| r.transport == Transport::Maestro) {
             errors.push(
                 "resources: the maestro transport is not available yet; use kubernetes or dry-run".into(),
@@ -143,7 +153,7 @@ impl AdapterPlan {
             params,
             preconditions,
             dependencies: spec.criteria.dependencies.clone(),
-            job: spec.job_template.clone(),
+            job,
             resources,
             status_rules,
             templates,
@@ -159,31 +169,53 @@ impl AdapterPlan {
     }
 }
 
-fn templates(spec: &AdapterConfigSpec) -> Result<Templates, Vec<String>> {
-    let mut builder = TemplatesBuilder::default();
-    if let Some(job) = &spec.job_template {
-        for (index, part) in job.command.iter().enumerate() {
-            builder.add(job_template("command", index), part.clone());
-        }
-        for (index, part) in job.args.iter().enumerate() {
-            builder.add(job_template("args", index), part.clone());
-        }
-        for (name, value) in &job.env {
-            builder.add(job_template("env", name), value.clone());
-        }
+impl PlannedJob {
+    /// Registers the job's templated strings as `jobTemplate.<field>.<index or name>`.
+    fn new(job: &JobTemplate, builder: &mut TemplatesBuilder) -> Self {
+        let mut list = |field: &str, parts: &[String]| -> Vec<TemplateId> {
+            parts
+                .iter()
+                .enumerate()
+                .map(|(i, part)| builder.add(format!("jobTemplate.{field}.{i}"), part.clone()))
+                .collect()
+        };
+        let command = list("command", &job.command);
+        let args = list("args", &job.args);
+        let env = job
+            .env
+            .iter()
+            .map(|(name, value)| {
+                (name.clone(), builder.add(format!("jobTemplate.env.{name}"), value.clone()))
+            })
+            .collect();
+        Self { spec: job.clone(), command, args, env }
     }
-    for resource in &spec.resources {
-        builder.add(manifest_template(&resource.name), resource.manifest.clone());
+}
+
+impl PlannedResource {
+    /// Registers the entry's manifest and discovery templates as `resources.<name>.…`.
+    fn new(
+        resource: &ManagedResource,
+        delete_when: Option<Expression>,
+        builder: &mut TemplatesBuilder,
+    ) -> Self {
+        let name = &resource.name;
+        let manifest = builder.add(format!("resources.{name}.manifest"), resource.manifest.clone());
         let discovery = &resource.discovery;
-        if let Some(namespace) = &discovery.namespace {
-            builder.add(discovery_template(&resource.name, "namespace"), namespace.clone());
-        }
-        if let Some(name) = &discovery.by_name {
-            builder.add(discovery_template(&resource.name, "byName"), name.clone());
-        }
-        for (key, value) in discovery.by_labels.iter().flatten() {
-            builder.add(discovery_template(&resource.name, &format!("byLabels.{key}")), value.clone());
-        }
+        let mut add = |field: &str, source: &String| {
+            builder.add(format!("resources.{name}.discovery.{field}"), source.clone())
+        };
+        let namespace = discovery.namespace.as_ref().map(|source| add("namespace", source));
+        let select = match (&discovery.by_name, &discovery.by_labels) {
+            (Some(by_name), _) => PlannedSelect::Name(add("byName", by_name)),
+            (None, Some(labels)) => PlannedSelect::Labels(
+                labels
+                    .iter()
+                    .map(|(key, value)| (key.clone(), add(&format!("byLabels.{key}"), value)))
+                    .collect(),
+            ),
+            (None, None) => PlannedSelect::Own,
+        };
+        Self { name: name.clone(), transport: resource.transport, manifest, namespace, select, delete_when }
     }
-    builder.build()
 }

@@ -36,7 +36,20 @@ pub enum TemplateError {
     },
 }
 
-/// Every template of one config, by name (its place in the spec, e.g. `resources.ns.manifest`).
+/// A template of [`Templates`], by its name (its place in the spec, e.g.
+/// `resources.ns.manifest`). Only [`TemplatesBuilder::add`] makes one, and the compiled plan
+/// holds them: code renders what the plan names instead of rebuilding names by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateId(Arc<str>);
+
+impl TemplateId {
+    /// The template's name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Every template of one config.
 #[derive(Clone, Default)]
 pub struct Templates {
     env: Arc<Environment<'static>>,
@@ -66,14 +79,14 @@ impl Default for TemplatesBuilder {
 }
 
 impl TemplatesBuilder {
-    /// Adds `source` as `name`.
-    pub fn add(&mut self, name: impl Into<String>, source: impl Into<String>) {
-        let name = name.into();
+    /// Adds `source` as `name` (a compile error is kept for [`Self::build`]).
+    pub fn add(&mut self, name: impl Into<String>, source: impl Into<String>) -> TemplateId {
+        let name: String = name.into();
         if let Err(err) = self.env.add_template_owned(name.clone(), source.into()) {
-            self.errors.push(
-                TemplateError::Compile { name, message: hyperfleet_telemetry::error_chain(&err) }.to_string(),
-            );
+            let message = hyperfleet_telemetry::error_chain(&err);
+            self.errors.push(TemplateError::Compile { name: name.clone(), message }.to_string());
         }
+        TemplateId(name.into())
     }
 
     /// The templates, or every compile error.
@@ -83,8 +96,9 @@ impl TemplatesBuilder {
 }
 
 impl Templates {
-    /// Renders template `name` with `context`.
-    pub fn render(&self, name: &str, context: &serde_json::Value) -> Result<String, TemplateError> {
+    /// Renders template `id` with `context`.
+    pub fn render(&self, id: &TemplateId, context: &serde_json::Value) -> Result<String, TemplateError> {
+        let name = id.name();
         let error = |err: minijinja::Error| TemplateError::Render {
             name: name.to_owned(),
             message: hyperfleet_telemetry::error_chain(&err),
@@ -92,22 +106,17 @@ impl Templates {
         self.env.get_template(name).map_err(error)?.render(Serde(context)).map_err(error)
     }
 
-    /// Renders template `name` and parses the output as one YAML object.
+    /// Renders template `id` and parses the output as one YAML object.
     pub fn render_object(
         &self,
-        name: &str,
+        id: &TemplateId,
         context: &serde_json::Value,
     ) -> Result<serde_json::Value, TemplateError> {
-        let text = self.render(name, context)?;
-        let output = |message: String| TemplateError::Output { name: name.to_owned(), message };
+        let text = self.render(id, context)?;
+        let output = |message: String| TemplateError::Output { name: id.name().to_owned(), message };
         let value: serde_json::Value =
             serde_saphyr::from_str(&text).map_err(|err| output(err.to_string()))?;
         if value.is_object() { Ok(value) } else { Err(output(format!("got `{}`", text.trim()))) }
-    }
-
-    /// Whether a template of that name exists.
-    pub fn has(&self, name: &str) -> bool {
-        self.env.get_template(name).is_ok()
     }
 }
 
@@ -117,30 +126,29 @@ mod tests {
 
     use super::*;
 
-    fn templates(pairs: &[(&str, &str)]) -> Result<Templates, Vec<String>> {
+    fn templates(pairs: &[(&str, &str)]) -> Result<(Templates, Vec<TemplateId>), Vec<String>> {
         let mut builder = TemplatesBuilder::default();
-        for (name, source) in pairs {
-            builder.add(*name, *source);
-        }
-        builder.build()
+        let ids = pairs.iter().map(|(name, source)| builder.add(*name, *source)).collect();
+        Ok((builder.build()?, ids))
     }
 
     #[test]
     fn manifests_render_from_resource_and_params() {
-        let t = templates(&[(
+        let (t, ids) = templates(&[(
             "m",
             "kind: Namespace\nmetadata:\n  name: {{ cluster.name }}-{{ params.suffix }}\n",
         )])
         .unwrap();
-        let object =
-            t.render_object("m", &json!({"cluster": {"name": "prod"}, "params": {"suffix": "dns"}})).unwrap();
+        let object = t
+            .render_object(&ids[0], &json!({"cluster": {"name": "prod"}, "params": {"suffix": "dns"}}))
+            .unwrap();
         assert_eq!(object, json!({"kind": "Namespace", "metadata": {"name": "prod-dns"}}));
     }
 
     #[test]
     fn an_undefined_variable_is_an_error_not_an_empty_string() {
-        let t = templates(&[("m", "name: {{ cluster.nmae }}")]).unwrap();
-        let err = t.render_object("m", &json!({"cluster": {"name": "prod"}})).unwrap_err();
+        let (t, ids) = templates(&[("m", "name: {{ cluster.nmae }}")]).unwrap();
+        let err = t.render_object(&ids[0], &json!({"cluster": {"name": "prod"}})).unwrap_err();
         assert!(matches!(err, TemplateError::Render { .. }), "{err:?}");
         assert!(err.to_string().contains("template m failed"), "{err}");
     }
@@ -154,9 +162,9 @@ mod tests {
 
     #[test]
     fn output_that_is_not_an_object_is_rejected() {
-        let t = templates(&[("m", "just text"), ("j", "data: {{ spec | tojson }}")]).unwrap();
-        assert!(matches!(t.render_object("m", &json!({})), Err(TemplateError::Output { .. })));
-        let object = t.render_object("j", &json!({"spec": {"a": [1, 2]}})).unwrap();
+        let (t, ids) = templates(&[("m", "just text"), ("j", "data: {{ spec | tojson }}")]).unwrap();
+        assert!(matches!(t.render_object(&ids[0], &json!({})), Err(TemplateError::Output { .. })));
+        let object = t.render_object(&ids[1], &json!({"spec": {"a": [1, 2]}})).unwrap();
         assert_eq!(object, json!({"data": {"a": [1, 2]}}));
     }
 }
