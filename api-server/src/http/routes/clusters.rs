@@ -9,7 +9,10 @@ use axum::{
 
 use hyperfleet_api_model::{CreateResource, ListParams, Page, PatchResource, Problem, Resource};
 
-use super::{create, delete, list, parse_id, patch};
+use super::{
+    create, delete, list, patch,
+    paths::{ClusterPath, ResourcePath},
+};
 use crate::{
     http::{
         AppState,
@@ -17,7 +20,6 @@ use crate::{
         extract::{AppJson, AppQuery, Caller},
     },
     kinds::Kind,
-    store::Locator,
 };
 
 /// Cluster routes.
@@ -25,10 +27,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/clusters", get(list_clusters).post(create_cluster))
         .route("/clusters/{cluster_id}", get(get_cluster).patch(patch_cluster).delete(delete_cluster))
-}
-
-fn locate(raw: &str) -> Result<Locator, ApiError> {
-    Ok(Locator { kind: Kind::Cluster, id: parse_id(Kind::Cluster, raw)?, owner: None })
 }
 
 /// List clusters.
@@ -68,9 +66,9 @@ pub async fn create_cluster(
     ))]
 pub async fn get_cluster(
     State(state): State<AppState>,
-    Path(cluster_id): Path<String>,
+    Path(path): Path<ClusterPath>,
 ) -> Result<Json<Resource>, ApiError> {
-    Ok(Json(state.store.get(locate(&cluster_id)?).await?))
+    Ok(Json(state.store.get(path.locate()?).await?))
 }
 
 /// Replace a cluster's spec and/or labels.
@@ -84,11 +82,11 @@ pub async fn get_cluster(
     ))]
 pub async fn patch_cluster(
     State(state): State<AppState>,
-    Path(cluster_id): Path<String>,
+    Path(path): Path<ClusterPath>,
     caller: Caller,
     AppJson(body): AppJson<PatchResource>,
 ) -> Result<Json<Resource>, ApiError> {
-    patch(&state, locate(&cluster_id)?, body, &caller.0).await
+    patch(&state, path.locate()?, body, &caller.0).await
 }
 
 /// Request deletion of a cluster and its node pools.
@@ -100,8 +98,8 @@ pub async fn patch_cluster(
     ))]
 pub async fn delete_cluster(
     State(state): State<AppState>,
-    Path(cluster_id): Path<String>,
+    Path(path): Path<ClusterPath>,
     caller: Caller,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
-    delete(&state, locate(&cluster_id)?, &caller.0).await
+    delete(&state, path.locate()?, &caller.0).await
 }

@@ -4,6 +4,7 @@
 pub mod clusters;
 pub mod health;
 pub mod nodepools;
+pub mod paths;
 pub mod status_routes;
 pub mod statuses;
 
@@ -36,10 +37,6 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Parses an id from the path; a malformed id cannot name anything, so it is a 404.
-fn parse_id(kind: Kind, raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound { kind, id: raw.to_owned() })
-}
-
 async fn create(
     state: &AppState,
     kind: Kind,

@@ -7,11 +7,13 @@ use axum::{
     http::StatusCode,
     routing::get,
 };
-use uuid::Uuid;
 
 use hyperfleet_api_model::{CreateResource, ListParams, Page, PatchResource, Problem, Resource};
 
-use super::{create, delete, list, parse_id, patch};
+use super::{
+    create, delete, list, patch,
+    paths::{ClusterPath, NodePoolPath, ResourcePath},
+};
 use crate::{
     http::{
         AppState,
@@ -19,7 +21,6 @@ use crate::{
         extract::{AppJson, AppQuery, Caller},
     },
     kinds::Kind,
-    store::Locator,
 };
 
 /// Node pool routes.
@@ -31,18 +32,6 @@ pub fn router() -> Router<AppState> {
             "/clusters/{cluster_id}/nodepools/{nodepool_id}",
             get(get_nodepool).patch(patch_nodepool).delete(delete_nodepool),
         )
-}
-
-fn cluster(raw: &str) -> Result<Uuid, ApiError> {
-    parse_id(Kind::Cluster, raw)
-}
-
-fn locate((cluster_id, nodepool_id): &(String, String)) -> Result<Locator, ApiError> {
-    Ok(Locator {
-        kind: Kind::NodePool,
-        id: parse_id(Kind::NodePool, nodepool_id)?,
-        owner: Some(cluster(cluster_id)?),
-    })
 }
 
 /// List the node pools of every cluster.
@@ -68,12 +57,12 @@ pub async fn list_all_nodepools(
     ))]
 pub async fn list_nodepools(
     State(state): State<AppState>,
-    Path(cluster_id): Path<String>,
+    Path(path): Path<ClusterPath>,
     AppQuery(params): AppQuery<ListParams>,
 ) -> Result<Json<Page<Resource>>, ApiError> {
-    let owner = cluster(&cluster_id)?;
-    state.store.get(Locator { kind: Kind::Cluster, id: owner, owner: None }).await?;
-    list(&state, Kind::NodePool, Some(owner), params).await
+    let owner = path.locate()?;
+    state.store.get(owner).await?;
+    list(&state, Kind::NodePool, Some(owner.id), params).await
 }
 
 /// Create a node pool in a cluster.
@@ -87,11 +76,11 @@ pub async fn list_nodepools(
     ))]
 pub async fn create_nodepool(
     State(state): State<AppState>,
-    Path(cluster_id): Path<String>,
+    Path(path): Path<ClusterPath>,
     caller: Caller,
     AppJson(body): AppJson<CreateResource>,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
-    create(&state, Kind::NodePool, Some(cluster(&cluster_id)?), body, &caller.0).await
+    create(&state, Kind::NodePool, Some(path.locate()?.id), body, &caller.0).await
 }
 
 /// Get a node pool.
@@ -103,9 +92,9 @@ pub async fn create_nodepool(
     ))]
 pub async fn get_nodepool(
     State(state): State<AppState>,
-    Path(ids): Path<(String, String)>,
+    Path(path): Path<NodePoolPath>,
 ) -> Result<Json<Resource>, ApiError> {
-    Ok(Json(state.store.get(locate(&ids)?).await?))
+    Ok(Json(state.store.get(path.locate()?).await?))
 }
 
 /// Replace a node pool's spec and/or labels.
@@ -120,11 +109,11 @@ pub async fn get_nodepool(
     ))]
 pub async fn patch_nodepool(
     State(state): State<AppState>,
-    Path(ids): Path<(String, String)>,
+    Path(path): Path<NodePoolPath>,
     caller: Caller,
     AppJson(body): AppJson<PatchResource>,
 ) -> Result<Json<Resource>, ApiError> {
-    patch(&state, locate(&ids)?, body, &caller.0).await
+    patch(&state, path.locate()?, body, &caller.0).await
 }
 
 /// Request deletion of a node pool.
@@ -136,8 +125,8 @@ pub async fn patch_nodepool(
     ))]
 pub async fn delete_nodepool(
     State(state): State<AppState>,
-    Path(ids): Path<(String, String)>,
+    Path(path): Path<NodePoolPath>,
     caller: Caller,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
-    delete(&state, locate(&ids)?, &caller.0).await
+    delete(&state, path.locate()?, &caller.0).await
 }

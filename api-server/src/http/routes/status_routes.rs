@@ -4,7 +4,10 @@
 
 use axum::{Router, routing::get};
 
-use super::statuses::{self, ClusterAdapterPath, ClusterPath, NodePoolAdapterPath, NodePoolPath};
+use super::{
+    paths::{ClusterAdapterPath, ClusterPath, NodePoolAdapterPath, NodePoolPath},
+    statuses,
+};
 use crate::http::AppState;
 
 macro_rules! status_routes {

@@ -1,7 +1,7 @@
 //! Adapter status routes, the same for clusters and node pools: report (`PUT`/`POST`), read,
 //! patch and forget one adapter's report, its history, and force-delete. The handlers are
-//! generic over how the path names the resource; [`status_routes!`] stamps out the concrete,
-//! documented routes per kind.
+//! generic over how the path names the resource ([`super::paths`]); `status_routes!` stamps out
+//! the concrete, documented routes per kind.
 
 use axum::{
     Json,
@@ -9,106 +9,20 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, de::DeserializeOwned};
+use serde::Deserialize;
 
 use hyperfleet_api_model::{AdapterStatus, ForceDelete, Page, StatusHistoryEntry, StatusPatch, StatusReport};
 
-use super::parse_id;
+use super::paths::{AdapterPath, ResourcePath};
 use crate::{
     http::{
         AppState,
         error::ApiError,
         extract::{AppJson, AppQuery, Caller},
     },
-    kinds::Kind,
     status::{Decision, validate_shape},
     store::Locator,
 };
-
-/// A path naming one resource.
-pub trait ResourcePath: DeserializeOwned + Send + 'static {
-    /// The resource the path names.
-    fn locate(&self) -> Result<Locator, ApiError>;
-}
-
-/// A path naming one adapter's report about one resource.
-pub trait AdapterPath: ResourcePath {
-    /// The adapter named.
-    fn adapter(&self) -> &str;
-}
-
-/// `/clusters/{cluster_id}`.
-#[derive(Debug, Deserialize)]
-pub struct ClusterPath {
-    cluster_id: String,
-}
-
-/// `/clusters/{cluster_id}/nodepools/{nodepool_id}`.
-#[derive(Debug, Deserialize)]
-pub struct NodePoolPath {
-    cluster_id: String,
-    nodepool_id: String,
-}
-
-/// `/clusters/{cluster_id}/statuses/{adapter}`.
-#[derive(Debug, Deserialize)]
-pub struct ClusterAdapterPath {
-    cluster_id: String,
-    adapter: String,
-}
-
-/// `/clusters/{cluster_id}/nodepools/{nodepool_id}/statuses/{adapter}`.
-#[derive(Debug, Deserialize)]
-pub struct NodePoolAdapterPath {
-    cluster_id: String,
-    nodepool_id: String,
-    adapter: String,
-}
-
-fn cluster(cluster_id: &str) -> Result<Locator, ApiError> {
-    Ok(Locator { kind: Kind::Cluster, id: parse_id(Kind::Cluster, cluster_id)?, owner: None })
-}
-
-fn nodepool(cluster_id: &str, nodepool_id: &str) -> Result<Locator, ApiError> {
-    let owner = Some(parse_id(Kind::Cluster, cluster_id)?);
-    Ok(Locator { kind: Kind::NodePool, id: parse_id(Kind::NodePool, nodepool_id)?, owner })
-}
-
-impl ResourcePath for ClusterPath {
-    fn locate(&self) -> Result<Locator, ApiError> {
-        cluster(&self.cluster_id)
-    }
-}
-
-impl ResourcePath for NodePoolPath {
-    fn locate(&self) -> Result<Locator, ApiError> {
-        nodepool(&self.cluster_id, &self.nodepool_id)
-    }
-}
-
-impl ResourcePath for ClusterAdapterPath {
-    fn locate(&self) -> Result<Locator, ApiError> {
-        cluster(&self.cluster_id)
-    }
-}
-
-impl AdapterPath for ClusterAdapterPath {
-    fn adapter(&self) -> &str {
-        &self.adapter
-    }
-}
-
-impl ResourcePath for NodePoolAdapterPath {
-    fn locate(&self) -> Result<Locator, ApiError> {
-        nodepool(&self.cluster_id, &self.nodepool_id)
-    }
-}
-
-impl AdapterPath for NodePoolAdapterPath {
-    fn adapter(&self) -> &str {
-        &self.adapter
-    }
-}
 
 /// `limit` of the history route.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
