@@ -4,15 +4,16 @@
 
 use utoipa::OpenApi;
 
-use crate::http::routes::{clusters, nodepools, status_routes};
+use crate::http::routes::{clusters, nodepools, resource_routes, status_routes};
 
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        clusters::list_clusters, clusters::create_cluster, clusters::get_cluster,
-        clusters::patch_cluster, clusters::delete_cluster,
+        clusters::list_clusters, clusters::create_cluster,
+        resource_routes::cluster::get_one, resource_routes::cluster::patch_one, resource_routes::cluster::delete_one,
         nodepools::list_all_nodepools, nodepools::list_nodepools, nodepools::create_nodepool,
-        nodepools::get_nodepool, nodepools::patch_nodepool, nodepools::delete_nodepool,
+        resource_routes::nodepool::get_one, resource_routes::nodepool::patch_one,
+        resource_routes::nodepool::delete_one,
         status_routes::cluster::list, status_routes::cluster::report, status_routes::cluster::get_one,
         status_routes::cluster::patch_one, status_routes::cluster::delete_one,
         status_routes::cluster::history, status_routes::cluster::force_delete,

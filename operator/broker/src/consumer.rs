@@ -112,8 +112,23 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    pub(crate) fn new(subscription: &Subscription, cancel: CancellationToken, task: JoinHandle<()>) -> Self {
-        Self { subscription: subscription.name.clone(), cancel, task }
+    /// Starts consuming `subscription`: `session` is the backend's loop around [`Pump::run`],
+    /// spawned as this consumer's task and told to stop through the token.
+    pub(crate) fn start<F, Fut>(
+        subscription: Subscription,
+        handler: Arc<dyn Handler>,
+        metrics: BrokerMetrics,
+        session: F,
+    ) -> Self
+    where
+        F: FnOnce(Pump, CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let cancel = CancellationToken::new();
+        let name = subscription.name.clone();
+        let pump = Pump { subscription: Arc::new(subscription), handler, metrics };
+        let task = tokio::spawn(session(pump, cancel.clone()));
+        Self { subscription: name, cancel, task }
     }
 
     /// Whether the consumer is still running.

@@ -10,11 +10,10 @@ use std::{
 
 use async_trait::async_trait;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
-    consumer::{Inbound, Pump, Source},
+    consumer::{Inbound, Source},
     metrics::BrokerMetrics,
 };
 
@@ -118,18 +117,11 @@ impl Broker for MemoryBroker {
         handler: Arc<dyn Handler>,
     ) -> Result<Consumer, BrokerError> {
         let mut queue = self.queue(&subscription);
-        let cancel = CancellationToken::new();
-        let pump = Pump {
-            subscription: Arc::new(subscription.clone()),
-            handler,
-            metrics: self.inner.metrics.clone(),
-        };
-        let stop = cancel.clone();
-        // The in-process queue cannot fail: the pump ends only when the consumer is closed.
-        let task = tokio::spawn(async move {
-            let _ = pump.run(&mut queue, &stop).await;
-        });
-        Ok(Consumer::new(&subscription, cancel, task))
+        let metrics = self.inner.metrics.clone();
+        Ok(Consumer::start(subscription, handler, metrics, |pump, cancel| async move {
+            // The in-process queue cannot fail: the pump ends only when the consumer is closed.
+            let _ = pump.run(&mut queue, &cancel).await;
+        }))
     }
 
     async fn drain_dead_letters(

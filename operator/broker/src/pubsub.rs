@@ -233,15 +233,10 @@ impl Broker for PubSubBroker {
     ) -> Result<Consumer, BrokerError> {
         self.declare(&subscription).await?;
         let dead_letters = self.publisher(&dead_letter_name(&subscription)).await?;
-        let cancel = CancellationToken::new();
-        let pump = Pump {
-            subscription: Arc::new(subscription.clone()),
-            handler,
-            metrics: self.inner.metrics.clone(),
-        };
-        let worker = Worker { broker: self.clone(), pump, dead_letters };
-        let task = tokio::spawn(worker.run(cancel.clone()));
-        Ok(Consumer::new(&subscription, cancel, task))
+        let broker = self.clone();
+        Ok(Consumer::start(subscription, handler, self.inner.metrics.clone(), |pump, cancel| {
+            Worker { broker, pump, dead_letters }.run(cancel)
+        }))
     }
 
     async fn drain_dead_letters(

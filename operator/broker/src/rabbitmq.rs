@@ -195,15 +195,10 @@ impl Broker for RabbitMqBroker {
         handler: Arc<dyn Handler>,
     ) -> Result<Consumer, BrokerError> {
         self.declare(&subscription).await?;
-        let cancel = CancellationToken::new();
-        let pump = Pump {
-            subscription: Arc::new(subscription.clone()),
-            handler,
-            metrics: self.inner.metrics.clone(),
-        };
-        let worker = Worker { broker: self.clone(), pump };
-        let task = tokio::spawn(worker.run(cancel.clone()));
-        Ok(Consumer::new(&subscription, cancel, task))
+        let broker = self.clone();
+        Ok(Consumer::start(subscription, handler, self.inner.metrics.clone(), |pump, cancel| {
+            Worker { broker, pump }.run(cancel)
+        }))
     }
 
     async fn drain_dead_letters(

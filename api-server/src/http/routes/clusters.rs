@@ -1,18 +1,10 @@
 //! `/clusters` routes.
 
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    http::StatusCode,
-    routing::get,
-};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 
-use hyperfleet_api_model::{CreateResource, ListParams, Page, PatchResource, Problem, Resource};
+use hyperfleet_api_model::{CreateResource, ListParams, Page, Problem, Resource};
 
-use super::{
-    create, delete, list, patch,
-    paths::{ClusterPath, ResourcePath},
-};
+use super::{create, list};
 use crate::{
     http::{
         AppState,
@@ -24,9 +16,7 @@ use crate::{
 
 /// Cluster routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/clusters", get(list_clusters).post(create_cluster))
-        .route("/clusters/{cluster_id}", get(get_cluster).patch(patch_cluster).delete(delete_cluster))
+    Router::new().route("/clusters", get(list_clusters).post(create_cluster))
 }
 
 /// List clusters.
@@ -55,51 +45,4 @@ pub async fn create_cluster(
     AppJson(body): AppJson<CreateResource>,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
     create(&state, Kind::Cluster, None, body, &caller.0).await
-}
-
-/// Get a cluster (also while it is being deleted).
-#[utoipa::path(get, path = "/clusters/{cluster_id}", tag = "clusters",
-    params(("cluster_id" = String, Path, description = "Cluster id")),
-    responses(
-        (status = 200, description = "The cluster", body = Resource),
-        (status = 404, description = "No such cluster", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn get_cluster(
-    State(state): State<AppState>,
-    Path(path): Path<ClusterPath>,
-) -> Result<Json<Resource>, ApiError> {
-    Ok(Json(state.store.get(path.locate()?).await?))
-}
-
-/// Replace a cluster's spec and/or labels.
-#[utoipa::path(patch, path = "/clusters/{cluster_id}", tag = "clusters", request_body = PatchResource,
-    params(("cluster_id" = String, Path, description = "Cluster id")),
-    responses(
-        (status = 200, description = "The updated cluster", body = Resource),
-        (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such cluster", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The cluster is being deleted", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn patch_cluster(
-    State(state): State<AppState>,
-    Path(path): Path<ClusterPath>,
-    caller: Caller,
-    AppJson(body): AppJson<PatchResource>,
-) -> Result<Json<Resource>, ApiError> {
-    patch(&state, path.locate()?, body, &caller.0).await
-}
-
-/// Request deletion of a cluster and its node pools.
-#[utoipa::path(delete, path = "/clusters/{cluster_id}", tag = "clusters",
-    params(("cluster_id" = String, Path, description = "Cluster id")),
-    responses(
-        (status = 202, description = "Deletion started (or already under way)", body = Resource),
-        (status = 404, description = "No such cluster", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn delete_cluster(
-    State(state): State<AppState>,
-    Path(path): Path<ClusterPath>,
-    caller: Caller,
-) -> Result<(StatusCode, Json<Resource>), ApiError> {
-    delete(&state, path.locate()?, &caller.0).await
 }

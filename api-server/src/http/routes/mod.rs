@@ -5,19 +5,29 @@ pub mod clusters;
 pub mod health;
 pub mod nodepools;
 pub mod paths;
+pub mod resource_routes;
 pub mod status_routes;
 pub mod statuses;
 
-use axum::{Json, Router, http::StatusCode};
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+};
 use uuid::Uuid;
 
 use hyperfleet_api_model::{CreateResource, FieldError, ListParams, Page, PatchResource, Resource};
 
-use super::{AppState, error::ApiError};
+use self::paths::ResourcePath;
+use super::{
+    AppState,
+    error::ApiError,
+    extract::{AppJson, Caller},
+};
 use crate::{
     kinds::Kind,
     search::parse_search,
-    store::{Changes, DeleteMode, ListQuery, Locator, NewResource, OrderBy, parse_order},
+    store::{Changes, DeleteMode, ListQuery, NewResource, OrderBy, parse_order},
     validate,
 };
 
@@ -32,11 +42,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(clusters::router())
         .merge(nodepools::router())
+        .merge(resource_routes::cluster::router())
+        .merge(resource_routes::nodepool::router())
         .merge(status_routes::cluster::router())
         .merge(status_routes::nodepool::router())
 }
 
-/// Parses an id from the path; a malformed id cannot name anything, so it is a 404.
 async fn create(
     state: &AppState,
     kind: Kind,
@@ -106,12 +117,20 @@ fn list_order(params: &ListParams) -> Result<Vec<OrderBy>, ApiError> {
     Ok(by_id)
 }
 
-async fn patch(
-    state: &AppState,
-    at: Locator,
-    body: PatchResource,
-    caller: &str,
+async fn get_one<P: ResourcePath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
 ) -> Result<Json<Resource>, ApiError> {
+    Ok(Json(state.store.get(path.locate()?).await?))
+}
+
+async fn patch_one<P: ResourcePath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
+    Caller(caller): Caller,
+    AppJson(body): AppJson<PatchResource>,
+) -> Result<Json<Resource>, ApiError> {
+    let at = path.locate()?;
     if body.spec.is_none() && body.labels.is_none() {
         return Err(ApiError::MalformedBody("a patch needs `spec` or `labels`".into()));
     }
@@ -124,22 +143,23 @@ async fn patch(
     }
     fail_on(errors)?;
     let changes = Changes { spec: body.spec, labels: body.labels };
-    let resource = state.store.patch(at, changes, caller).await?;
+    let resource = state.store.patch(at, changes, &caller).await?;
     tracing::info!(kind = %at.kind, id = %at.id, generation = resource.generation, "patched");
     Ok(Json(resource))
 }
 
-async fn delete(
-    state: &AppState,
-    at: Locator,
-    caller: &str,
+async fn delete_one<P: ResourcePath>(
+    State(state): State<AppState>,
+    Path(path): Path<P>,
+    Caller(caller): Caller,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
+    let at = path.locate()?;
     let mode = if state.store.kinds().delete_needs_finalization(at.kind) {
         DeleteMode::Soft
     } else {
         DeleteMode::Hard
     };
-    let resource = state.store.delete(at, mode, caller).await?;
+    let resource = state.store.delete(at, mode, &caller).await?;
     tracing::info!(kind = %at.kind, id = %at.id, ?mode, "deletion requested");
     Ok((StatusCode::ACCEPTED, Json(resource)))
 }

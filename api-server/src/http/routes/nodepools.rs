@@ -8,11 +8,11 @@ use axum::{
     routing::get,
 };
 
-use hyperfleet_api_model::{CreateResource, ListParams, Page, PatchResource, Problem, Resource};
+use hyperfleet_api_model::{CreateResource, ListParams, Page, Problem, Resource};
 
 use super::{
-    create, delete, list, patch,
-    paths::{ClusterPath, NodePoolPath, ResourcePath},
+    create, list,
+    paths::{ClusterPath, ResourcePath},
 };
 use crate::{
     http::{
@@ -28,10 +28,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/nodepools", get(list_all_nodepools))
         .route("/clusters/{cluster_id}/nodepools", get(list_nodepools).post(create_nodepool))
-        .route(
-            "/clusters/{cluster_id}/nodepools/{nodepool_id}",
-            get(get_nodepool).patch(patch_nodepool).delete(delete_nodepool),
-        )
 }
 
 /// List the node pools of every cluster.
@@ -81,52 +77,4 @@ pub async fn create_nodepool(
     AppJson(body): AppJson<CreateResource>,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
     create(&state, Kind::NodePool, Some(path.locate()?.id), body, &caller.0).await
-}
-
-/// Get a node pool.
-#[utoipa::path(get, path = "/clusters/{cluster_id}/nodepools/{nodepool_id}", tag = "nodepools",
-    params(("cluster_id" = String, Path, description = "Cluster id"), ("nodepool_id" = String, Path, description = "Node pool id")),
-    responses(
-        (status = 200, description = "The node pool", body = Resource),
-        (status = 404, description = "No such node pool in this cluster", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn get_nodepool(
-    State(state): State<AppState>,
-    Path(path): Path<NodePoolPath>,
-) -> Result<Json<Resource>, ApiError> {
-    Ok(Json(state.store.get(path.locate()?).await?))
-}
-
-/// Replace a node pool's spec and/or labels.
-#[utoipa::path(patch, path = "/clusters/{cluster_id}/nodepools/{nodepool_id}", tag = "nodepools",
-    request_body = PatchResource,
-    params(("cluster_id" = String, Path, description = "Cluster id"), ("nodepool_id" = String, Path, description = "Node pool id")),
-    responses(
-        (status = 200, description = "The updated node pool", body = Resource),
-        (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such node pool in this cluster", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The node pool is being deleted", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn patch_nodepool(
-    State(state): State<AppState>,
-    Path(path): Path<NodePoolPath>,
-    caller: Caller,
-    AppJson(body): AppJson<PatchResource>,
-) -> Result<Json<Resource>, ApiError> {
-    patch(&state, path.locate()?, body, &caller.0).await
-}
-
-/// Request deletion of a node pool.
-#[utoipa::path(delete, path = "/clusters/{cluster_id}/nodepools/{nodepool_id}", tag = "nodepools",
-    params(("cluster_id" = String, Path, description = "Cluster id"), ("nodepool_id" = String, Path, description = "Node pool id")),
-    responses(
-        (status = 202, description = "Deletion started (or already under way)", body = Resource),
-        (status = 404, description = "No such node pool in this cluster", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn delete_nodepool(
-    State(state): State<AppState>,
-    Path(path): Path<NodePoolPath>,
-    caller: Caller,
-) -> Result<(StatusCode, Json<Resource>), ApiError> {
-    delete(&state, path.locate()?, &caller.0).await
 }
