@@ -192,7 +192,14 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     }
     problem.instance = Some(instance);
     problem.trace_id = trace_id;
-    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let body = match serde_json::to_vec(&problem) {
+        Ok(body) => body,
+        Err(err) => {
+            // Strings, numbers and a timestamp: not expected, but never an empty problem body.
+            tracing::error!(error = %err, "problem details do not serialize");
+            format!(r#"{{"status":{},"code":"{}"}}"#, problem.status, problem.code).into_bytes()
+        }
+    };
     let (mut parts, _) = response.into_parts();
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
     parts.headers.remove(header::CONTENT_LENGTH);
