@@ -13,6 +13,12 @@ use std::time::Duration;
 pub const GROUP: &str = "hyperfleet.redhat.com";
 /// Field manager of everything the operator applies.
 pub const FIELD_MANAGER: &str = "hyperfleet-operator";
+/// Longest CEL expression a CR may hold, in bytes (the operator refuses longer ones too).
+pub const MAX_EXPRESSION_LEN: usize = 4096;
+/// Longest template (a manifest, a templated string) a CR may hold, in bytes.
+pub const MAX_TEMPLATE_LEN: usize = 65536;
+/// Most entries of a CR map of expressions or templates (`messageData`, `env`, `byLabels`).
+pub const MAX_MAP_ENTRIES: usize = 64;
 
 /// Every CRD, in the order `crdgen` writes them.
 pub fn crds()

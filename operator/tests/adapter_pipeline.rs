@@ -6,17 +6,15 @@
 
 mod common;
 
+use common::{adapter, condition, create, event, reported};
+
 use std::{sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 
-use hyperfleet_api_model::{
-    ConditionStatus, CreateResource, PatchResource, ReconcileEventData, ReconcileReason, ReportedCondition,
-    Resource, ResourceType, StatusReport, client::Client,
-};
-use hyperfleet_crds::v1alpha1::AdapterConfigSpec;
+use hyperfleet_api_model::{ConditionStatus, PatchResource};
 use hyperfleet_operator::adapter::{
-    Adapter, AdapterPlan, Handled, Transports,
+    Handled,
     report::Verdict,
     transport::dry_run::{DryRun, JobOutcome},
 };
@@ -46,33 +44,6 @@ resources:
       data: {zone: "{{ params.zone }}"}
     discovery: {namespace: dns, byName: "zone-{{ cluster.id }}"}
 "#;
-
-fn adapter(yaml: &str, client: &Client, dry_run: &Arc<DryRun>) -> Adapter {
-    let spec: AdapterConfigSpec = serde_saphyr::from_str(yaml).unwrap();
-    let plan = AdapterPlan::compile(&spec).unwrap();
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
-    Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test")
-}
-
-async fn create(client: &Client, spec: serde_json::Value) -> Resource {
-    let body = CreateResource { kind: None, name: "prod".into(), spec, labels: Default::default() };
-    client.create_cluster(&body).await.unwrap()
-}
-
-fn event(resource: &Resource) -> ReconcileEventData {
-    ReconcileEventData::new(resource, ResourceType::Clusters, ReconcileReason::New)
-}
-
-fn reported(handled: &Handled) -> &StatusReport {
-    match handled {
-        Handled::Reported { report, stored: true, .. } => report,
-        other => panic!("expected a stored report, got {other:?}"),
-    }
-}
-
-fn condition<'a>(report: &'a StatusReport, type_: &str) -> &'a ReportedCondition {
-    report.conditions.iter().find(|c| c.type_ == type_).unwrap_or_else(|| panic!("no {type_} in {report:?}"))
-}
 
 fn jobs(dry_run: &DryRun) -> Vec<serde_json::Value> {
     dry_run.recorded().into_iter().filter(|o| o["kind"] == "Job").collect()

@@ -139,7 +139,7 @@ pub struct Precondition {
     #[schemars(length(min = 1, max = 63))]
     pub name: String,
     /// CEL; true means met.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = crate::MAX_EXPRESSION_LEN))]
     pub expression: String,
 }
 
@@ -151,7 +151,7 @@ pub struct Param {
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"))]
     pub name: String,
     /// CEL producing the value.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = crate::MAX_EXPRESSION_LEN))]
     pub expression: String,
 }
 
@@ -167,12 +167,15 @@ pub struct JobTemplate {
     pub image: String,
     /// Entrypoint (templated).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = crate::MAX_MAP_ENTRIES))]
     pub command: Vec<String>,
     /// Arguments (templated).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = crate::MAX_MAP_ENTRIES))]
     pub args: Vec<String>,
     /// Extra environment (values templated); the resource id and API URL are always set.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = crate::MAX_MAP_ENTRIES))]
     pub env: BTreeMap<String, String>,
     /// Service account the Job runs as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,13 +209,17 @@ pub struct ManagedResource {
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"))]
     pub name: String,
     /// The manifest as a minijinja template producing YAML.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = crate::MAX_TEMPLATE_LEN))]
     pub manifest: String,
     /// How it is delivered.
     #[serde(default)]
     pub transport: Transport,
     /// How the applied object is found again.
     pub discovery: Discovery,
+    /// Take over an object of this name that exists without this adapter's ownership labels
+    /// (otherwise the adapter refuses to apply or delete it, and reports `NotOwned`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
     /// When it is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Lifecycle>,
@@ -253,6 +260,7 @@ pub struct Discovery {
 pub struct Lifecycle {
     /// CEL; when true the object is deleted instead of applied (e.g. the resource is deleting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = crate::MAX_EXPRESSION_LEN))]
     pub delete_when: Option<String>,
 }
 
@@ -265,13 +273,15 @@ pub struct StatusRule {
     #[schemars(regex(pattern = r"^[A-Z][A-Za-z0-9]*$"))]
     pub type_: String,
     /// CEL producing true/false (or 'True'/'False'/'Unknown').
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = crate::MAX_EXPRESSION_LEN))]
     pub status: String,
     /// CEL producing the reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = crate::MAX_EXPRESSION_LEN))]
     pub reason: Option<String>,
     /// CEL producing the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = crate::MAX_EXPRESSION_LEN))]
     pub message: Option<String>,
 }
 

@@ -63,10 +63,12 @@ pub struct SentinelConfigSpec {
     pub broker: BrokerSpec,
     /// CEL over `resource` and `now` replacing the built-in publish rule (true = publish).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = crate::MAX_EXPRESSION_LEN))]
     pub message_decision: Option<String>,
-    /// CEL expressions (over `resource`) building the event `data`, by field name, replacing the
-    /// built-in payload.
+    /// Extra event `data` fields, by name: CEL over `resource` and `reason`, added beside the
+    /// built-in fields (whose names they may not take).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = crate::MAX_MAP_ENTRIES))]
     pub message_data: BTreeMap<String, String>,
 }
 

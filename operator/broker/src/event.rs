@@ -11,9 +11,27 @@ pub fn encode(event: &Event) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(event)
 }
 
+/// Largest message decoded: reconcile events are a few hundred bytes; anything near this is not
+/// one of ours, and is refused before it is parsed.
+pub const MAX_PAYLOAD: usize = 256 * 1024;
+
+/// Why a message body is not an event.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Larger than [`MAX_PAYLOAD`].
+    #[error("{0} bytes: larger than {MAX_PAYLOAD}")]
+    TooLarge(usize),
+    /// Not a structured-mode CloudEvent.
+    #[error("not a CloudEvent")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Decodes a message body; an error means the message is malformed (dead-letter it).
-pub fn decode(payload: &[u8]) -> Result<Event, serde_json::Error> {
-    serde_json::from_slice(payload)
+pub fn decode(payload: &[u8]) -> Result<Event, DecodeError> {
+    if payload.len() > MAX_PAYLOAD {
+        return Err(DecodeError::TooLarge(payload.len()));
+    }
+    Ok(serde_json::from_slice(payload)?)
 }
 
 #[cfg(test)]

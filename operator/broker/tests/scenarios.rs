@@ -167,10 +167,17 @@ pub async fn malformed_messages_are_dead_lettered_and_consuming_goes_on(broker: 
     let (seen, handler) = recorder(|_| Outcome::Ack);
     let consumer = broker.subscribe(sub.clone(), handler).await.unwrap();
     broker.publish_raw(&sub.topic, b"{not a cloudevent").await.unwrap();
+    // Valid JSON, but larger than any event: refused before it is parsed.
+    let huge = format!("[{}0]", "0,".repeat(hyperfleet_broker::event::MAX_PAYLOAD / 2));
+    broker.publish_raw(&sub.topic, huge.as_bytes()).await.unwrap();
     broker.publish(&sub.topic, &event(1)).await.unwrap();
     eventually("the valid event is handled", || seen.lock().unwrap().len() == 1).await;
-    let dead = dead_letters(broker.as_ref(), &sub).await;
-    assert_eq!(dead, [b"{not a cloudevent".to_vec()]);
+    let mut dead = dead_letters(broker.as_ref(), &sub).await;
+    if dead.len() < 2 {
+        dead.extend(dead_letters(broker.as_ref(), &sub).await);
+    }
+    dead.sort_by_key(Vec::len);
+    assert_eq!(dead, [b"{not a cloudevent".to_vec(), huge.into_bytes()]);
     assert!(consumer.is_running());
     consumer.close().await;
 }

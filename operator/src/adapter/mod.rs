@@ -6,6 +6,7 @@
 pub mod api;
 pub mod job;
 pub mod metrics;
+pub mod ownership;
 pub mod pipeline;
 pub mod plan;
 pub mod report;

@@ -14,7 +14,8 @@ use hyperfleet_crds::v1alpha1::Transport;
 
 use super::{
     api::AdapterApi,
-    job::{LABEL_ADAPTER, LABEL_GENERATION, LABEL_RESOURCE_ID, job_manifest, job_name},
+    job::{LABEL_GENERATION, job_manifest, job_name},
+    ownership::{Owner, OwnershipError},
     plan::{AdapterPlan, PlannedResource, PlannedSelect},
     report::{Observed, Reason, Verdict, apply_rules, conditions_value, default_conditions},
     transport::{ObjectTransport, Select, Target, TransportError},
@@ -193,16 +194,17 @@ impl Adapter {
             return Ok((None, false));
         };
         let transport = &self.transports.kubernetes;
+        let owner = self.owner(resource);
         if !deleting {
             let (job, created) = transport.create(&manifest).await?;
+            if !owner.owns(&job) {
+                return Err(OwnershipError::NotOwned(owner.not_owned(&Target::of(&manifest)?)).into());
+            }
             return Ok((Some(job), created));
         }
         // Every generation's Job of this resource.
         let mut target = Target::of(&manifest)?;
-        target.select = Select::Labels(BTreeMap::from([
-            (LABEL_ADAPTER.to_owned(), self.plan.adapter.clone()),
-            (LABEL_RESOURCE_ID.to_owned(), resource.id.to_string()),
-        ]));
+        target.select = Select::Labels(owner.labels());
         transport.delete(&target).await?;
         Ok((transport.find(&target).await?, false))
     }
@@ -217,7 +219,8 @@ impl Adapter {
     ) -> Result<(), ActError> {
         let mut manifest = self.plan.templates.render_object(&planned.manifest, context)?;
         stamp(&mut manifest, &self.plan.adapter, resource);
-        let target = self.discovery_target(planned, &manifest, context)?;
+        let owner = self.owner(resource);
+        let target = owner.narrow(self.discovery_target(planned, &manifest, context)?);
         let transport = match planned.transport {
             Transport::DryRun => &self.transports.dry_run,
             Transport::Kubernetes | Transport::Maestro => &self.transports.kubernetes,
@@ -227,8 +230,13 @@ impl Adapter {
             None => false,
         };
         if observed.deleting || delete_now {
+            // Only what carries our labels is deleted (a label selection is narrowed to them).
+            if let Select::Name(_) = target.select {
+                owner.check(transport.as_ref(), &target, false).await?;
+            }
             transport.delete(&target).await?;
         } else {
+            owner.check(transport.as_ref(), &Target::of(&manifest)?, planned.adopt).await?;
             transport.apply(&manifest).await?;
             observed.expected += 1;
         }
@@ -261,6 +269,10 @@ impl Adapter {
             }
         }
         Ok(target)
+    }
+
+    fn owner<'a>(&'a self, resource: &Resource) -> Owner<'a> {
+        Owner { adapter: &self.plan.adapter, resource: resource.id }
     }
 
     /// The report for `verdict`: defaults, then the config's status rules.
@@ -316,6 +328,17 @@ enum ActError {
     Cel(#[from] crate::cel::CelError),
     #[error(transparent)]
     Transport(#[from] TransportError),
+    #[error(transparent)]
+    NotOwned(Box<super::ownership::NotOwned>),
+}
+
+impl From<OwnershipError> for ActError {
+    fn from(err: OwnershipError) -> Self {
+        match err {
+            OwnershipError::NotOwned(err) => ActError::NotOwned(Box::new(err)),
+            OwnershipError::Transport(err) => ActError::Transport(err),
+        }
+    }
 }
 
 impl ActError {
@@ -324,6 +347,7 @@ impl ActError {
             ActError::Template(_) => Reason::TemplateFailed,
             ActError::Cel(_) => Reason::ExpressionFailed,
             ActError::Transport(_) => Reason::ExecutionFailed,
+            ActError::NotOwned(_) => Reason::NotOwned,
         }
     }
 }

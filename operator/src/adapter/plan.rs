@@ -46,6 +46,8 @@ pub struct PlannedResource {
     pub select: PlannedSelect,
     /// `lifecycle.deleteWhen`.
     pub delete_when: Option<Expression>,
+    /// Whether an existing object without the ownership labels is taken over.
+    pub adopt: bool,
 }
 
 /// A status rule, compiled.
@@ -216,6 +218,15 @@ impl PlannedResource {
             ),
             (None, None) => PlannedSelect::Own,
         };
-        Self { name: name.clone(), transport: resource.transport, manifest, namespace, select, delete_when }
+        let transport = resource.transport;
+        Self {
+            name: name.clone(),
+            transport,
+            manifest,
+            namespace,
+            select,
+            delete_when,
+            adopt: resource.adopt,
+        }
     }
 }

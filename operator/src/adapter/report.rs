@@ -26,6 +26,7 @@ pub enum Reason {
     TemplateFailed,
     ExpressionFailed,
     ExecutionFailed,
+    NotOwned,
     StatusRuleFailed,
     NoErrors,
     ResourcesApplied,

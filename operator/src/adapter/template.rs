@@ -81,8 +81,14 @@ impl Default for TemplatesBuilder {
 impl TemplatesBuilder {
     /// Adds `source` as `name` (a compile error is kept for [`Self::build`]).
     pub fn add(&mut self, name: impl Into<String>, source: impl Into<String>) -> TemplateId {
-        let name: String = name.into();
-        if let Err(err) = self.env.add_template_owned(name.clone(), source.into()) {
+        let (name, source): (String, String) = (name.into(), source.into());
+        if source.len() > hyperfleet_crds::MAX_TEMPLATE_LEN {
+            let message =
+                format!("longer than {} bytes ({} bytes)", hyperfleet_crds::MAX_TEMPLATE_LEN, source.len());
+            self.errors.push(TemplateError::Compile { name: name.clone(), message }.to_string());
+            return TemplateId(name.into());
+        }
+        if let Err(err) = self.env.add_template_owned(name.clone(), source) {
             let message = hyperfleet_telemetry::error_chain(&err);
             self.errors.push(TemplateError::Compile { name: name.clone(), message }.to_string());
         }
@@ -166,5 +172,33 @@ mod tests {
         assert!(matches!(t.render_object(&ids[0], &json!({})), Err(TemplateError::Output { .. })));
         let object = t.render_object(&ids[1], &json!({"spec": {"a": [1, 2]}})).unwrap();
         assert_eq!(object, json!({"data": {"a": [1, 2]}}));
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Templates near minijinja's own nesting limit (150 parser levels; a parenthesis takes two)
+    /// compile and render on an async worker's stack; deeper and oversized ones are compile errors.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn deep_and_huge_templates_are_errors_and_the_deepest_accepted_renders_on_a_worker() {
+        let outcome = tokio::spawn(async {
+            let mut builder = TemplatesBuilder::default();
+            let parens = builder.add("parens", format!("{{{{ {}1{} }}}}", "(".repeat(70), ")".repeat(70)));
+            let ifs =
+                builder.add("ifs", format!("{}x{}", "{% if true %}".repeat(140), "{% endif %}".repeat(140)));
+            let templates = builder.build().unwrap();
+            (templates.render(&parens, &json!({})).unwrap(), templates.render(&ifs, &json!({})).unwrap())
+        });
+        assert_eq!(outcome.await.unwrap(), ("1".to_owned(), "x".to_owned()));
+        let mut builder = TemplatesBuilder::default();
+        builder.add("deep", format!("{{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000)));
+        builder.add("huge", "x".repeat(hyperfleet_crds::MAX_TEMPLATE_LEN + 1));
+        let errors = builder.build().unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[1].contains("longer than"), "{errors:?}");
     }
 }

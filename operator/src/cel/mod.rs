@@ -6,10 +6,14 @@
 //! The `cel` crate changes its API in every minor release; this module is the only place that
 //! touches it.
 
+mod limits;
+
 use std::{collections::HashMap, fmt, sync::Arc};
 
 use cel::{Context, Env, Program, Value, objects::Key};
+
 use chrono::{DateTime, Utc};
+pub use limits::{MAX_DEPTH, MAX_SOURCE_LEN};
 
 /// A CEL failure, with the expression it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,11 +71,11 @@ impl fmt::Debug for Expression {
 }
 
 impl Expression {
-    /// Compiles `source`.
+    /// Compiles `source`, within the [`limits`] on length and depth.
     pub fn compile(source: &str) -> Result<Self, CelError> {
-        let compile_error = |message: String| CelError::Compile { expression: source.to_owned(), message };
+        let compile_error = |message: String| CelError::Compile { expression: excerpt(source), message };
         let env = environment().map_err(compile_error)?;
-        let program = env.compile(source).map_err(|err| compile_error(err.to_string()))?;
+        let program = limits::parse_bounded(&env, source).map_err(compile_error)?;
         Ok(Self { source: source.to_owned(), env, program: Arc::new(program) })
     }
 
@@ -124,6 +128,15 @@ impl Expression {
 
     fn evaluate_error(&self, message: String) -> CelError {
         CelError::Evaluate { expression: self.source.clone(), message }
+    }
+}
+
+/// The start of `source`, for error messages (a rejected expression may be kilobytes long).
+fn excerpt(source: &str) -> String {
+    const SHOWN: usize = 120;
+    match source.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &source[..end]),
+        None => source.to_owned(),
     }
 }
 

@@ -76,3 +76,31 @@ fn now_is_a_timestamp_comparable_with_resource_times() {
     let expression = Expression::compile("now - timestamp(resource.updated_time) > duration('5m')").unwrap();
     assert!(expression.evaluate_bool_at(&[("resource", &resource)], Some(now)).unwrap());
 }
+
+/// Inputs a hostile or careless CR can hold: each must be a compile error, never a crash.
+#[test]
+fn nesting_and_length_beyond_the_limits_are_compile_errors_not_stack_overflows() {
+    let nested = format!("{}true{}", "(".repeat(1000), ")".repeat(1000));
+    let member_chain = format!("has(cluster{})", ".a".repeat(2000));
+    let additions = format!("1{} == 0", " + 1".repeat(1000));
+    let lists = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    for source in [&nested, &member_chain, &additions, &lists] {
+        let err = Expression::compile(source).unwrap_err();
+        assert!(matches!(err, CelError::Compile { .. }), "{err:?}");
+        assert!(err.to_string().len() < 1500, "an excerpt, not the whole input: {err}");
+    }
+    let err = Expression::compile(&"x".repeat(MAX_SOURCE_LEN + 1)).unwrap_err().to_string();
+    assert!(err.contains("longer than 4096 bytes"), "{err}");
+}
+
+/// The deepest tree accepted still evaluates on an async worker's stack (2 MiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_deepest_accepted_expression_evaluates_on_a_runtime_worker() {
+    let terms = MAX_DEPTH - 3; // `==`, the additions, `.generation`, `cluster`
+    let source = format!("cluster.generation{} == {}", " + 1".repeat(terms), 3 + terms);
+    let expression = Expression::compile(&source).unwrap();
+    let outcome = tokio::spawn(async move { expression.evaluate_bool(&[("cluster", &cluster())]) });
+    assert!(outcome.await.unwrap().unwrap());
+    let too_deep = format!("cluster.generation{} == 0", " + 1".repeat(MAX_DEPTH));
+    assert!(Expression::compile(&too_deep).unwrap_err().to_string().contains("levels deep"));
+}

@@ -2,11 +2,16 @@
 #![allow(dead_code)] // each test binary uses a different subset
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
 use hyperfleet_api_model::{
-    ConditionStatus, CreateResource, ReportedCondition, Resource, StatusReport, client::Client,
+    ConditionStatus, CreateResource, ReconcileEventData, ReconcileReason, ReportedCondition, Resource,
+    ResourceType, StatusReport, client::Client,
 };
+use hyperfleet_crds::v1alpha1::AdapterConfigSpec;
+use hyperfleet_operator::adapter::{Adapter, AdapterPlan, Handled, Transports, transport::dry_run::DryRun};
 
 /// Serves the API with `dns` as the one required cluster adapter; returns a client for it.
 pub async fn api(pool: PgPool) -> Client {
@@ -51,4 +56,36 @@ pub async fn report_done(client: &Client, cluster: &Resource, adapter: &str, gen
         metadata: None,
     };
     client.put_status(&cluster.href, &report).await.unwrap().unwrap();
+}
+
+/// The adapter of the AdapterConfig spec `yaml` over the real API, every object on `dry_run`.
+pub fn adapter(yaml: &str, client: &Client, dry_run: &Arc<DryRun>) -> Adapter {
+    let spec: AdapterConfigSpec = serde_saphyr::from_str(yaml).unwrap();
+    let plan = AdapterPlan::compile(&spec).unwrap();
+    let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
+    Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test")
+}
+
+/// Creates the cluster `prod` with `spec`.
+pub async fn create(client: &Client, spec: serde_json::Value) -> Resource {
+    let body = CreateResource { kind: None, name: "prod".into(), spec, labels: Default::default() };
+    client.create_cluster(&body).await.unwrap()
+}
+
+/// The reconcile event of a cluster.
+pub fn event(resource: &Resource) -> ReconcileEventData {
+    ReconcileEventData::new(resource, ResourceType::Clusters, ReconcileReason::New)
+}
+
+/// The report of a handled event, which the API stored.
+pub fn reported(handled: &Handled) -> &StatusReport {
+    match handled {
+        Handled::Reported { report, stored: true, .. } => report,
+        other => panic!("expected a stored report, got {other:?}"),
+    }
+}
+
+/// The condition `type_` of `report`.
+pub fn condition<'a>(report: &'a StatusReport, type_: &str) -> &'a ReportedCondition {
+    report.conditions.iter().find(|c| c.type_ == type_).unwrap_or_else(|| panic!("no {type_} in {report:?}"))
 }

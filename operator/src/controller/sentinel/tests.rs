@@ -65,23 +65,35 @@ async fn a_spec_change_restarts_the_task_at_the_new_generation() {
 
 #[tokio::test]
 async fn invalid_cel_gives_invalid_config_and_no_task() {
-    let (context, mut server) = context();
-    let object = sentinel_json("fleet", "bad", 1, json!({"messageDecision": "resource.generation >"}));
-    let reconciling = tokio::spawn(reconcile::<SentinelConfig>(guarded(object), context.clone()));
+    // A syntax error, and what once overflowed the stack of every replica: deep nesting, a
+    // long member chain.
+    let nested = format!("{}true{}", "(".repeat(200), ")".repeat(200));
+    let chain = format!("has(resource{})", ".a".repeat(1500));
+    for source in ["resource.generation >", &nested, &chain] {
+        let (context, mut server) = context();
+        let object = sentinel_json("fleet", "bad", 1, json!({"messageDecision": source}));
+        let reconciling = tokio::spawn(reconcile::<SentinelConfig>(guarded(object), context.clone()));
 
-    let status = server.expect_sentinel_status("fleet", "bad").await;
-    let ready = condition(&status, "Ready");
-    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("InvalidConfig")));
-    assert!(
-        ready["message"].as_str().unwrap().contains("messageDecision: invalid CEL expression"),
-        "{ready}"
-    );
-    assert_eq!(condition(&status, "Degraded")["status"], "True");
-    let event = server.expect_event("fleet").await;
-    assert_eq!((event["reason"].as_str(), event["type"].as_str()), (Some("InvalidConfig"), Some("Warning")));
+        let status = server.expect_sentinel_status("fleet", "bad").await;
+        let ready = condition(&status, "Ready");
+        assert_eq!(
+            (ready["status"].as_str(), ready["reason"].as_str()),
+            (Some("False"), Some("InvalidConfig"))
+        );
+        assert!(
+            ready["message"].as_str().unwrap().contains("messageDecision: invalid CEL expression"),
+            "{ready}"
+        );
+        assert_eq!(condition(&status, "Degraded")["status"], "True");
+        let event = server.expect_event("fleet").await;
+        assert_eq!(
+            (event["reason"].as_str(), event["type"].as_str()),
+            (Some("InvalidConfig"), Some("Warning"))
+        );
 
-    assert_eq!(reconciling.await.unwrap().unwrap(), Action::await_change());
-    assert!(context.workloads.sentinel_keys().await.is_empty());
+        assert_eq!(reconciling.await.unwrap().unwrap(), Action::await_change());
+        assert!(context.workloads.sentinel_keys().await.is_empty());
+    }
 }
 
 #[tokio::test]
