@@ -26,6 +26,10 @@ pub enum ClientError {
     /// The request did not complete (connection refused, timeout, TLS, ...).
     #[error("failed to reach the API")]
     Transport(#[from] reqwest::Error),
+    /// The API answered success with a body that is not what was asked for (e.g. an `href`
+    /// that names something other than a resource).
+    #[error("the API's answer is not the expected document")]
+    Decode(#[source] serde_json::Error),
 }
 
 impl ClientError {
@@ -37,6 +41,11 @@ impl ClientError {
         }
     }
 
+    /// Whether the API answered 404: the resource does not exist (any more).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(StatusCode::NOT_FOUND)
+    }
+
     /// Whether retrying the same call later may succeed (transport errors, 429, 5xx).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -44,6 +53,7 @@ impl ClientError {
                 *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
             }
             ClientError::Transport(_) => true,
+            ClientError::Decode(_) => false,
         }
     }
 }
@@ -230,10 +240,10 @@ fn nodepool_path(cluster_id: Uuid, id: Uuid) -> String {
 
 async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
     let status = response.status();
-    if status.is_success() {
-        return Ok(response.json().await?);
-    }
     let bytes = response.bytes().await?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(ClientError::Decode);
+    }
     let problem = serde_json::from_slice::<Problem>(&bytes).unwrap_or_else(|_| Problem {
         type_uri: "about:blank".into(),
         title: status.canonical_reason().unwrap_or("error").into(),

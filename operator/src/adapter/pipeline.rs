@@ -9,9 +9,10 @@ use std::{collections::BTreeMap, sync::Arc};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use hyperfleet_api_model::{ReconcileEventData, Resource, StatusReport, client::ClientError};
+use hyperfleet_api_model::{ReconcileEventData, Resource, StatusReport};
 use hyperfleet_crds::v1alpha1::Transport;
 
+pub use super::handle_error::HandleError;
 use super::{
     api::AdapterApi,
     job::{LABEL_GENERATION, job_manifest, job_name},
@@ -21,45 +22,6 @@ use super::{
     transport::{ObjectTransport, Select, Target, TransportError},
     variables::{Variables, unmet_dependency},
 };
-
-/// Why an event could not be handled now: transient errors are retried by redelivery, the
-/// others make the event poison (dead-lettered).
-#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
-#[strum(serialize_all = "snake_case")]
-pub enum HandleError {
-    /// The CloudEvent carries no data.
-    #[error("the event has no data")]
-    NoData,
-    /// The data is not a reconcile event.
-    #[error("the event data is not a reconcile event")]
-    Data(#[source] serde_json::Error),
-    /// The event, resource or statuses could not be given to CEL and templates.
-    #[error("the event's variables do not serialize")]
-    Encode(#[source] serde_json::Error),
-    /// A call to the HyperFleet API failed.
-    #[error("the API call failed")]
-    Api(#[source] ClientError),
-    /// Delivering or reading the adapter's objects failed (only transient failures end here;
-    /// terminal ones are reported as `Health=False`).
-    #[error("delivering the adapter's objects failed")]
-    Transport(#[source] TransportError),
-}
-
-impl HandleError {
-    /// Whether a redelivery may succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            HandleError::Api(err) => err.is_transient(),
-            HandleError::Transport(err) => err.is_transient(),
-            HandleError::NoData | HandleError::Data(_) | HandleError::Encode(_) => false,
-        }
-    }
-
-    /// Bounded label for metrics.
-    pub fn category(&self) -> &'static str {
-        self.into()
-    }
-}
 
 /// What happened to an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,11 +77,20 @@ impl Adapter {
         Self { plan: Arc::new(plan), api, transports, api_url: api_url.into() }
     }
 
-    /// Handles the event with data `event`.
+    /// Handles the event with data `event`. A resource that goes away while it is handled
+    /// (the API answers 404) is done, not a failure.
     pub async fn handle(&self, event: &ReconcileEventData) -> Result<Handled, HandleError> {
+        match self.handle_present(event).await {
+            Err(HandleError::Api(err)) if err.is_not_found() => Ok(Handled::Gone),
+            other => other,
+        }
+    }
+
+    async fn handle_present(&self, event: &ReconcileEventData) -> Result<Handled, HandleError> {
         let Some(resource) = self.api.resource(&event.href).await.map_err(HandleError::Api)? else {
             return Ok(Handled::Gone);
         };
+        check_identity(event, &resource)?;
         if event.generation < resource.generation {
             return Ok(Handled::Stale { event: event.generation, current: resource.generation });
         }
@@ -308,6 +279,20 @@ impl Adapter {
             metadata,
         }
     }
+}
+
+/// The resource fetched from the event's `href` must be the one the event names (id, kind and
+/// owner): a forged or broken `href` must not make the adapter act on another resource.
+fn check_identity(event: &ReconcileEventData, resource: &Resource) -> Result<(), HandleError> {
+    let owner = |r: Option<&hyperfleet_api_model::ObjectReference>| r.map(|o| o.id);
+    let same = resource.id == event.resource_id
+        && resource.kind == event.kind
+        && owner(event.owner_references.as_ref())
+            .is_none_or(|id| owner(resource.owner_references.as_ref()) == Some(id));
+    if same {
+        return Ok(());
+    }
+    Err(HandleError::WrongResource { event: event.resource_id, href: event.href.clone(), found: resource.id })
 }
 
 /// Labels and the generation annotation on every managed object.
