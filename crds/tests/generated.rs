@@ -38,9 +38,44 @@ fn kubectl_get_shows_the_shard_columns() {
     };
     assert_eq!(
         columns(0),
-        ["Resource", "Shard", "Broker", "Ready", "Pending", "Published", "Last Poll", "Age"]
+        [
+            "Resource",
+            "Shard",
+            "Broker",
+            "Ready",
+            "Pending",
+            "Published",
+            "Last Poll",
+            "Age",
+            "Reason",
+            "Message"
+        ]
     );
-    assert_eq!(columns(1), ["Adapter", "Resource", "Broker", "Ready", "Processed", "Last Event", "Age"]);
+    assert_eq!(
+        columns(1),
+        [
+            "Adapter",
+            "Resource",
+            "Broker",
+            "Ready",
+            "Processed",
+            "Failed",
+            "Last Event",
+            "Age",
+            "Reason",
+            "Message"
+        ]
+    );
+    let wide = |i: usize| {
+        crds[i].spec.versions[0]
+            .additional_printer_columns
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|c| c.priority == Some(1))
+            .count()
+    };
+    assert_eq!((wide(0), wide(1)), (2, 2), "-o wide adds the Ready reason and message");
     assert!(crds.iter().all(|c| c.spec.versions[0].subresources.as_ref().unwrap().status.is_some()));
     assert_eq!(crds[0].spec.names.short_names.as_deref(), Some(&["hfsc".to_owned()][..]));
 }

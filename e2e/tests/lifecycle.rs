@@ -44,7 +44,19 @@ async fn crds_install_and_sentinelconfigs_show_the_printer_columns() {
             .collect();
         assert_eq!(
             columns,
-            ["Name", "Resource", "Shard", "Broker", "Ready", "Pending", "Published", "Last Poll", "Age"]
+            [
+                "Name",
+                "Resource",
+                "Shard",
+                "Broker",
+                "Ready",
+                "Pending",
+                "Published",
+                "Last Poll",
+                "Age",
+                "Reason",
+                "Message"
+            ]
         );
     })
     .await;

@@ -20,7 +20,10 @@ use hyperfleet_operator::{
     adapter::{
         Adapter, AdapterPlan, AdapterProgress, AdapterRunner, Transports,
         metrics::AdapterMetrics,
-        transport::dry_run::{DryRun, JobOutcome},
+        transport::{
+            ObjectTransport, Target, TransportError,
+            dry_run::{DryRun, JobOutcome},
+        },
     },
     sentinel::event::reconcile_event,
     tasks::{TaskHealth, TaskRegistry},
@@ -129,4 +132,75 @@ async fn events_become_reports_and_poison_is_dead_lettered_over_pubsub(pool: PgP
     let config = BrokerConfig::GcpPubsub { project_id: "hyperfleet-test".into(), emulator_host: Some(host) };
     let broker = hyperfleet_broker::connect(&config, BrokerMetrics::default()).await.unwrap();
     events_become_reports_and_poison_is_dead_lettered(pool, broker).await;
+}
+
+/// The dry-run transport, except that the API server refuses every Job (as a namespace the
+/// operator may not write answers).
+#[derive(Debug)]
+struct ForbiddenJobs(DryRun);
+
+#[async_trait::async_trait]
+impl ObjectTransport for ForbiddenJobs {
+    async fn create(
+        &self,
+        manifest: &serde_json::Value,
+    ) -> Result<(serde_json::Value, bool), TransportError> {
+        let status =
+            kube::core::Status::failure("jobs.batch is forbidden: cannot create jobs in jobs", "Forbidden")
+                .with_code(403);
+        let target = Target::of(manifest)?.to_string();
+        Err(TransportError::Kube { operation: "create", target, source: kube::Error::Api(status.boxed()) })
+    }
+
+    async fn apply(&self, manifest: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
+        self.0.apply(manifest).await
+    }
+
+    async fn find(&self, target: &Target) -> Result<Option<serde_json::Value>, TransportError> {
+        self.0.find(target).await
+    }
+
+    async fn delete(&self, target: &Target) -> Result<bool, TransportError> {
+        self.0.delete(target).await
+    }
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn events_that_fail_as_reports_degrade_the_adapter_with_the_error_and_its_count(pool: PgPool) {
+    let client = common::api_requiring(pool, &["dns"]).await;
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let topic = "forbidden-jobs";
+    let plan = AdapterPlan::compile(&spec(topic)).unwrap();
+    let refusing: Arc<dyn ObjectTransport> =
+        Arc::new(ForbiddenJobs(DryRun::new(Duration::ZERO, JobOutcome::Succeed)));
+    let transports = Transports { kubernetes: refusing.clone(), dry_run: refusing };
+    let adapter = Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test");
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = AdapterMetrics::register(&mut registry);
+    let mut tasks: TaskRegistry<String, AdapterProgress> = TaskRegistry::new(Duration::from_secs(5));
+    let key = "test/dns".to_owned();
+    let runner = AdapterRunner::new(adapter, broker.clone(), metrics);
+    tasks.ensure(&key, 1, |context| runner.run(context)).await;
+    eventually("the subscription", async || tasks.health(&key) == Some(TaskHealth::Running)).await;
+
+    for name in ["one", "two", "three"] {
+        let body = CreateResource {
+            kind: None,
+            name: name.into(),
+            spec: serde_json::json!({}),
+            labels: Default::default(),
+        };
+        let cluster = client.create_cluster(&body).await.unwrap();
+        let data = ReconcileEventData::new(&cluster, ResourceType::Clusters, ReconcileReason::New);
+        broker.publish(topic, &reconcile_event(&data, "test", Utc::now()).unwrap()).await.unwrap();
+    }
+    eventually("three failed events", async || tasks.progress(&key).unwrap().failed == 3).await;
+    let progress = tasks.progress(&key).unwrap();
+    assert!(progress.last_error.as_deref().unwrap().contains("jobs.batch is forbidden"), "{progress:?}");
+    let Some(TaskHealth::Degraded(message)) = tasks.health(&key) else { panic!("{:?}", tasks.health(&key)) };
+    assert!(message.starts_with("3 of the last 3 events failed"), "{message}");
+    let exposition = hyperfleet_telemetry::render_metrics(&registry).unwrap();
+    assert!(exposition.contains(r#"category="ExecutionFailed""#), "{exposition}");
+    tasks.shutdown_all().await;
 }

@@ -36,8 +36,21 @@ use super::common::{BrokerSpec, HyperfleetApi, ResourceType};
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(name = "Processed", type_ = "integer", json_path = ".status.eventsProcessed"),
+    printcolumn(name = "Failed", type_ = "integer", json_path = ".status.eventsFailed"),
     printcolumn(name = "Last Event", type_ = "date", json_path = ".status.lastEventTime"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        priority = "1"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.jobTemplate) || (has(self.resources) && size(self.resources) > 0)").message("an adapter needs a jobTemplate or at least one entry in resources"))]
@@ -301,7 +314,11 @@ pub struct AdapterConfigStatus {
     /// When the last event was handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_time: Option<Time>,
-    /// The last error, if the last event failed.
+    /// Events that failed since the consumer started (redelivered, dead-lettered, or reported
+    /// as a failure, e.g. a Job the adapter may not create).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_failed: Option<i64>,
+    /// The last failure's error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }

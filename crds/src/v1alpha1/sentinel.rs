@@ -35,7 +35,19 @@ use super::common::{BrokerSpec, HyperfleetApi, ResourceType};
     printcolumn(name = "Pending", type_ = "integer", json_path = ".status.resourcesPending"),
     printcolumn(name = "Published", type_ = "integer", json_path = ".status.eventsPublished"),
     printcolumn(name = "Last Poll", type_ = "date", json_path = ".status.lastPollTime"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        priority = "1"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SentinelConfigSpec {

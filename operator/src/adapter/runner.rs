@@ -19,6 +19,7 @@ use hyperfleet_api_model::ReconcileEventData;
 use hyperfleet_broker::{Broker, Delivery, Outcome, Subscription};
 
 use super::{
+    failures::RecentFailures,
     job::{JobState, job_state},
     metrics::AdapterMetrics,
     pipeline::{Adapter, HandleError, Handled},
@@ -36,7 +37,9 @@ pub struct AdapterProgress {
     pub processed: u64,
     /// When the last event was handled.
     pub last_event: Option<DateTime<Utc>>,
-    /// The last event's error; cleared by a successful one.
+    /// Events that failed (redelivered, dead-lettered, or reported as a failure).
+    pub failed: u64,
+    /// The last failure's error.
     pub last_error: Option<String>,
 }
 
@@ -64,6 +67,7 @@ struct Shared {
     metrics: AdapterMetrics,
     locks: ResourceLocks,
     finished_jobs: Mutex<HashSet<String>>,
+    recent: Mutex<RecentFailures>,
 }
 
 /// An adapter and the broker it consumes from.
@@ -91,6 +95,7 @@ impl AdapterRunner {
             metrics: self.metrics,
             locks: ResourceLocks::default(),
             finished_jobs: Mutex::default(),
+            recent: Mutex::default(),
         });
         let handler = {
             let (shared, context) = (shared.clone(), context.clone());
@@ -156,38 +161,51 @@ fn event_data(delivery: &Delivery) -> Result<ReconcileEventData, HandleError> {
     .map_err(HandleError::Data)
 }
 
-/// Progress, metrics and the broker outcome of a handled event.
+/// Progress, metrics, health and the broker outcome of a handled event.
 fn finish(
     shared: &Shared,
     context: &TaskContext<AdapterProgress>,
     adapter: &str,
     result: Result<Handled, HandleError>,
 ) -> Outcome {
-    let (outcome, label, error) = match &result {
-        Ok(Handled::Reported { .. }) => (Outcome::Ack, "reported", None),
-        Ok(Handled::Stale { .. }) => (Outcome::Ack, "stale", None),
-        Ok(Handled::Gone) => (Outcome::Ack, "gone", None),
-        Err(err) if err.is_transient() => (Outcome::Retry, "retry", Some(err)),
-        Err(err) => (Outcome::Reject, "rejected", Some(err)),
+    let (outcome, label) = match &result {
+        Ok(Handled::Reported { .. }) => (Outcome::Ack, "reported"),
+        Ok(Handled::Stale { .. }) => (Outcome::Ack, "stale"),
+        Ok(Handled::Gone) => (Outcome::Ack, "gone"),
+        Err(err) if err.is_transient() => (Outcome::Retry, "retry"),
+        Err(_) => (Outcome::Reject, "rejected"),
     };
     shared.metrics.consumed(adapter, label);
-    let message = error.map(|err| hyperfleet_telemetry::error_chain(err));
-    if let (Some(err), Some(message)) = (error, &message) {
-        shared.metrics.error(adapter, err.category());
-        tracing::warn!(adapter, error = %message, category = err.category(), "event failed");
+    let failure = failure(&result);
+    if let Some((category, message)) = &failure {
+        shared.metrics.error(adapter, category);
+        tracing::warn!(adapter, error = %message, category, "event failed");
     }
+    let message = failure.map(|(_, message)| message);
     context.update(|progress| {
         progress.processed += 1;
         progress.last_event = Some(Utc::now());
-        progress.last_error.clone_from(&message);
-    });
-    context.report(match (error, message) {
-        (Some(err), Some(message)) if err.is_transient() => {
-            TaskHealth::Degraded(format!("last event failed: {message}"))
+        if let Some(message) = &message {
+            progress.failed += 1;
+            progress.last_error = Some(message.clone());
         }
-        _ => TaskHealth::Running,
     });
+    let health = shared.recent.lock().unwrap_or_else(PoisonError::into_inner).record(message.as_deref());
+    context.report(health);
     outcome
+}
+
+/// The metric category and message of a failed event: an error (its category), or a report of
+/// work that could not be done (its condition reason: `ExecutionFailed` for a refused Job,
+/// `TemplateFailed`, `NotOwned`, ...).
+fn failure(result: &Result<Handled, HandleError>) -> Option<(&'static str, String)> {
+    match result {
+        Err(err) => Some((err.category(), hyperfleet_telemetry::error_chain(err))),
+        Ok(Handled::Reported { verdict: Verdict::Failed { reason, message }, .. }) => {
+            Some((reason.as_str(), message.clone()))
+        }
+        Ok(_) => None,
+    }
 }
 
 /// Counts created Jobs, and finished ones once each (with their run time when the Job says).

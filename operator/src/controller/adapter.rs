@@ -64,6 +64,7 @@ pub fn adapter_status(
     match applied {
         Applied::Running { progress, .. } => {
             status.events_processed = Some(i64::try_from(progress.processed).unwrap_or(i64::MAX));
+            status.events_failed = Some(i64::try_from(progress.failed).unwrap_or(i64::MAX));
             status.last_event_time = progress.last_event.map(to_time);
             status.last_error.clone_from(&progress.last_error);
         }
