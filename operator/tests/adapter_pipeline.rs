@@ -16,7 +16,10 @@ use hyperfleet_api_model::{ConditionStatus, PatchResource};
 use hyperfleet_operator::adapter::{
     Handled,
     report::Verdict,
-    transport::dry_run::{DryRun, JobOutcome},
+    transport::{
+        ObjectTransport, Target,
+        dry_run::{DryRun, JobOutcome},
+    },
 };
 
 const DNS: &str = r#"
@@ -189,4 +192,35 @@ async fn deletion_removes_the_objects_and_reports_finalized_until_the_resource_i
     // The only required adapter finalized: the API removes the cluster; later events find it gone.
     assert!(client.get_resource(&cluster.href).await.unwrap().is_none());
     assert_eq!(dns.handle(&event(&deleting)).await.unwrap(), Handled::Gone);
+}
+
+/// A finished Job removed by its `ttlSecondsAfterFinished`: the next event of the same generation
+/// finds it gone, and the adapter's own last report says how it ended, so it is not run again
+/// and the cluster does not fall back to Reconciling.
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_finished_job_removed_by_its_ttl_is_remembered_not_run_again(pool: PgPool) {
+    let client = common::api_requiring(pool, &["validation", "dns"]).await;
+    for (outcome, available) in [
+        (JobOutcome::Succeed, ConditionStatus::True),
+        (JobOutcome::Fail("quota exceeded".into()), ConditionStatus::False),
+    ] {
+        let dry_run = Arc::new(DryRun::new(Duration::ZERO, outcome));
+        let dns = adapter(DNS, &client, &dry_run);
+        let cluster = create(&client, serde_json::json!({"dns": {"baseDomain": "example.com"}})).await;
+        common::report_done(&client, &cluster, "validation", 1).await;
+        let first = dns.handle(&event(&cluster)).await.unwrap();
+        assert_eq!(condition(reported(&first), "Available").status, available);
+
+        let job = &jobs(&dry_run)[0];
+        let target = Target::of(job).unwrap();
+        assert!(dry_run.delete(&target).await.unwrap(), "the TTL controller removes the Job");
+        let again = dns.handle(&event(&cluster)).await.unwrap();
+        assert_eq!(jobs(&dry_run).len(), 1, "not created again for the same generation");
+        assert!(dry_run.find(&target).await.unwrap().is_none());
+        let report = reported(&again);
+        assert_eq!(condition(report, "Available").status, available, "the outcome is remembered");
+        assert_eq!(condition(report, "Health").status, available);
+        client.delete_cluster(cluster.id).await.unwrap();
+        client.force_delete(&cluster.href, "next round").await.unwrap();
+    }
 }

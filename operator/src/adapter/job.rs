@@ -11,7 +11,7 @@ use k8s_openapi::{
     },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use hyperfleet_api_model::Resource;
 
@@ -140,4 +140,46 @@ pub fn job_state(job: Option<&Value>) -> JobState {
         return JobState::Succeeded;
     }
     JobState::Running
+}
+
+/// The report metadata key holding the outcome of the generation's Job (`succeeded`, `failed`).
+pub const METADATA_JOB_RESULT: &str = "job_result";
+/// The report metadata key holding a failed Job's message.
+pub const METADATA_JOB_MESSAGE: &str = "job_message";
+
+/// What a report keeps of a finished Job, so that a Job deleted after it finished (by its
+/// `ttlSecondsAfterFinished`) is not run again for the same generation.
+pub fn job_memory(job: Option<&Value>) -> Option<serde_json::Map<String, Value>> {
+    let (result, message) = match job_state(job) {
+        JobState::Succeeded => ("succeeded", None),
+        JobState::Failed(message) => ("failed", Some(message)),
+        JobState::Running | JobState::Missing => return None,
+    };
+    let mut memory = serde_json::Map::from_iter([(METADATA_JOB_RESULT.to_owned(), result.into())]);
+    if let Some(message) = message {
+        memory.insert(METADATA_JOB_MESSAGE.to_owned(), message.into());
+    }
+    Some(memory)
+}
+
+/// The Job `manifest` as it finished, rebuilt from this adapter's own last report when that
+/// report is for the same generation and remembers the outcome; `None` otherwise.
+pub fn remembered_job(own_report: Option<&Value>, generation: i64, manifest: &Value) -> Option<Value> {
+    let report = own_report?;
+    if report.get("observed_generation").and_then(Value::as_i64) != Some(generation) {
+        return None;
+    }
+    let metadata = report.get("metadata")?;
+    let status = match metadata.get(METADATA_JOB_RESULT)?.as_str()? {
+        "succeeded" => json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
+        "failed" => {
+            let message =
+                metadata.get(METADATA_JOB_MESSAGE).and_then(Value::as_str).unwrap_or("the Job failed");
+            json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "message": message}]})
+        }
+        _ => return None,
+    };
+    let mut job = manifest.clone();
+    job["status"] = status;
+    Some(job)
 }

@@ -7,7 +7,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use hyperfleet_api_model::{ReconcileEventData, Resource, StatusReport};
 use hyperfleet_crds::v1alpha1::Transport;
@@ -15,7 +15,7 @@ use hyperfleet_crds::v1alpha1::Transport;
 pub use super::handle_error::HandleError;
 use super::{
     api::AdapterApi,
-    job::{LABEL_GENERATION, job_manifest, job_name},
+    job::{LABEL_GENERATION, job_manifest, job_memory, job_name, remembered_job},
     ownership::{Owner, OwnershipError},
     plan::{AdapterPlan, PlannedResource, PlannedSelect},
     report::{Observed, Reason, Verdict, apply_rules, conditions_value, default_conditions},
@@ -139,7 +139,8 @@ impl Adapter {
         let context = variables.context();
         let mut observed = Observed { has_job: self.plan.job.is_some(), deleting, ..Observed::default() };
         let outcome = async {
-            (observed.job, observed.job_created) = self.act_job(resource, &context, deleting).await?;
+            (observed.job, observed.job_created) =
+                self.act_job(resource, variables, &context, deleting).await?;
             for planned in &self.plan.resources {
                 self.act_resource(planned, resource, variables, &context, &mut observed).await?;
             }
@@ -158,6 +159,7 @@ impl Adapter {
     async fn act_job(
         &self,
         resource: &Resource,
+        variables: &Variables,
         context: &Value,
         deleting: bool,
     ) -> Result<(Option<Value>, bool), ActError> {
@@ -167,6 +169,14 @@ impl Adapter {
         let transport = &self.transports.kubernetes;
         let owner = self.owner(resource);
         if !deleting {
+            // A generation's Job runs once: gone after it finished, it is remembered, not redone.
+            let own_report = variables.status_of(&self.plan.adapter);
+            let remembered = remembered_job(own_report, resource.generation, &manifest);
+            if let Some(finished) = remembered
+                && transport.find(&Target::of(&manifest)?).await?.is_none()
+            {
+                return Ok((Some(finished), false));
+            }
             let (job, created) = transport.create(&manifest).await?;
             if !owner.owns(&job) {
                 return Err(OwnershipError::NotOwned(owner.not_owned(&Target::of(&manifest)?)).into());
@@ -242,6 +252,19 @@ impl Adapter {
         Ok(target)
     }
 
+    /// Where the Job is, and how it ended once it has (so a Job removed later is not redone).
+    fn report_metadata(&self, resource: &Resource, verdict: &Verdict) -> Option<Value> {
+        let job = self.plan.job.as_ref()?;
+        let mut metadata = serde_json::Map::from_iter([
+            ("job_name".to_owned(), job_name(&self.plan.adapter, resource).into()),
+            ("job_namespace".to_owned(), job.spec.namespace.clone().into()),
+        ]);
+        if let Verdict::Acted(observed) = verdict {
+            metadata.extend(job_memory(observed.job.as_ref()).unwrap_or_default());
+        }
+        Some(Value::Object(metadata))
+    }
+
     fn owner<'a>(&'a self, resource: &Resource) -> Owner<'a> {
         Owner { adapter: &self.plan.adapter, resource: resource.id }
     }
@@ -267,9 +290,7 @@ impl Adapter {
                 }),
             Verdict::NotMet { .. } | Verdict::Failed { .. } => defaults,
         };
-        let metadata = self.plan.job.as_ref().map(
-            |job| json!({"job_name": job_name(&self.plan.adapter, resource), "job_namespace": job.spec.namespace}),
-        );
+        let metadata = self.report_metadata(resource, verdict);
         StatusReport {
             adapter: self.plan.adapter.clone(),
             observed_generation: resource.generation,

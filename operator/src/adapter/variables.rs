@@ -51,6 +51,11 @@ impl Variables {
         Ok(())
     }
 
+    /// The last report of `adapter` (as the API returned it), if any.
+    pub fn status_of(&self, adapter: &str) -> Option<&Value> {
+        self.values.get("statuses").and_then(|statuses| statuses.get(adapter))
+    }
+
     /// Adds (or replaces) a variable.
     pub fn set(&mut self, name: &str, value: Value) {
         self.values.insert(name.to_owned(), value);
