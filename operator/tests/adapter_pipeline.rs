@@ -224,3 +224,19 @@ async fn a_finished_job_removed_by_its_ttl_is_remembered_not_run_again(pool: PgP
         client.force_delete(&cluster.href, "next round").await.unwrap();
     }
 }
+
+/// A Job whose pods admission refuses looks like a running Job; its `FailedCreate` warning is
+/// what says why, and the adapter reports it at once instead of waiting for the deadline.
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_job_whose_pods_are_refused_reports_health_false_with_the_cause(pool: PgPool) {
+    let client = common::api_requiring(pool, &["validation", "dns"]).await;
+    let refusal = "pods \"dns-x\" is forbidden: violates PodSecurity \"restricted:latest\"";
+    let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Refuse(refusal.into())));
+    let dns = adapter(DNS, &client, &dry_run);
+    let cluster = create(&client, serde_json::json!({"dns": {"baseDomain": "example.com"}})).await;
+    common::report_done(&client, &cluster, "validation", 1).await;
+    let handled = dns.handle(&event(&cluster)).await.unwrap();
+    let health = condition(reported(&handled), "Health");
+    assert_eq!((health.status, health.reason.as_deref()), (ConditionStatus::False, Some("JobCannotStart")));
+    assert_eq!(health.message.as_deref(), Some(refusal));
+}

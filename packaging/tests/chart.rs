@@ -92,6 +92,7 @@ const ADAPTER_CALLS: &[(&str, &str, &str)] = &[
     ("batch", "jobs", "deletecollection"),
     ("", "configmaps", "patch"),
     ("", "configmaps", "delete"),
+    ("", "events", "list"),
 ];
 
 fn allows(rules: &[PolicyRule], (group, resource, verb): (&str, &str, &str)) -> bool {
@@ -131,6 +132,18 @@ fn rbac_covers_what_the_operator_and_its_adapters_call_and_no_more_than_their_na
         );
         assert!(!allows(&cluster_rules, *call), "{call:?} must not be granted cluster-wide");
     }
+    for call in [("", "secrets", "get"), ("", "namespaces", "delete"), ("", "namespaces", "create")] {
+        assert!(!allows(&cluster_rules, call), "by default {call:?} is not granted cluster-wide");
+    }
+    // The CRs' Secrets: read in the release namespace only (adapters write their own Secrets in
+    // their target namespaces, checked above).
+    let spec_secrets: Vec<_> = roles
+        .iter()
+        .filter(|r| r.metadata.name.as_deref().is_some_and(|n| n.ends_with("-secrets")))
+        .filter(|r| allows(r.rules.as_deref().unwrap_or_default(), ("", "secrets", "get")))
+        .filter_map(|r| r.metadata.namespace.clone())
+        .collect();
+    assert_eq!(spec_secrets, ["hyperfleet"]);
 }
 
 #[test]

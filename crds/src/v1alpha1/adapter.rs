@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
-    api::core::v1::ResourceRequirements,
+    api::core::v1::{PodSecurityContext, ResourceRequirements, SecurityContext},
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
 };
 use kube::{CustomResource, KubeSchema};
@@ -208,6 +208,14 @@ pub struct JobTemplate {
     /// CPU and memory of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// The pod's security context; by default one that PodSecurity `restricted` admits
+    /// (non-root, RuntimeDefault seccomp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security_context: Option<PodSecurityContext>,
+    /// The container's security context; by default no privilege escalation, every capability
+    /// dropped, non-root, a read-only root filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
 }
 
 fn default_backoff_limit() -> i32 {

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::{
     api::{
         batch::v1::{Job, JobSpec},
-        core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec},
+        core::v1::{
+            Capabilities, Container, EnvVar, PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile,
+            SecurityContext,
+        },
     },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
@@ -84,6 +87,9 @@ pub fn job_manifest(
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".into()),
                     service_account_name: template.service_account_name.clone(),
+                    security_context: Some(
+                        template.pod_security_context.clone().unwrap_or_else(restricted_pod),
+                    ),
                     containers: vec![Container {
                         name: "adapter".into(),
                         image: Some(template.image.clone()),
@@ -91,6 +97,9 @@ pub fn job_manifest(
                         args: (!args.is_empty()).then_some(args),
                         env: Some(env),
                         resources: template.resources.clone(),
+                        security_context: Some(
+                            template.security_context.clone().unwrap_or_else(restricted_container),
+                        ),
                         ..Container::default()
                     }],
                     ..PodSpec::default()
@@ -107,6 +116,27 @@ pub fn job_manifest(
     manifest["apiVersion"] = "batch/v1".into();
     manifest["kind"] = "Job".into();
     Ok(Some(manifest))
+}
+
+/// A pod security context PodSecurity `restricted` admits.
+fn restricted_pod() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..SeccompProfile::default() }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// A container security context PodSecurity `restricted` admits.
+fn restricted_container() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
+        run_as_non_root: Some(true),
+        read_only_root_filesystem: Some(true),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..SeccompProfile::default() }),
+        ..SecurityContext::default()
+    }
 }
 
 fn env_var(name: &str, value: &str) -> EnvVar {
@@ -182,4 +212,49 @@ pub fn remembered_job(own_report: Option<&Value>, generation: i64, manifest: &Va
     let mut job = manifest.clone();
     job["status"] = status;
     Some(job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(extra: &str) -> AdapterPlan {
+        let yaml = format!(
+            "adapterType: validation\nresourceType: clusters\nhyperfleetAPI: {{url: \"http://api\"}}\n\
+             broker: {{type: memory, topic: t}}\njobTemplate:\n  namespace: jobs\n  image: example/validate:1\n{extra}"
+        );
+        AdapterPlan::compile(&serde_saphyr::from_str(&yaml).unwrap()).unwrap()
+    }
+
+    fn cluster() -> Resource {
+        serde_json::from_value(json!({
+            "id": "0190a7d2-0000-7000-8000-000000000001", "kind": "Cluster", "name": "prod",
+            "href": "/api/hyperfleet/v1/clusters/0190a7d2-0000-7000-8000-000000000001", "generation": 2,
+            "spec": {}, "status": {"phase": "Pending"}, "created_time": "2026-01-01T00:00:00Z",
+            "updated_time": "2026-01-01T00:00:00Z", "created_by": "u", "updated_by": "u"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn job_pods_pass_pod_security_restricted_by_default_and_the_spec_may_override_it() {
+        let manifest = job_manifest(&plan(""), &cluster(), &json!({}), "http://api").unwrap().unwrap();
+        let pod = &manifest["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["securityContext"],
+            json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}})
+        );
+        let container = &pod["containers"][0]["securityContext"];
+        assert_eq!(container["allowPrivilegeEscalation"], false);
+        assert_eq!(container["capabilities"]["drop"], json!(["ALL"]));
+        assert_eq!(container["runAsNonRoot"], true);
+
+        let custom = plan(
+            "  podSecurityContext: {runAsUser: 1000, runAsNonRoot: true}\n  securityContext: {readOnlyRootFilesystem: false}\n",
+        );
+        let manifest = job_manifest(&custom, &cluster(), &json!({}), "http://api").unwrap().unwrap();
+        let pod = &manifest["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsUser"], 1000);
+        assert_eq!(pod["containers"][0]["securityContext"], json!({"readOnlyRootFilesystem": false}));
+    }
 }

@@ -15,7 +15,7 @@ use hyperfleet_crds::v1alpha1::Transport;
 pub use super::handle_error::HandleError;
 use super::{
     api::AdapterApi,
-    job::{LABEL_GENERATION, job_manifest, job_memory, job_name, remembered_job},
+    job::{JobState, LABEL_GENERATION, job_manifest, job_memory, job_name, job_state, remembered_job},
     ownership::{Owner, OwnershipError},
     plan::{AdapterPlan, PlannedResource, PlannedSelect},
     report::{Observed, Reason, Verdict, apply_rules, conditions_value, default_conditions},
@@ -141,6 +141,7 @@ impl Adapter {
         let outcome = async {
             (observed.job, observed.job_created) =
                 self.act_job(resource, variables, &context, deleting).await?;
+            observed.job_cannot_start = self.why_job_cannot_start(observed.job.as_ref()).await?;
             for planned in &self.plan.resources {
                 self.act_resource(planned, resource, variables, &context, &mut observed).await?;
             }
@@ -188,6 +189,20 @@ impl Adapter {
         target.select = Select::Labels(owner.labels());
         transport.delete(&target).await?;
         Ok((transport.find(&target).await?, false))
+    }
+
+    /// For a Job that runs without any pod: the Warning events that say why (a pod refused by
+    /// admission shows only there, while the Job itself looks like it is running).
+    async fn why_job_cannot_start(&self, job: Option<&Value>) -> Result<Option<String>, ActError> {
+        let Some(job) = job else { return Ok(None) };
+        let pods = ["active", "ready", "succeeded", "failed"]
+            .iter()
+            .filter_map(|field| job.pointer(&format!("/status/{field}")).and_then(Value::as_i64))
+            .sum::<i64>();
+        if pods > 0 || job_state(Some(job)) != JobState::Running {
+            return Ok(None);
+        }
+        Ok(self.transports.kubernetes.warnings(&Target::of(job)?).await?.pop())
     }
 
     async fn act_resource(

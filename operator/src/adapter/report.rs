@@ -35,6 +35,7 @@ pub enum Reason {
     JobCreated,
     JobMissing,
     JobRunning,
+    JobCannotStart,
     JobSucceeded,
     JobFailed,
     Deleting,
@@ -77,6 +78,8 @@ pub struct Observed {
     pub job: Option<Value>,
     /// Whether this event created the Job.
     pub job_created: bool,
+    /// Why the Job cannot start (its pods are refused), when it is running without any.
+    pub job_cannot_start: Option<String>,
     /// Each managed resource found, by entry name.
     pub resources: BTreeMap<String, Value>,
     /// Entries that should exist (not deleted by lifecycle rules).
@@ -145,13 +148,18 @@ fn acted(observed: &Observed) -> Vec<ReportedCondition> {
             condition("Available", true, Reason::JobSucceeded, ""),
             condition("Health", true, Reason::NoErrors, ""),
         ],
-        JobState::Running | JobState::Missing => {
-            vec![
+        JobState::Running | JobState::Missing => match &observed.job_cannot_start {
+            Some(why) => vec![
+                applied,
+                condition("Available", false, Reason::JobCannotStart, why.clone()),
+                condition("Health", false, Reason::JobCannotStart, why.clone()),
+            ],
+            None => vec![
                 applied,
                 condition("Available", false, Reason::JobRunning, "the Job has not finished"),
                 condition("Health", true, Reason::NoErrors, ""),
-            ]
-        }
+            ],
+        },
         JobState::Failed(message) => vec![
             applied,
             condition("Available", false, Reason::JobFailed, message.clone()),

@@ -20,6 +20,9 @@ pub enum JobOutcome {
     Succeed,
     /// They fail with this message.
     Fail(String),
+    /// Their pods are refused (as PodSecurity admission would): they never start, and a
+    /// `FailedCreate` warning with this message says why.
+    Refuse(String),
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +69,7 @@ impl DryRun {
                 json!({"active": 1})
             } else {
                 match &self.job_outcome {
+                    JobOutcome::Refuse(_) => json!({"active": 0}),
                     JobOutcome::Succeed => {
                         json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
                     }
@@ -135,5 +139,14 @@ impl ObjectTransport for DryRun {
         let keys = self.matching(target);
         let mut objects = self.objects();
         Ok(keys.iter().filter(|key| objects.remove(*key).is_some()).count() > 0)
+    }
+
+    async fn warnings(&self, target: &Target) -> Result<Vec<String>, TransportError> {
+        Ok(match &self.job_outcome {
+            JobOutcome::Refuse(message) if target.kind == "Job" && !self.matching(target).is_empty() => {
+                vec![message.clone()]
+            }
+            _ => Vec::new(),
+        })
     }
 }

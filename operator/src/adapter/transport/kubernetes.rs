@@ -9,6 +9,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Event;
 use kube::{
     Api, Client,
     api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams},
@@ -161,6 +162,22 @@ impl ObjectTransport for Kubernetes {
                 Ok(deleted.left().is_none_or(|list| !list.items.is_empty()))
             }
         }
+    }
+
+    async fn warnings(&self, target: &Target) -> Result<Vec<String>, TransportError> {
+        let (Some(namespace), Select::Name(name)) = (&target.namespace, &target.select) else {
+            return Ok(Vec::new());
+        };
+        let events: Api<Event> = Api::namespaced(self.client.clone(), namespace);
+        let fields = format!("involvedObject.kind={},involvedObject.name={name},type=Warning", target.kind);
+        let list = events
+            .list(&ListParams::default().fields(&fields))
+            .await
+            .map_err(failed("list events of", target))?;
+        let mut refusals: Vec<&Event> =
+            list.items.iter().filter(|event| event.reason.as_deref() == Some("FailedCreate")).collect();
+        refusals.sort_by_key(|event| event.last_timestamp.as_ref().map(|t| t.0));
+        Ok(refusals.into_iter().filter_map(|event| event.message.clone()).collect())
     }
 }
 

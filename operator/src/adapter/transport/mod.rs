@@ -105,6 +105,13 @@ pub trait ObjectTransport: Send + Sync + std::fmt::Debug {
     async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError>;
     /// Deletes what `target` selects; returns whether anything was there.
     async fn delete(&self, target: &Target) -> Result<bool, TransportError>;
+
+    /// Why the object `target` names cannot make progress, from its Warning events (a Job
+    /// whose pods are refused: `FailedCreate`), newest last; empty when nothing is wrong.
+    async fn warnings(&self, target: &Target) -> Result<Vec<String>, TransportError> {
+        let _ = target;
+        Ok(Vec::new())
+    }
 }
 
 /// The generation label of an object (0 without one), for picking the newest of several.

@@ -90,3 +90,25 @@ async fn label_discovery_picks_the_newest_generation_and_errors_are_classified()
     let refused = refused.await.unwrap();
     assert!(refused.as_ref().is_err_and(|err| !err.is_transient()), "forbidden is not retried: {refused:?}");
 }
+
+#[tokio::test]
+async fn a_jobs_failed_create_warnings_say_why_it_cannot_start() {
+    let (client, mut server) = client();
+    let transport = Kubernetes::new(client);
+    let target = Target::of(&job(json!(null))).unwrap();
+    let warnings = tokio::spawn(async move { transport.warnings(&target).await });
+    let event = |reason: &str, message: &str, at: &str| {
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": format!("e-{at}"), "namespace": "jobs"},
+               "involvedObject": {"kind": "Job", "name": "dns-abc-1", "namespace": "jobs"},
+               "reason": reason, "message": message, "type": "Warning", "lastTimestamp": at})
+    };
+    let list = json!({"apiVersion": "v1", "kind": "EventList", "metadata": {}, "items": [
+        event("FailedCreate", "pods \"dns-abc-1-x\" is forbidden: violates PodSecurity \"restricted:latest\"", "2026-01-01T00:00:02Z"),
+        event("BackoffLimitExceeded", "not about starting", "2026-01-01T00:00:03Z"),
+        event("FailedCreate", "an older refusal", "2026-01-01T00:00:01Z"),
+    ]});
+    server.expect("GET", "/api/v1/namespaces/jobs/events", list).await;
+    let warnings = warnings.await.unwrap().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[1].contains("violates PodSecurity"), "newest last: {warnings:?}");
+}
