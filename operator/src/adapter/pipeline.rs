@@ -25,6 +25,8 @@ use super::{
 
 /// What happened to an event.
 #[derive(Debug, Clone, PartialEq)]
+// Made once per event and matched right away, never stored: boxing would only cost.
+#[allow(clippy::large_enum_variant)]
 pub enum Handled {
     /// Reported (`stored` false when the API discarded the report as stale).
     Reported {

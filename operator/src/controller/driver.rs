@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Context, Error, error_policy, now,
-    status::{announce, apply_status},
+    status::{StatusWrite, announce, apply_status},
 };
 use crate::{
     tasks::TaskKey,
@@ -94,7 +94,8 @@ pub async fn reconcile<K: Managed>(
     let status = K::status(&applied, generation, &previous, &now());
     if status != previous {
         let api = Api::<DeserializeGuard<K>>::namespaced(context.client.clone(), &namespace);
-        apply_status(&api, K::KIND, &name, &namespace, &status).await?;
+        let how = if object.0.is_ok() { StatusWrite::Apply } else { StatusWrite::Merge };
+        apply_status(&api, K::KIND, (&name, &namespace), &status, how).await?;
         announce(&context, object.as_ref(), K::conditions(&previous), K::conditions(&status)).await;
     }
     context.metrics.reconciled(K::CONTROLLER, started.elapsed());

@@ -43,18 +43,36 @@ impl ApiServer {
 
     /// Like [`ApiServer::expect`], answering with HTTP status `code`.
     pub async fn expect_answering(&mut self, method: &str, path: &str, code: u16, answer: Value) -> Value {
+        self.expect_typed(method, path, |_| (code, answer)).await.1
+    }
+
+    /// Like [`ApiServer::expect_answering`], the answer chosen by the request's content type
+    /// (which says whether a PATCH is a server-side apply or a merge patch); returns both.
+    pub async fn expect_typed(
+        &mut self,
+        method: &str,
+        path: &str,
+        answer: impl FnOnce(&str) -> (u16, Value),
+    ) -> (String, Value) {
         let (request, send) = tokio::time::timeout(Duration::from_secs(1), self.0.next_request())
             .await
             .unwrap_or_else(|_| panic!("no request came; expected {method} {path}"))
             .expect("the client is gone");
         assert_eq!(request.method().as_str(), method, "method of {}", request.uri());
         assert_eq!(request.uri().path(), path);
+        let content_type = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let body = request.into_body().collect_bytes().await.unwrap();
         let body = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+        let (code, answer) = answer(&content_type);
         let response =
             Response::builder().status(code).body(Body::from(serde_json::to_vec(&answer).unwrap()));
         send.send_response(response.unwrap());
-        body
+        (content_type, body)
     }
 
     /// Expects a status apply of a SentinelConfig; returns the applied status.
@@ -70,6 +88,32 @@ impl ApiServer {
         let body = self.expect("PATCH", &path, answer).await;
         assert_eq!(body["kind"], kind);
         body["status"].clone()
+    }
+
+    /// Expects the status write of an object the API server cannot decode (it no longer matches
+    /// the schema). As a real server does, a server-side apply to it is refused with a 500
+    /// ("failed to create typed live object"); only a merge patch of `/status` is accepted.
+    /// Returns the content type and the status written.
+    pub async fn expect_status_of_undecodable(
+        &mut self,
+        plural: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> (String, Value) {
+        let path =
+            format!("/apis/hyperfleet.redhat.com/v1alpha1/namespaces/{namespace}/{plural}/{name}/status");
+        let (content_type, body) = self
+            .expect_typed("PATCH", &path, |content_type| {
+                if content_type.starts_with("application/apply-patch") {
+                    let refused = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500,
+                        "message": "failed to create typed live object: .spec: expected a map"});
+                    return (500, refused);
+                }
+                (200, json!({"apiVersion": "hyperfleet.redhat.com/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": namespace}}))
+            })
+            .await;
+        (content_type, body["status"].clone())
     }
 
     /// Expects an Event about an object; returns it.

@@ -39,14 +39,25 @@ pub fn readiness<P>(applied: &Applied<P>, generation: Option<i64>, now: &Time) -
     ]
 }
 
-/// Server-side applies `status` to `/status` of the object (forcing ownership: only the
-/// operator writes status).
+/// How a status is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusWrite {
+    /// Server-side apply under the operator's field manager, forcing ownership (only the
+    /// operator writes status).
+    Apply,
+    /// A JSON merge patch: for an object the API server itself can no longer decode (it does
+    /// not match the schema), which it refuses to server-side apply to (500, "failed to create
+    /// typed live object").
+    Merge,
+}
+
+/// Writes `status` to `/status` of the object.
 pub async fn apply_status<K>(
     api: &Api<K>,
     kind: &str,
-    name: &str,
-    namespace: &str,
+    (name, namespace): (&str, &str),
     status: &impl Serialize,
+    how: StatusWrite,
 ) -> Result<(), Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
@@ -56,14 +67,20 @@ where
         "kind": kind,
         "status": status,
     });
-    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await
-        .map(|_| ())
-        .map_err(|source| Error::ApplyStatus {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            source,
-        })
+    let written = match how {
+        StatusWrite::Apply => {
+            api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await
+        }
+        StatusWrite::Merge => {
+            let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+            api.patch_status(name, &params, &Patch::Merge(&patch)).await
+        }
+    };
+    written.map(|_| ()).map_err(|source| Error::ApplyStatus {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        source,
+    })
 }
 
 /// Publishes an Event when the Ready condition changed between `previous` and `next`. A failed

@@ -102,7 +102,9 @@ async fn an_object_that_does_not_match_the_schema_gets_invalid_config_without_st
     let mut object = sentinel_json("fleet", "garbled", 1, json!({}));
     object["spec"]["resourceType"] = json!(42);
     let reconciling = tokio::spawn(reconcile::<SentinelConfig>(guarded(object), context.clone()));
-    let status = server.expect_sentinel_status("fleet", "garbled").await;
+    let (content_type, status) =
+        server.expect_status_of_undecodable("sentinelconfigs", "SentinelConfig", "fleet", "garbled").await;
+    assert!(content_type.starts_with("application/merge-patch+json"), "{content_type}");
     let ready = condition(&status, "Ready");
     assert_eq!(ready["reason"], "InvalidConfig");
     assert!(
