@@ -8,6 +8,8 @@
 
 use std::future::Future;
 
+use hyperfleet_api_model::{CreateResource, Resource};
+
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client, ResourceExt,
@@ -52,6 +54,30 @@ where
     let outcome = tokio::spawn(test(name.clone()));
     let result = outcome.await;
     let _ = namespaces.delete(&name, &DeleteParams::default()).await;
+    if let Err(err) = result {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+/// Creates the cluster `body`, runs `test` with it, and removes it afterwards whatever happens
+/// (DELETE, then force-delete), so a failed run leaves no cluster behind.
+pub async fn with_cluster<F, Fut>(api: &hyperfleet_api_model::client::Client, body: &CreateResource, test: F)
+where
+    F: FnOnce(Resource) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let cluster = api.create_cluster(body).await.unwrap_or_else(|err| panic!("creating the cluster: {err}"));
+    let result = tokio::spawn(test(cluster.clone())).await;
+    if let Err(err) = api.delete_cluster(cluster.id).await
+        && !err.is_not_found()
+    {
+        eprintln!("e2e clean-up: DELETE of cluster {} failed: {err}", cluster.id);
+    }
+    match api.force_delete(&cluster.href, "e2e clean-up").await {
+        Ok(()) => {}
+        Err(err) if err.is_not_found() => {}
+        Err(err) => eprintln!("e2e clean-up: cluster {} could not be removed: {err}", cluster.id),
+    }
     if let Err(err) = result {
         std::panic::resume_unwind(err.into_panic());
     }

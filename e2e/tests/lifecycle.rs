@@ -16,7 +16,7 @@ use kube::{
 
 use hyperfleet_api_model::{CreateResource, Phase};
 use hyperfleet_crds::v1alpha1::SentinelConfig;
-use hyperfleet_e2e::{apply_yaml, env, eventually, with_temp_ns};
+use hyperfleet_e2e::{apply_yaml, env, eventually, with_cluster, with_temp_ns};
 
 const SENTINEL_SAMPLE: &str = include_str!("../../config/samples/sentinelconfig-clusters-eu-west.yaml");
 
@@ -72,47 +72,58 @@ fn http_table_request(path: &str) -> http::Request<Vec<u8>> {
 #[tokio::test]
 async fn a_cluster_becomes_ready_as_its_adapter_jobs_complete() {
     let Some(env) = env("a_cluster_becomes_ready_as_its_adapter_jobs_complete").await else { return };
+    let sample: serde_json::Value =
+        serde_json::from_str(include_str!("../../config/samples/api/cluster.json")).unwrap();
     let body = CreateResource {
         kind: None,
         name: format!("e2e-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]),
-        spec: serde_json::from_str::<serde_json::Value>(include_str!(
-            "../../config/samples/api/cluster.json"
-        ))
-        .unwrap()["spec"]
-            .clone(),
+        spec: sample["spec"].clone(),
         labels: [("region".to_owned(), "eu-west".to_owned())].into(),
     };
-    let cluster = env.api.create_cluster(&body).await.unwrap();
-    let jobs: Api<Job> = Api::all(env.kube.clone());
-    let selector = format!("hyperfleet.io/resource-id={}", cluster.id);
-    eventually("the cluster to be Ready", Duration::from_secs(600), || async {
-        // No kubelet in a test cluster: complete every Job the adapters made for this cluster.
-        for job in jobs.list(&ListParams::default().labels(&selector)).await.unwrap().items {
-            complete(&env.kube, &job).await;
-        }
-        let current = env.api.get_cluster(cluster.id).await.unwrap();
-        (current.status.phase == Phase::Ready).then_some(())
+    let (api, kube) = (env.api.clone(), env.kube.clone());
+    with_cluster(&env.api, &body, |cluster| async move {
+        let jobs: Api<Job> = Api::all(kube.clone());
+        let selector = format!("hyperfleet.io/resource-id={}", cluster.id);
+        eventually("the cluster to be Ready", Duration::from_secs(600), || async {
+            // No kubelet in a test cluster: complete every Job the adapters made for this cluster.
+            let listed = jobs.list(&ListParams::default().labels(&selector)).await;
+            for job in listed.unwrap_or_else(|err| panic!("listing the cluster's Jobs: {err}")).items {
+                complete(&kube, &job).await;
+            }
+            let current =
+                api.get_cluster(cluster.id).await.unwrap_or_else(|err| panic!("reading the cluster: {err}"));
+            (current.status.phase == Phase::Ready).then_some(())
+        })
+        .await;
+        api.delete_cluster(cluster.id).await.unwrap_or_else(|err| panic!("deleting the cluster: {err}"));
     })
     .await;
-    env.api.delete_cluster(cluster.id).await.unwrap();
 }
 
+/// Marks `job` succeeded the way the Job controller would, in a form the API server accepts:
+/// its `startTime` kept (immutable once set), no pod active, ready or terminating, and both
+/// `SuccessCriteriaMet` and `Complete` (a finished Job must have both).
 async fn complete(client: &kube::Client, job: &Job) {
     if job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0 {
         return;
     }
     let namespace = job.metadata.namespace.clone().unwrap();
+    let name = job.metadata.name.clone().unwrap();
     let api: Api<Job> = Api::namespaced(client.clone(), &namespace);
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let started =
+        job.status.as_ref().and_then(|s| s.start_time.as_ref()).map_or(now.clone(), |t| t.0.to_string());
     let status = serde_json::json!({"status": {
-        "startTime": now, "completionTime": now, "succeeded": 1,
+        "startTime": started, "completionTime": now,
+        "active": 0, "ready": 0, "terminating": 0, "succeeded": 1,
         "conditions": [
             {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": now},
             {"type": "Complete", "status": "True", "lastTransitionTime": now}
         ]
     }});
-    let name = job.metadata.name.clone().unwrap();
-    let _ = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await;
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap_or_else(|err| panic!("completing Job {namespace}/{name}: {err}"));
 }
 
 #[tokio::test]
