@@ -70,6 +70,7 @@ async fn run(url: &str, clusters: i64) {
         hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
     broker.declare(&Subscription::new("bench-clusters", "bench")).await.unwrap();
     let settings = SentinelSettings {
+        namespace: "test".into(),
         name: "bench".into(),
         resource_type: ResourceType::Clusters,
         shard: Some(Expr::eq(Field::label("region"), "us-east")),

@@ -109,7 +109,7 @@ impl Workloads {
         let key = TaskKey::new(namespace, name);
         // For the status only; an invalid selector is reported by `from_spec` below.
         let shard = shard_search(&spec.shard_selector).ok().flatten().map(|expr| expr.to_string());
-        let compile = || SentinelSettings::from_spec(name, spec);
+        let compile = || SentinelSettings::from_spec(&key, spec);
         let build = |settings| self.build_sentinel(namespace, spec, settings);
         ensure(&self.sentinels, &key, generation, compile, build, Sentinel::run, shard).await
     }

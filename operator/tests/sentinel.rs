@@ -30,6 +30,7 @@ fn sentinel(name: &str, region: &str, topic: &str, client: &Client, broker: Arc<
         ..Default::default()
     };
     let settings = SentinelSettings {
+        namespace: "test".into(),
         name: name.into(),
         resource_type: ResourceType::Clusters,
         shard: shard_search(&selector).unwrap(),

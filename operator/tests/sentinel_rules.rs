@@ -11,7 +11,10 @@ use sqlx::PgPool;
 
 use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Delivery, Outcome, Subscription};
 use hyperfleet_crds::v1alpha1::SentinelConfigSpec;
-use hyperfleet_operator::sentinel::{Sentinel, SentinelSettings};
+use hyperfleet_operator::{
+    sentinel::{Sentinel, SentinelSettings},
+    tasks::TaskKey,
+};
 
 const SPEC: &str = r#"
 resourceType: clusters
@@ -49,7 +52,7 @@ async fn message_decision_selects_and_message_data_shapes_the_event(pool: PgPool
     common::cluster(&client, "other-shard", &[("region", "eu-west"), ("priority", "high")]).await;
 
     let spec: SentinelConfigSpec = serde_saphyr::from_str(SPEC).unwrap();
-    let settings = SentinelSettings::from_spec("rules", &spec).unwrap();
+    let settings = SentinelSettings::from_spec(&TaskKey::new("test", "rules"), &spec).unwrap();
     let mut sentinel = Sentinel::new(settings, client.clone(), broker.clone());
     let t0 = Utc::now();
     assert_eq!(sentinel.poll(t0).await.unwrap().published, 1, "only the high-priority cluster of the shard");

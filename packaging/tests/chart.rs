@@ -218,9 +218,12 @@ async fn api_metrics(pool: sqlx::PgPool) -> String {
 
 async fn operator_metrics() -> String {
     use hyperfleet_broker::{BrokerConfig, Outcome, Subscription};
-    use hyperfleet_operator::sentinel::{PollReport, metrics::ShardLabels};
+    use hyperfleet_operator::{
+        adapter::metrics::AdapterLabels,
+        sentinel::{PollReport, metrics::ShardLabels},
+    };
     let metrics = hyperfleet_operator::metrics::OperatorMetrics::new();
-    let labels = ShardLabels { resource_type: "clusters".into(), shard: "s".into() };
+    let labels = ShardLabels { resource_type: "clusters".into(), namespace: "ns".into(), shard: "s".into() };
     metrics.sentinel.poll_succeeded(
         &labels,
         &PollReport::default(),
@@ -228,10 +231,11 @@ async fn operator_metrics() -> String {
         chrono::Utc::now(),
     );
     metrics.sentinel.poll_failed(&labels, std::time::Duration::from_millis(5));
-    metrics.adapter.consumed("dns", "reported");
-    metrics.adapter.job_created("dns");
-    metrics.adapter.job_finished("dns", "failed", 3.0);
-    metrics.adapter.error("dns", "transient");
+    let dns = AdapterLabels { adapter: "dns".into(), resource_type: "clusters" };
+    metrics.adapter.consumed(&dns, "reported");
+    metrics.adapter.job_created(&dns);
+    metrics.adapter.job_finished(&dns, "failed", 3.0);
+    metrics.adapter.error(&dns, "transient");
     metrics.reconcile.reconciled("sentinelconfig", std::time::Duration::from_millis(2));
     metrics.reconcile.failed("sentinelconfig", "apply_status");
     // The broker's series through a real (memory) broker: a publish, a rejected delivery.

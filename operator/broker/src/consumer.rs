@@ -159,6 +159,7 @@ async fn dispatch(
         Err(err) => {
             tracing::warn!(subscription = %subscription.name, error = %err, "malformed message; dead-lettering it");
             metrics.error(ErrorType::Decode);
+            metrics.consumed(&subscription.name, Outcome::Reject, std::time::Duration::ZERO);
             return Outcome::Reject;
         }
     };

@@ -197,7 +197,14 @@ impl Broker for PubSubBroker {
 
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
         crate::check_names(topic, None)?;
-        let publisher = self.publisher(topic).await?;
+        let publisher = match self.publisher(topic).await {
+            Ok(publisher) => publisher,
+            Err(err) => {
+                // A publish that cannot even start (no connection) is a failed publish too.
+                self.inner.metrics.error(ErrorType::Publish);
+                return Err(err);
+            }
+        };
         let message =
             Message::new().set_data(payload.to_vec()).set_attributes([("content-type", event::CONTENT_TYPE)]);
         match publisher.publish(message).await {

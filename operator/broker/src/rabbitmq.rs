@@ -168,7 +168,10 @@ impl Broker for RabbitMqBroker {
 
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
         crate::check_names(topic, None)?;
-        let result = publish_confirmed(&self.publisher(Some(topic)).await?, topic, payload).await;
+        let result = match self.publisher(Some(topic)).await {
+            Ok(channel) => publish_confirmed(&channel, topic, payload).await,
+            Err(err) => Err(err),
+        };
         match &result {
             Ok(()) => self.inner.metrics.published(topic),
             Err(err) => {

@@ -24,13 +24,19 @@ fn rabbitmqctl(args: &str) {
     assert!(status.success(), "rabbitmqctl {args} failed");
 }
 
+fn render(registry: &prometheus_client::registry::Registry) -> String {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+    text
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_in_the_middle_of_a_stream_loses_nothing_confirmed() {
     let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = BrokerMetrics::register(&mut registry);
     let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Rabbitmq { url, prefetch: None }, BrokerMetrics::default())
-            .await
-            .unwrap();
+        hyperfleet_broker::connect(&BrokerConfig::Rabbitmq { url, prefetch: None }, metrics).await.unwrap();
     let sub = Subscription::new("restart-stream", format!("restart-{}", uuid::Uuid::now_v7().simple()));
     let received: Arc<Mutex<HashSet<String>>> = Arc::default();
     let log = received.clone();
@@ -74,6 +80,15 @@ async fn restart_in_the_middle_of_a_stream_loses_nothing_confirmed() {
     }
     restart.await.unwrap();
     assert!(failures > 0, "the restart happened while publishing");
+    // Every failed publish is counted, whether the broker refused it or could not be reached.
+    let exposition = render(&registry);
+    let counted = exposition
+        .lines()
+        .find(|line| line.starts_with("hyperfleet_broker_errors_total{error_type=\"publish\"}"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(counted >= f64::from(failures), "{counted} publish errors counted for {failures} failures");
 
     while Instant::now() < deadline && !confirmed.is_subset(&received.lock().unwrap()) {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -1,5 +1,5 @@
-//! The adapter runtime's metrics (`hyperfleet_adapter_*`), labelled by adapter (bounded by the
-//! number of AdapterConfigs), outcome, result and error category.
+//! The adapter runtime's metrics (`hyperfleet_adapter_*`), labelled by adapter type and resource
+//! type (bounded by the number of AdapterConfigs), outcome, result and error category.
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -7,26 +7,34 @@ use prometheus_client::{
     registry::Registry,
 };
 
+/// Which adapter a series is about: its type and the resources it acts on (the cluster and
+/// the node pool `validation` adapters are two adapters, with two sets of series).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct AdapterLabels {
-    adapter: String,
+pub struct AdapterLabels {
+    /// `adapterType`.
+    pub adapter: String,
+    /// `clusters` or `nodepools`.
+    pub resource_type: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
-    adapter: String,
+    #[prometheus(flatten)]
+    adapter: AdapterLabels,
     outcome: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
-    adapter: String,
+    #[prometheus(flatten)]
+    adapter: AdapterLabels,
     result: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
-    adapter: String,
+    #[prometheus(flatten)]
+    adapter: AdapterLabels,
     category: &'static str,
 }
 
@@ -73,24 +81,22 @@ impl AdapterMetrics {
     }
 
     /// An event ended with `outcome`.
-    pub fn consumed(&self, adapter: &str, outcome: &'static str) {
-        self.consumed.get_or_create(&OutcomeLabels { adapter: adapter.to_owned(), outcome }).inc();
+    pub fn consumed(&self, adapter: &AdapterLabels, outcome: &'static str) {
+        self.consumed.get_or_create(&OutcomeLabels { adapter: adapter.clone(), outcome }).inc();
     }
 
     /// A Job was created.
-    pub fn job_created(&self, adapter: &str) {
-        self.jobs_created.get_or_create(&AdapterLabels { adapter: adapter.to_owned() }).inc();
+    pub fn job_created(&self, adapter: &AdapterLabels) {
+        self.jobs_created.get_or_create(adapter).inc();
     }
 
     /// A Job was seen finished for the first time.
-    pub fn job_finished(&self, adapter: &str, result: &'static str, seconds: f64) {
-        self.job_duration
-            .get_or_create(&ResultLabels { adapter: adapter.to_owned(), result })
-            .observe(seconds);
+    pub fn job_finished(&self, adapter: &AdapterLabels, result: &'static str, seconds: f64) {
+        self.job_duration.get_or_create(&ResultLabels { adapter: adapter.clone(), result }).observe(seconds);
     }
 
     /// An event failed.
-    pub fn error(&self, adapter: &str, category: &'static str) {
-        self.errors.get_or_create(&ErrorLabels { adapter: adapter.to_owned(), category }).inc();
+    pub fn error(&self, adapter: &AdapterLabels, category: &'static str) {
+        self.errors.get_or_create(&ErrorLabels { adapter: adapter.clone(), category }).inc();
     }
 }

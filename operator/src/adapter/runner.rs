@@ -21,7 +21,7 @@ use hyperfleet_broker::{Broker, Delivery, Outcome, Subscription};
 use super::{
     failures::RecentFailures,
     job::{JobState, job_state},
-    metrics::AdapterMetrics,
+    metrics::{AdapterLabels, AdapterMetrics},
     pipeline::{Adapter, HandleError, Handled},
     report::{Observed, Verdict},
 };
@@ -133,7 +133,8 @@ impl AdapterRunner {
 }
 
 async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, delivery: Delivery) -> Outcome {
-    let adapter = shared.adapter.plan.adapter.clone();
+    let plan = &shared.adapter.plan;
+    let adapter = AdapterLabels { adapter: plan.adapter.clone(), resource_type: plan.resource_type.as_str() };
     let event = match event_data(&delivery) {
         Ok(event) => event,
         Err(err) => return finish(shared, context, &adapter, Err(err)),
@@ -145,7 +146,7 @@ async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, deliver
         record_job(shared, &adapter, observed);
     }
     if result.as_ref().is_err_and(HandleError::is_transient) {
-        tracing::warn!(adapter, id = %delivery.event.id(), attempt = delivery.attempt, "transient failure; the event will be redelivered");
+        tracing::warn!(adapter = %adapter.adapter, id = %delivery.event.id(), attempt = delivery.attempt, "transient failure; the event will be redelivered");
     }
     finish(shared, context, &adapter, result)
 }
@@ -165,7 +166,7 @@ fn event_data(delivery: &Delivery) -> Result<ReconcileEventData, HandleError> {
 fn finish(
     shared: &Shared,
     context: &TaskContext<AdapterProgress>,
-    adapter: &str,
+    adapter: &AdapterLabels,
     result: Result<Handled, HandleError>,
 ) -> Outcome {
     let (outcome, label) = match &result {
@@ -179,7 +180,7 @@ fn finish(
     let failure = failure(&result);
     if let Some((category, message)) = &failure {
         shared.metrics.error(adapter, category);
-        tracing::warn!(adapter, error = %message, category, "event failed");
+        tracing::warn!(adapter = %adapter.adapter, resource_type = adapter.resource_type, error = %message, category, "event failed");
     }
     let message = failure.map(|(_, message)| message);
     context.update(|progress| {
@@ -209,7 +210,7 @@ fn failure(result: &Result<Handled, HandleError>) -> Option<(&'static str, Strin
 }
 
 /// Counts created Jobs, and finished ones once each (with their run time when the Job says).
-fn record_job(shared: &Shared, adapter: &str, observed: &Observed) {
+fn record_job(shared: &Shared, adapter: &AdapterLabels, observed: &Observed) {
     if observed.job_created {
         shared.metrics.job_created(adapter);
     }

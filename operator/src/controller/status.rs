@@ -83,15 +83,18 @@ where
     })
 }
 
-/// Publishes an Event when the Ready condition changed between `previous` and `next`. A failed
-/// publish is logged, never fatal (Events are best effort).
+/// Publishes an Event when the Ready condition changed between `previous` and `next`: Warning
+/// when the new state is Degraded, Normal otherwise. A failed publish is logged, never fatal
+/// (Events are best effort).
 pub async fn announce<K>(context: &Context, object: &K, previous: &[Condition], next: &[Condition])
 where
     K: Resource<DynamicType = ()>,
 {
     let Some(ready) = conditions::transition(previous, next, READY) else { return };
+    // Warning only for trouble (Degraded): a task starting is a normal transition.
+    let degraded = next.iter().any(|c| c.type_ == DEGRADED && c.status == "True");
     let event = Event {
-        type_: if ready.status == "True" { EventType::Normal } else { EventType::Warning },
+        type_: if degraded { EventType::Warning } else { EventType::Normal },
         reason: ready.reason.clone(),
         note: (!ready.message.is_empty()).then(|| truncate(&ready.message, 1000)),
         action: "Reconcile".into(),

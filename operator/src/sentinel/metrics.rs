@@ -1,5 +1,6 @@
 //! The Sentinel's metrics, named as in the original design (`hyperfleet_sentinel_*`), labelled
-//! by resource type and shard (the SentinelConfig's name: bounded by the number of shards).
+//! by resource type and shard (the SentinelConfig's namespace and name: bounded by the number of
+//! shards).
 
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use prometheus_client::{
 pub struct ShardLabels {
     /// `clusters` or `nodepools`.
     pub resource_type: String,
+    /// The SentinelConfig's namespace.
+    pub namespace: String,
     /// The SentinelConfig's name.
     pub shard: String,
 }

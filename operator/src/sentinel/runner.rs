@@ -120,6 +120,7 @@ impl Sentinel {
     fn labels(&self) -> ShardLabels {
         ShardLabels {
             resource_type: self.settings.resource_type.as_str().to_owned(),
+            namespace: self.settings.namespace.clone(),
             shard: self.settings.name.clone(),
         }
     }

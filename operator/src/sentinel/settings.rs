@@ -14,12 +14,16 @@ use hyperfleet_crds::{
 use hyperfleet_api_model::search::Expr;
 
 use super::{decision::Backoff, query::shard_search, rules::CustomRules};
+use crate::tasks::TaskKey;
 
 /// A Sentinel's settings, resolved from its SentinelConfig.
 #[derive(Debug, Clone)]
 pub struct SentinelSettings {
     /// The SentinelConfig's name (the event source and the metrics' `shard` label).
     pub name: String,
+    /// The SentinelConfig's namespace (the metrics' `namespace` label: two shards of one name in
+    /// two namespaces are two sets of series).
+    pub namespace: String,
     /// Clusters or node pools.
     pub resource_type: ResourceType,
     /// The shard as an API search, `None` for everything.
@@ -36,7 +40,7 @@ pub struct SentinelSettings {
 
 impl SentinelSettings {
     /// Checks `spec` and compiles its selector and CEL; every problem is listed.
-    pub fn from_spec(name: &str, spec: &SentinelConfigSpec) -> Result<Self, Vec<String>> {
+    pub fn from_spec(key: &TaskKey, spec: &SentinelConfigSpec) -> Result<Self, Vec<String>> {
         let mut errors = spec.validate().err().unwrap_or_default();
         let shard = shard_search(&spec.shard_selector).map_err(|err| errors.push(err.to_string())).ok();
         let rules = CustomRules::compile(spec.message_decision.as_deref(), &spec.message_data)
@@ -55,7 +59,8 @@ impl SentinelSettings {
         };
         let to_chrono = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
         Ok(Self {
-            name: name.to_owned(),
+            name: key.name.clone(),
+            namespace: key.namespace.clone(),
             resource_type: spec.resource_type,
             shard,
             poll_interval,
@@ -97,7 +102,7 @@ mod tests {
     #[test]
     fn a_valid_spec_compiles_with_defaults() {
         let settings = SentinelSettings::from_spec(
-            "s",
+            &TaskKey::new("fleet", "s"),
             &spec(&format!("{BASE}shardSelector: {{matchLabels: {{region: eu}}}}")),
         )
         .unwrap();
@@ -113,7 +118,7 @@ mod tests {
             "{BASE}pollInterval: 0s\nmessageDecision: 'resource.generation >'\nmessageData: {{id: 'resource.id +'}}\n\
              shardSelector: {{matchExpressions: [{{key: '-bad', operator: Exists}}]}}"
         );
-        let errors = SentinelSettings::from_spec("s", &spec(&yaml)).unwrap_err();
+        let errors = SentinelSettings::from_spec(&TaskKey::new("fleet", "s"), &spec(&yaml)).unwrap_err();
         let text = errors.join("\n");
         for expected in ["pollInterval", "messageDecision", "messageData.id", "invalid label key '-bad'"] {
             assert!(text.contains(expected), "{expected} missing from:\n{text}");

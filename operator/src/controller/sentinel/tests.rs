@@ -33,7 +33,11 @@ async fn a_new_sentinelconfig_starts_its_task_and_gets_a_status_and_an_event() {
     assert_eq!(status["observedGeneration"], 1);
     assert_eq!(status["shard"], "labels.region = 'eu-west'");
     let event = server.expect_event("fleet").await;
-    assert_eq!((event["reason"].as_str(), event["type"].as_str()), (Some("Starting"), Some("Warning")));
+    assert_eq!(
+        (event["reason"].as_str(), event["type"].as_str()),
+        (Some("Starting"), Some("Normal")),
+        "a task starting is no trouble"
+    );
     assert_eq!(event["regarding"]["name"], "eu");
 
     let action = reconciling.await.unwrap().unwrap();
