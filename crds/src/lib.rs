@@ -20,11 +20,41 @@ pub const MAX_TEMPLATE_LEN: usize = 65536;
 /// Most entries of a CR map of expressions or templates (`messageData`, `env`, `byLabels`).
 pub const MAX_MAP_ENTRIES: usize = 64;
 
-/// Every CRD, in the order `crdgen` writes them.
-pub fn crds()
--> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
+type Crd = k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+/// Every CRD, in the order `crdgen` writes them, with descriptions re-flowed (`kubectl explain`
+/// shows a doc comment's line breaks as they are, mid-sentence).
+pub fn crds() -> Vec<Crd> {
     use kube::CustomResourceExt as _;
-    vec![v1alpha1::SentinelConfig::crd(), v1alpha1::AdapterConfig::crd()]
+    vec![v1alpha1::SentinelConfig::crd(), v1alpha1::AdapterConfig::crd()].into_iter().map(reflowed).collect()
+}
+
+fn reflowed(crd: Crd) -> Crd {
+    let Ok(mut value) = serde_json::to_value(&crd) else { return crd };
+    reflow_descriptions(&mut value);
+    serde_json::from_value(value).unwrap_or(crd)
+}
+
+/// Joins the lines of every `description` into paragraphs (a blank line stays a break).
+fn reflow_descriptions(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                match field {
+                    serde_json::Value::String(text) if key == "description" => {
+                        let paragraphs: Vec<String> = text
+                            .split("\n\n")
+                            .map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+                            .collect();
+                        *text = paragraphs.join("\n\n");
+                    }
+                    other => reflow_descriptions(other),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(reflow_descriptions),
+        _ => {}
+    }
 }
 
 /// Parses a duration field (`500ms`, `10s`, `30m`, `1h30m`).

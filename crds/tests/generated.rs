@@ -83,8 +83,11 @@ fn kubectl_get_shows_the_shard_columns() {
 #[test]
 fn samples_deserialize_and_validate() {
     let mut seen = 0;
-    for entry in std::fs::read_dir(repo().join("config/samples")).unwrap() {
-        let path = entry.unwrap().path();
+    let samples = std::fs::read_dir(repo().join("config/samples")).unwrap().map(|e| e.unwrap().path());
+    let catalog = std::fs::read_dir(repo().join("adapters"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("adapterconfig.yaml"));
+    for path in samples.chain(catalog.filter(|p| p.exists())) {
         if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
             continue;
         }
@@ -100,7 +103,7 @@ fn samples_deserialize_and_validate() {
         assert_eq!(result, Ok(()), "{}", path.display());
         seen += 1;
     }
-    assert!(seen >= 4, "samples missing");
+    assert!(seen >= 10, "samples or catalog entries missing: {seen}");
 }
 
 #[test]

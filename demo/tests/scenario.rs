@@ -36,10 +36,11 @@ async fn scenario(pool: PgPool, broker: serde_json::Value, secrets: StaticSecret
     let metrics = OperatorMetrics::new();
     let dry_run = Arc::new(DryRun::new(Duration::from_millis(500), JobOutcome::Succeed));
     let transports = Transports { kubernetes: dry_run.clone(), dry_run };
-    let (workloads, mut changes) = Workloads::new(Resources::new(&metrics, Arc::new(secrets), transports));
+    let resources = Resources::new(&metrics, Arc::new(secrets), transports).with_api_url(Some(base));
+    let (workloads, mut changes) = Workloads::new(resources);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let dirs = [root.join("adapters"), root.join("config/local")];
-    let overrides = Overrides { broker: Some(broker), api_url: Some(base) };
+    let overrides = Overrides { broker: Some(broker) };
     let shutdown = CancellationToken::new();
     let operator = {
         let shutdown = shutdown.clone();

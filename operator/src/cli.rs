@@ -101,6 +101,10 @@ pub struct RunArgs {
     /// How often a healthy resource's status figures (last poll, pending, published) are refreshed.
     #[arg(long, env = "HYPERFLEET_STATUS_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub status_interval: Duration,
+    /// Use this API URL for every CR, whatever its `hyperfleetAPI.url` says (to run the operator
+    /// outside the cluster against CRs that name in-cluster URLs).
+    #[arg(long, env = "HYPERFLEET_API_URL")]
+    pub api_url: Option<String>,
 }
 
 /// `local` flags.

@@ -72,8 +72,6 @@ pub struct Overrides {
     /// Replaces every `broker` (its `topic` and `subscription` are kept), e.g.
     /// `{"type": "memory"}`.
     pub broker: Option<Value>,
-    /// Replaces every `hyperfleetAPI.url`.
-    pub api_url: Option<String>,
 }
 
 impl Overrides {
@@ -88,9 +86,6 @@ impl Overrides {
             }
             spec["broker"] = replaced;
         }
-        if let Some(url) = &self.api_url {
-            spec["hyperfleetAPI"]["url"] = url.clone().into();
-        }
     }
 }
 
@@ -102,7 +97,9 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
     let metrics = Arc::new(OperatorMetrics::new());
     let dry_run = Arc::new(DryRun::new(args.job_duration, JobOutcome::Succeed));
     let transports = Transports { kubernetes: dry_run.clone(), dry_run };
-    let (workloads, mut changes) = Workloads::new(Resources::new(&metrics, Arc::new(EnvSecrets), transports));
+    let resources =
+        Resources::new(&metrics, Arc::new(EnvSecrets), transports).with_api_url(args.api_url.clone());
+    let (workloads, mut changes) = Workloads::new(resources);
     let shutdown = CancellationToken::new();
     let listener = admin::bind(args.admin_addr).await.map_err(LocalError::Admin)?;
     let admin_state =
@@ -112,10 +109,7 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
         shutdown.cancel();
         result
     };
-    let overrides = Overrides {
-        broker: args.memory_broker.then(|| serde_json::json!({"type": "memory"})),
-        api_url: args.api_url.clone(),
-    };
+    let overrides = Overrides { broker: args.memory_broker.then(|| serde_json::json!({"type": "memory"})) };
     let reconciler = async {
         let dirs: Vec<String> = args.config_dir.iter().map(|d| d.display().to_string()).collect();
         tracing::info!(dirs = %dirs.join(","), "local mode: running the configs found there (adapters use the dry-run transport)");

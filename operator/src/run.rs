@@ -66,8 +66,10 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         kubernetes: Arc::new(Kubernetes::new(client.clone())),
         dry_run: Arc::new(DryRun::new(DRY_RUN_JOB_DURATION, JobOutcome::Succeed)),
     };
-    let (workloads, changes) =
-        Workloads::new(Resources::new(&metrics, Arc::new(KubeSecrets(client.clone())), transports));
+    let (workloads, changes) = Workloads::new(
+        Resources::new(&metrics, Arc::new(KubeSecrets(client.clone())), transports)
+            .with_api_url(args.api_url.clone()),
+    );
     let workloads = Arc::new(workloads);
     let identity = args.identity.clone().unwrap_or_else(hostname);
     let reporter =

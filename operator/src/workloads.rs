@@ -7,7 +7,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::sync::{Mutex, mpsc};
 
-use hyperfleet_crds::v1alpha1::{AdapterConfigSpec, SentinelConfigSpec};
+use hyperfleet_crds::v1alpha1::{AdapterConfigSpec, HyperfleetApi, SentinelConfigSpec};
 
 use crate::{
     adapter::{Adapter, AdapterPlan, AdapterProgress, AdapterRunner, Transports, metrics::AdapterMetrics},
@@ -51,6 +51,9 @@ pub struct Resources {
     pub sentinel_metrics: SentinelMetrics,
     /// Adapter series.
     pub adapter_metrics: AdapterMetrics,
+    /// The API URL every CR's `hyperfleetAPI.url` gives way to (running outside the cluster
+    /// against CRs that name in-cluster URLs).
+    pub api_url: Option<String>,
 }
 
 impl Resources {
@@ -63,6 +66,21 @@ impl Resources {
             transports,
             sentinel_metrics: metrics.sentinel.clone(),
             adapter_metrics: metrics.adapter.clone(),
+            api_url: None,
+        }
+    }
+
+    /// The same inputs with every CR's API URL replaced by `url` (when given).
+    pub fn with_api_url(mut self, url: Option<String>) -> Self {
+        self.api_url = url;
+        self
+    }
+
+    /// A CR's API settings, with the URL override applied.
+    fn api<'a>(&self, api: &'a HyperfleetApi) -> std::borrow::Cow<'a, HyperfleetApi> {
+        match &self.api_url {
+            Some(url) => std::borrow::Cow::Owned(HyperfleetApi { url: url.clone(), ..api.clone() }),
+            None => std::borrow::Cow::Borrowed(api),
         }
     }
 }
@@ -121,7 +139,7 @@ impl Workloads {
         settings: SentinelSettings,
     ) -> Result<Sentinel, ResolveError> {
         let secrets = self.resources.secrets.as_ref();
-        let api = api_client(&spec.hyperfleet_api, namespace, secrets).await?;
+        let api = api_client(&self.resources.api(&spec.hyperfleet_api), namespace, secrets).await?;
         let broker = self.resources.brokers.get(&spec.broker, namespace, secrets).await?;
         Ok(Sentinel::new(settings, api, broker).with_metrics(self.resources.sentinel_metrics.clone()))
     }
@@ -148,14 +166,11 @@ impl Workloads {
         plan: AdapterPlan,
     ) -> Result<AdapterRunner, ResolveError> {
         let secrets = self.resources.secrets.as_ref();
-        let api = api_client(&spec.hyperfleet_api, namespace, secrets).await?;
+        let settings = self.resources.api(&spec.hyperfleet_api);
+        let api = api_client(&settings, namespace, secrets).await?;
         let broker = self.resources.brokers.get(&spec.broker, namespace, secrets).await?;
-        let adapter = Adapter::new(
-            plan,
-            Arc::new(api),
-            self.resources.transports.clone(),
-            spec.hyperfleet_api.url.clone(),
-        );
+        let adapter =
+            Adapter::new(plan, Arc::new(api), self.resources.transports.clone(), settings.url.clone());
         Ok(AdapterRunner::new(adapter, broker, self.resources.adapter_metrics.clone()))
     }
 

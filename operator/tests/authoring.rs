@@ -15,7 +15,7 @@ fn sample(path: &str) -> PathBuf {
 
 fn args(statuses: Option<&str>, job: SimulatedJob) -> AdapterTestArgs {
     AdapterTestArgs {
-        file: sample("adapterconfig-dns.yaml"),
+        file: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../adapters/dns/adapterconfig.yaml"),
         resource: sample("api/cluster.json"),
         statuses: statuses.map(sample),
         deleting: false,

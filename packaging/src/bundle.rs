@@ -80,10 +80,13 @@ fn dockerfile() -> String {
 /// The samples shown in the OLM console (`alm-examples`).
 fn alm_examples() -> Result<Value, PackagingError> {
     let mut examples = Vec::new();
-    for file in
-        ["sentinelconfig-clusters-eu-west.yaml", "sentinelconfig-nodepools.yaml", "adapterconfig-dns.yaml"]
-    {
-        let path = repo_root().join("config/samples").join(file);
+    // The catalog's dns adapter is the AdapterConfig example: one definition of `hyperfleet/dns`.
+    for file in [
+        "config/samples/sentinelconfig-clusters-eu-west.yaml",
+        "config/samples/sentinelconfig-nodepools.yaml",
+        "adapters/dns/adapterconfig.yaml",
+    ] {
+        let path = repo_root().join(file);
         let text = std::fs::read_to_string(&path).map_err(|source| PackagingError::Io { path, source })?;
         let mut sample: Value = serde_saphyr::from_str(&text).map_err(|err| parse_error(file, err))?;
         // OLM installs them where the user chooses.

@@ -69,11 +69,11 @@ pub struct AdapterConfigSpec {
     /// Events handled at once (never two for the same resource).
     #[serde(default = "default_concurrency")]
     #[schemars(range(min = 1, max = 100))]
-    pub concurrency: u32,
+    pub concurrency: i32,
     /// Deliveries of a failing event before it is dead-lettered.
     #[serde(default = "default_max_deliveries")]
     #[schemars(range(min = 1, max = 100))]
-    pub max_deliveries: u32,
+    pub max_deliveries: i32,
     /// When the adapter acts.
     #[serde(default)]
     pub criteria: Criteria,
@@ -97,7 +97,7 @@ impl AdapterConfigSpec {
     /// (CEL and templates are compiled by the operator, which reports failures in status.)
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errors = Vec::new();
-        crate::check_duration(&mut errors, "hyperfleetAPI.timeout", &self.hyperfleet_api.timeout);
+        self.hyperfleet_api.check(&mut errors);
         let mut names = std::collections::BTreeSet::new();
         for param in &self.params {
             if !names.insert(param.name.as_str()) {
@@ -124,11 +124,11 @@ impl AdapterConfigSpec {
     }
 }
 
-fn default_concurrency() -> u32 {
+fn default_concurrency() -> i32 {
     4
 }
 
-fn default_max_deliveries() -> u32 {
+fn default_max_deliveries() -> i32 {
     5
 }
 

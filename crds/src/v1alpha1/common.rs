@@ -43,6 +43,26 @@ fn default_api_timeout() -> String {
     "10s".into()
 }
 
+impl HyperfleetApi {
+    /// Adds what is wrong with the API settings to `errors`: a URL that does not parse as an
+    /// http(s) URL with a host, a timeout that is not a positive duration.
+    pub fn check(&self, errors: &mut Vec<String>) {
+        match url::Url::parse(&self.url) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some_and(|h| !h.is_empty()) => {}
+            Ok(_) => {
+                errors.push(format!("hyperfleetAPI.url: '{}' is not an http(s) URL with a host", self.url))
+            }
+            Err(err) => errors.push(format!("hyperfleetAPI.url: '{}' does not parse: {err}", self.url)),
+        }
+        let timeout = crate::check_duration(errors, "hyperfleetAPI.timeout", &self.timeout);
+        if timeout.is_some_and(|t| t.is_zero()) {
+            errors.push("hyperfleetAPI.timeout: must be greater than zero".into());
+        }
+    }
+}
+
 /// Broker kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]

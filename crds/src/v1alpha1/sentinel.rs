@@ -89,7 +89,7 @@ impl SentinelConfigSpec {
     /// (CEL is compiled by the operator, which reports failures in status.)
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errors = Vec::new();
-        crate::check_duration(&mut errors, "hyperfleetAPI.timeout", &self.hyperfleet_api.timeout);
+        self.hyperfleet_api.check(&mut errors);
         let poll = crate::check_duration(&mut errors, "pollInterval", &self.poll_interval);
         let not_ready = crate::check_duration(&mut errors, "backoffNotReady", &self.backoff_not_ready);
         crate::check_duration(&mut errors, "backoffReady", &self.backoff_ready);
@@ -135,7 +135,7 @@ pub struct ShardSelector {
 /// One set-based requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.operator in ['Exists', 'DoesNotExist'] ? size(self.values) == 0 : size(self.values) > 0").message("In and NotIn need values; Exists and DoesNotExist take none"))]
+#[x_kube(validation = Rule::new("self.operator in ['Exists', 'DoesNotExist'] ? (!has(self.values) || size(self.values) == 0) : (has(self.values) && size(self.values) > 0)").message("In and NotIn need values; Exists and DoesNotExist take none"))]
 pub struct SelectorRequirement {
     /// Label key.
     #[schemars(length(min = 1, max = 317))]

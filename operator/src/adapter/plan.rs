@@ -150,8 +150,9 @@ impl AdapterPlan {
             resource_type: spec.resource_type,
             topic: spec.broker.topic.clone(),
             subscription: spec.subscription().to_owned(),
-            concurrency: spec.concurrency.max(1) as usize,
-            max_deliveries: spec.max_deliveries.max(1),
+            // The schema bounds both to 1..=100 (i32 in the CRD: Kubernetes knows no uint32).
+            concurrency: usize::try_from(spec.concurrency.max(1)).unwrap_or(1),
+            max_deliveries: u32::try_from(spec.max_deliveries.max(1)).unwrap_or(1),
             params,
             preconditions,
             dependencies: spec.criteria.dependencies.clone(),

@@ -124,4 +124,18 @@ mod tests {
             assert!(text.contains(expected), "{expected} missing from:\n{text}");
         }
     }
+
+    #[test]
+    fn an_api_url_that_does_not_parse_and_a_zero_timeout_are_invalid_config_not_poll_errors() {
+        for (api, expected) in [
+            ("{url: 'http://', timeout: 10s}", "hyperfleetAPI.url"),
+            ("{url: 'http://exa mple:80', timeout: 10s}", "does not parse"),
+            ("{url: 'http://api:8000', timeout: 0s}", "hyperfleetAPI.timeout: must be greater than zero"),
+        ] {
+            let yaml =
+                format!("resourceType: clusters\nhyperfleetAPI: {api}\nbroker: {{type: memory, topic: t}}\n");
+            let errors = SentinelSettings::from_spec(&TaskKey::new("fleet", "s"), &spec(&yaml)).unwrap_err();
+            assert!(errors.iter().any(|e| e.contains(expected)), "{api}: {errors:?}");
+        }
+    }
 }
