@@ -133,3 +133,16 @@ spec:
     assert!(errors.iter().any(|e| e.starts_with("backoffReady: 'soon' is not a duration")), "{errors:?}");
     assert!(errors.iter().any(|e| e.contains("shorter than pollInterval")), "{errors:?}");
 }
+
+#[test]
+fn only_adapters_document_a_subscription() {
+    let broker = |i: usize| {
+        let crd = serde_json::to_value(&hyperfleet_crds::crds()[i]).unwrap();
+        crd.pointer("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/broker/properties")
+            .unwrap()
+            .clone()
+    };
+    assert!(broker(0).get("subscription").is_none(), "SentinelConfigs publish; they subscribe to nothing");
+    assert!(broker(1).get("subscription").is_some());
+    assert!(broker(0).get("topic").is_some());
+}

@@ -285,9 +285,13 @@ async fn the_dashboard_and_the_alerts_name_metrics_the_code_exports(pool: sqlx::
         .next()
         .expect("the production values render the alerts")
         .to_string();
-    for expected in
-        ["SentinelPublishFailures", "APIHighErrorRate", "AdapterJobFailures", "StuckReconciliation"]
-    {
+    for expected in [
+        "SentinelPublishFailures",
+        "APIHighErrorRate",
+        "AdapterJobFailures",
+        "StuckReconciliation",
+        "StuckDeletion",
+    ] {
         assert!(rules.contains(expected), "alert {expected} missing");
     }
     let used: BTreeSet<String> =

@@ -95,6 +95,7 @@ pub struct FleetMetrics {
     nodepools: Family<PhaseLabels, Gauge>,
     pending: Family<KindLabels, Gauge>,
     stuck: Family<KindLabels, Gauge>,
+    stuck_deleting: Family<KindLabels, Gauge>,
     stuck_after: Duration,
 }
 
@@ -106,6 +107,7 @@ impl FleetMetrics {
             nodepools: Family::default(),
             pending: Family::default(),
             stuck: Family::default(),
+            stuck_deleting: Family::default(),
             stuck_after,
         };
         let api = registry.sub_registry_with_prefix("hyperfleet_api");
@@ -120,6 +122,11 @@ impl FleetMetrics {
             "resources_stuck_reconciliation",
             "Resources whose Reconciled condition has been False for longer than the stuck threshold",
             metrics.stuck.clone(),
+        );
+        api.register(
+            "resources_stuck_deleting",
+            "Resources being deleted for longer than the stuck threshold (e.g. no Sentinel shard covers them)",
+            metrics.stuck_deleting.clone(),
         );
         metrics
     }
@@ -145,12 +152,16 @@ impl FleetMetrics {
         }
         self.pending.clear();
         self.stuck.clear();
+        self.stuck_deleting.clear();
         for kind in [Kind::Cluster, Kind::NodePool] {
             let labels = KindLabels { kind: kind.as_str().to_owned() };
             let (pending, stuck) =
                 counts.backlog.iter().find(|(k, ..)| k == kind.as_str()).map_or((0, 0), |(_, p, s)| (*p, *s));
             self.pending.get_or_create(&labels).set(pending);
             self.stuck.get_or_create(&labels).set(stuck);
+            let deleting =
+                counts.deleting_stuck.iter().find(|(k, _)| k == kind.as_str()).map_or(0, |(_, n)| *n);
+            self.stuck_deleting.get_or_create(&labels).set(deleting);
         }
     }
 }

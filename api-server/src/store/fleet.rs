@@ -11,6 +11,9 @@ pub struct FleetCounts {
     pub by_phase: Vec<(String, String, i64)>,
     /// `(kind, not reconciled, not reconciled for longer than the threshold)`.
     pub backlog: Vec<(String, i64, i64)>,
+    /// `(kind, deleting for longer than the threshold)`: a resource no Sentinel shard covers
+    /// gets no events, so its adapters never finalize it.
+    pub deleting_stuck: Vec<(String, i64)>,
 }
 
 impl Store {
@@ -28,6 +31,12 @@ impl Store {
         .bind(stuck_after)
         .fetch_all(&self.pool)
         .await?;
-        Ok(FleetCounts { by_phase, backlog })
+        let deleting_stuck = sqlx::query_as(
+            "select kind, count(*) from resources where deleted_time < now() - $1 group by kind",
+        )
+        .bind(stuck_after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(FleetCounts { by_phase, backlog, deleting_stuck })
     }
 }

@@ -77,6 +77,14 @@ pub enum BrokerType {
     Stub,
 }
 
+/// The broker schema of a SentinelConfig: without `subscription`, which only adapters consume
+/// from (`kubectl explain sentinelconfig.spec.broker` must not offer it).
+pub(crate) fn without_subscription(schema: &mut schemars::Schema) {
+    if let Some(properties) = schema.get_mut("properties").and_then(serde_json::Value::as_object_mut) {
+        properties.remove("subscription");
+    }
+}
+
 /// Where events go (Sentinel) or come from (adapter).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]

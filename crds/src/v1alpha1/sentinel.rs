@@ -72,6 +72,7 @@ pub struct SentinelConfigSpec {
     #[serde(rename = "hyperfleetAPI")]
     pub hyperfleet_api: HyperfleetApi,
     /// Where to publish.
+    #[schemars(transform = super::common::without_subscription)]
     pub broker: BrokerSpec,
     /// CEL over `resource` and `now` replacing the built-in publish rule (true = publish).
     #[serde(default, skip_serializing_if = "Option::is_none")]

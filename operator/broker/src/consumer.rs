@@ -159,7 +159,7 @@ async fn dispatch(
         Err(err) => {
             tracing::warn!(subscription = %subscription.name, error = %err, "malformed message; dead-lettering it");
             metrics.error(ErrorType::Decode);
-            metrics.consumed(&subscription.name, Outcome::Reject, std::time::Duration::ZERO);
+            metrics.rejected_unread(&subscription.name);
             return Outcome::Reject;
         }
     };

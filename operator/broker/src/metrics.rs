@@ -98,6 +98,13 @@ impl BrokerMetrics {
             .observe(took.as_secs_f64());
     }
 
+    /// A message dead-lettered without reaching a handler (it was not an event).
+    pub(crate) fn rejected_unread(&self, subscription: &str) {
+        let labels =
+            ConsumedLabels { subscription: subscription.to_owned(), outcome: Outcome::Reject.into() };
+        self.consumed.get_or_create(&labels).inc();
+    }
+
     pub(crate) fn error(&self, error_type: ErrorType) {
         self.errors.get_or_create(&ErrorLabels { error_type: error_type.into() }).inc();
     }

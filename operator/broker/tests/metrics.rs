@@ -31,6 +31,8 @@ async fn publishes_deliveries_errors_and_dead_letters_are_counted() {
         "hyperfleet_broker_messages_published_total{topic=\"metered\"} 3",
         "hyperfleet_broker_messages_consumed_total{subscription=\"adapter\",outcome=\"ack\"} 1",
         "hyperfleet_broker_messages_consumed_total{subscription=\"adapter\",outcome=\"retry\"} 1",
+        // The garbage message: consumed (dead-lettered), though no handler saw it.
+        "hyperfleet_broker_messages_consumed_total{subscription=\"adapter\",outcome=\"reject\"} 1",
         "hyperfleet_broker_errors_total{error_type=\"decode\"} 1",
         "hyperfleet_broker_dead_lettered_total{subscription=\"adapter\"} 2",
         "hyperfleet_broker_message_duration_seconds_count{subscription=\"adapter\"} 2",
