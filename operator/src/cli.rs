@@ -77,7 +77,8 @@ pub struct AdapterTestArgs {
 /// `run` flags.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Namespace to watch; empty watches every namespace (set from `olm.targetNamespaces` under OLM).
+    /// Namespaces to watch, comma-separated; empty watches every namespace (set from
+    /// `olm.targetNamespaces` under OLM).
     #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
     pub namespace: String,
     /// Address of the admin server (`/livez`, `/readyz`, `/metrics`).

@@ -7,18 +7,9 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use futures::{Stream, StreamExt as _, stream};
-use kube::{
-    core::DeserializeGuard,
-    runtime::{
-        events::{Recorder, Reporter},
-        reflector::ObjectRef,
-    },
-};
-use tokio::sync::{Mutex, mpsc, watch};
+use kube::runtime::events::{Recorder, Reporter};
+use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
-
-use hyperfleet_crds::v1alpha1::{AdapterConfig, SentinelConfig};
 
 use crate::{
     adapter::{
@@ -30,14 +21,10 @@ use crate::{
     },
     admin::{self, AdminState},
     cli::RunArgs,
-    controller::{
-        Context,
-        driver::{self, Managed},
-    },
+    controller::{Context, watched},
     leader::{self, LeaderError, LeaseSettings},
     metrics::OperatorMetrics,
     resolve::KubeSecrets,
-    tasks::TaskKey,
     workloads::{Resources, Workloads},
 };
 
@@ -88,20 +75,13 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let admin = admin::serve(listener, admin_state, shutdown.clone());
 
     let leadership = leadership(&args, &client, identity).await?;
-    let namespace = (!args.namespace.is_empty()).then_some(args.namespace.clone());
+    let namespaces = watched::parse_namespaces(&args.namespace);
     let sentinel_changes = Arc::new(Mutex::new(changes.sentinels));
     let adapter_changes = Arc::new(Mutex::new(changes.adapters));
     let term = |stop: CancellationToken| {
-        let (context, namespace) = (context.clone(), namespace.clone());
-        let (sentinels, adapters) =
-            (task_changes(sentinel_changes.clone()), task_changes(adapter_changes.clone()));
-        async move {
-            let namespace = namespace.as_deref();
-            tokio::join!(
-                driver::run::<SentinelConfig>(context.clone(), namespace, sentinels, stop.clone()),
-                driver::run::<AdapterConfig>(context.clone(), namespace, adapters, stop.clone()),
-            );
-        }
+        let (context, namespaces) = (context.clone(), namespaces.clone());
+        let changes = (sentinel_changes.clone(), adapter_changes.clone());
+        async move { watched::controllers(context, &namespaces, changes, stop).await }
     };
     ready.store(true, Ordering::Relaxed);
     let signal = async {
@@ -159,18 +139,6 @@ async fn leadership(
     tracing::info!(lease = %format!("{}/{}", settings.namespace, settings.name), identity = %settings.identity, "leader election on");
     let (leading, keeper) = leader::lease(client.clone(), &settings).await?;
     Ok(Leadership { leading, _keeper: Some(keeper), _always: None })
-}
-
-/// The registry's change announcements as reconcile triggers. The receiver outlives each
-/// leadership term, so it is shared and borrowed by the term's stream.
-fn task_changes<K: Managed>(
-    changes: Arc<Mutex<mpsc::UnboundedReceiver<TaskKey>>>,
-) -> impl Stream<Item = ObjectRef<DeserializeGuard<K>>> + Send + 'static {
-    stream::unfold(changes, |changes| async move {
-        let key = changes.lock().await.recv().await?;
-        Some((key, changes))
-    })
-    .map(|key| driver::object_ref::<K>(&key))
 }
 
 fn hostname() -> String {

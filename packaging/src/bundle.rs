@@ -161,7 +161,9 @@ fn csv(objects: &[Value], version: &str) -> Result<Value, PackagingError> {
             "installModes": [
                 {"type": "OwnNamespace", "supported": true},
                 {"type": "SingleNamespace", "supported": true},
-                {"type": "MultiNamespace", "supported": false},
+                // The operator's namespace plus the one its adapters' Jobs run in: OLM grants the
+                // namespaced permissions (Jobs, Secrets, Events) in every target namespace.
+                {"type": "MultiNamespace", "supported": true},
                 {"type": "AllNamespaces", "supported": true},
             ],
             "customresourcedefinitions": {"owned": owned_crds()},

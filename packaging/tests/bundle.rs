@@ -65,7 +65,7 @@ fn the_csv_owns_the_crds_and_says_how_it_installs() {
         [
             ("OwnNamespace", true),
             ("SingleNamespace", true),
-            ("MultiNamespace", false),
+            ("MultiNamespace", true),
             ("AllNamespaces", true)
         ]
     );
@@ -75,6 +75,15 @@ fn the_csv_owns_the_crds_and_says_how_it_installs() {
     assert_eq!(watch["valueFrom"]["fieldRef"]["fieldPath"], "metadata.annotations['olm.targetNamespaces']");
     assert!(!install["clusterPermissions"][0]["rules"].as_array().unwrap().is_empty());
     assert!(!install["permissions"][0]["rules"].as_array().unwrap().is_empty());
+    // Under a MultiNamespace OperatorGroup (operator + Jobs namespace) OLM grants `permissions`
+    // in each target namespace: the adapters' Job rights must be among them.
+    let permissions = csv["spec"]["install"]["spec"]["permissions"].to_string();
+    for needed in ["\"jobs\"", "\"events\"", "\"deletecollection\""] {
+        assert!(
+            permissions.contains(needed),
+            "{needed} missing from the namespaced permissions: {permissions}"
+        );
+    }
 }
 
 #[test]

@@ -168,10 +168,15 @@ impl Broker for RabbitMqBroker {
 
     async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
         crate::check_names(topic, None)?;
-        let result = match self.publisher(Some(topic)).await {
-            Ok(channel) => publish_confirmed(&channel, topic, payload).await,
-            Err(err) => Err(err),
+        let channel = match self.publisher(Some(topic)).await {
+            Ok(channel) => channel,
+            Err(err) => {
+                // No connection could be had: a failed publish too (the next call reconnects).
+                self.inner.metrics.error(ErrorType::Publish);
+                return Err(err);
+            }
         };
+        let result = publish_confirmed(&channel, topic, payload).await;
         match &result {
             Ok(()) => self.inner.metrics.published(topic),
             Err(err) => {

@@ -11,6 +11,7 @@ pub mod driver;
 pub(crate) mod fixtures;
 pub mod sentinel;
 pub mod status;
+pub mod watched;
 
 use std::{sync::Arc, time::Duration};
 
