@@ -121,7 +121,7 @@ pub fn spec(settings: &KindSettings, spec: &serde_json::Value, errors: &mut Vec<
 }
 
 /// Path of the first key or string containing NUL, which PostgreSQL's jsonb cannot store.
-fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
+pub(crate) fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
     match value {
         serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
         serde_json::Value::Array(items) => {

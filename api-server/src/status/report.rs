@@ -80,8 +80,32 @@ pub fn validate_shape(report: &StatusReport, now: DateTime<Utc>) -> Result<DateT
                 "at most 4096 characters",
             ));
         }
+        for (field, text) in [("reason", &condition.reason), ("message", &condition.message)] {
+            if text.as_deref().is_some_and(|t| t.contains('\0')) {
+                errors.push(field_error(format!("conditions.{i}.{field}"), "format", NUL_MESSAGE));
+            }
+        }
+    }
+    for (field, value) in [("data", &report.data), ("metadata", &report.metadata)] {
+        check_document(field, value.as_ref(), &mut errors);
     }
     if errors.is_empty() { Ok(observed_time) } else { Err(errors) }
+}
+
+const NUL_MESSAGE: &str = "NUL characters are not allowed";
+
+/// `data` and `metadata`: absent, null or an object, with no NUL in any key or string (PostgreSQL
+/// cannot store one, and our own response schema says object).
+fn check_document(field: &str, value: Option<&serde_json::Value>, errors: &mut Vec<FieldError>) {
+    match value {
+        None | Some(serde_json::Value::Null) => {}
+        Some(document @ serde_json::Value::Object(_)) => {
+            if let Some(path) = crate::validate::nul_path(document, field) {
+                errors.push(field_error(path, "format", NUL_MESSAGE));
+            }
+        }
+        Some(_) => errors.push(field_error(field.to_owned(), "type", "must be an object")),
+    }
 }
 
 /// Decides a shape-valid report against the adapter's stored row and the resource's generation.
