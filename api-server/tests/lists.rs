@@ -105,7 +105,10 @@ async fn every_search_form_selects_the_right_clusters(pool: PgPool) {
     let cases: &[(&str, &[&str])] = &[
         ("labels.region='us-east'", &["east-free", "east-gold"]),
         ("labels.region != 'us-east'", &["west-gold", "west-silver"]),
-        ("labels.tier != 'gold'", &["east-free", "west-silver"]),
+        // A missing label is not "not gold" (the reference's semantics)...
+        ("labels.tier != 'gold'", &["west-silver"]),
+        // ...unless asked for.
+        ("labels.tier is null or labels.tier != 'gold'", &["east-free", "west-silver"]),
         ("labels.tier in ['gold', 'silver']", &["east-gold", "west-gold", "west-silver"]),
         ("labels.tier not in ['gold']", &["east-free", "west-silver"]),
         ("labels.tier is null", &["east-free"]),

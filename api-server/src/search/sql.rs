@@ -223,10 +223,8 @@ fn push_label_compare(
         CompareOp::Eq => {
             qb.push("r.labels @> ").push_bind(serde_json::json!({ key: value })).push("::jsonb");
         }
-        // Like a Kubernetes selector, `k != v` also matches resources without the label.
-        CompareOp::Ne => {
-            qb.push("not r.labels @> ").push_bind(serde_json::json!({ key: value })).push("::jsonb");
-        }
+        // As in the reference API, `k != v` compares an existing value: a resource without the
+        // label does not match (`labels.k is null or labels.k != 'v'` asks for both).
         _ => {
             qb.push("r.labels ->> ").push_bind(key.to_owned()).push(sql_op(op)).push_bind(value);
         }

@@ -27,7 +27,7 @@ fn every_field_family_translates() {
         ("generation >= 2", "(r.generation >= $1)"),
         ("status.phase in ['Ready','Failed']", "(coalesce(r.phase = any($1), false))"),
         ("deleted_time is null", "(r.deleted_time is null)"),
-        ("labels.region != 'eu'", "(not r.labels @> $1::jsonb)"),
+        ("labels.region != 'eu'", "(r.labels ->> $1 <> $2)"),
         ("labels.region is not null", "(r.labels ? $1)"),
         ("spec.region = 'eu'", "(r.spec #>> $1 = $2)"),
         (
