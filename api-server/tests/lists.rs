@@ -274,3 +274,37 @@ async fn large_lists_page_by_id_without_counting(pool: PgPool) {
         assert!(err.contains(message), "{err}");
     }
 }
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn status_lists_page_like_every_other_list(pool: PgPool) {
+    let api = common::start(pool).await;
+    let cluster = api.cluster("paged", &[]).await;
+    let path = format!("/clusters/{}/statuses", cluster.id);
+    for adapter in ["a1", "a2", "a3", "a4", "a5", "a6"] {
+        let report = json!({"adapter": adapter, "observed_generation": 1, "conditions": [
+            {"type": "Applied", "status": "True"}, {"type": "Available", "status": "True"}, {"type": "Health", "status": "True"}]});
+        assert_eq!(api.send(reqwest::Method::PUT, &path, Some(report)).await.status, 201);
+    }
+    let page = |query: &str| {
+        let api = &api;
+        let path = format!("{path}?{query}");
+        async move { api.send(reqwest::Method::GET, &path, None).await }
+    };
+    let second = page("page=2&size=5").await;
+    assert_eq!(
+        (second.body["page"].clone(), second.body["size"].clone(), second.body["total"].clone()),
+        (json!(2), json!(1), json!(6))
+    );
+    assert_eq!(second.body["items"][0]["adapter"], "a6");
+    let first = page("size=5").await;
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        page("page=3&size=5").await.body["items"],
+        json!([]),
+        "a client paging to an empty page stops"
+    );
+    page("size=abc").await.problem(400, "HYPERFLEET-VAL-005");
+    page("size=0").await.problem(400, "HYPERFLEET-VAL-005");
+    // The typed client asks for them all at once.
+    assert_eq!(api.client.list_statuses(&cluster.href).await.unwrap().items.len(), 6);
+}

@@ -8,8 +8,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use crate::{
-    AdapterStatus, BASE_PATH, CreateResource, ForceDelete, ListParams, Page, PatchResource, Problem,
-    Resource, StatusReport,
+    AdapterStatus, BASE_PATH, CreateResource, ForceDelete, ListParams, Page, PageParams, PatchResource,
+    Problem, Resource, StatusReport,
 };
 
 /// What can go wrong calling the API.
@@ -184,8 +184,12 @@ impl Client {
     }
 
     /// `GET .../statuses` of the resource at `href`.
+    /// Every adapter's report fits one page of the largest size (a resource has a report per
+    /// adapter, far fewer than 1000).
     pub async fn list_statuses(&self, href: &str) -> Result<Page<AdapterStatus>, ClientError> {
-        self.call(Method::GET, &format!("{}/statuses", relative(href)), None::<&()>).await
+        let params = PageParams { page: None, size: Some(1000) };
+        let request = self.request(Method::GET, &format!("{}/statuses", relative(href))).query(&params);
+        decode(request.send().await?).await
     }
 
     /// `POST .../force-delete` of the resource at `href`.

@@ -17,7 +17,7 @@ pub mod status;
 pub mod client;
 
 pub use event::{ReconcileEventData, ReconcileReason, ResourceType, event_source};
-pub use list::{ListParams, Page};
+pub use list::{ListParams, Page, PageParams};
 pub use problem::{FieldError, Problem};
 pub use resource::{
     Condition, ConditionStatus, CreateResource, ObjectReference, PatchResource, Phase, Resource,

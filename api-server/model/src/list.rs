@@ -67,3 +67,20 @@ impl ListParams {
         self
     }
 }
+
+/// Paging alone, for lists that take no search or order (an adapter's statuses): the same
+/// `page` and `size` as [`ListParams`], validated the same way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// 1-based page number (1..=100000).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100000))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// Items per page (1..=1000, default 20).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u32>,
+}

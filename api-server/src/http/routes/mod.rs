@@ -80,14 +80,7 @@ async fn list(
     owner: Option<Uuid>,
     params: ListParams,
 ) -> Result<Json<Page<Resource>>, ApiError> {
-    let page = params.page.unwrap_or(1);
-    if !(1..=MAX_PAGE).contains(&page) {
-        return Err(ApiError::BadQuery(format!("page must be between 1 and {MAX_PAGE}")));
-    }
-    let size = params.size.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&size) {
-        return Err(ApiError::BadQuery(format!("size must be between 1 and {MAX_PAGE_SIZE}")));
-    }
+    let (page, size) = paging(params.page, params.size)?;
     let order = list_order(&params)?;
     let filter = params.search.as_deref().map(parse_search).transpose()?;
     let count = params.count.unwrap_or(true);
@@ -95,6 +88,29 @@ async fn list(
     let (items, total) = state.store.list(&query).await?;
     let size = u32::try_from(items.len()).unwrap_or(u32::MAX);
     Ok(Json(Page { items, page, size, total }))
+}
+
+/// `page` and `size` with their defaults, checked: the same for every list.
+fn paging(page: Option<u32>, size: Option<u32>) -> Result<(u32, u32), ApiError> {
+    let page = page.unwrap_or(1);
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::BadQuery(format!("page must be between 1 and {MAX_PAGE}")));
+    }
+    let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(ApiError::BadQuery(format!("size must be between 1 and {MAX_PAGE_SIZE}")));
+    }
+    Ok((page, size))
+}
+
+/// One page of `items` (an in-memory list: a resource's statuses, one per adapter).
+fn page_of<T>(items: Vec<T>, params: hyperfleet_api_model::PageParams) -> Result<Page<T>, ApiError> {
+    let (page, size) = paging(params.page, params.size)?;
+    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    let skip = usize::try_from((page - 1) * size).unwrap_or(usize::MAX);
+    let items: Vec<T> = items.into_iter().skip(skip).take(size as usize).collect();
+    let size = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    Ok(Page { items, page, size, total })
 }
 
 /// The list's order; keyset paging (`after`) pages by `id` and so takes no other order and no

@@ -27,11 +27,12 @@ macro_rules! status_routes {
             use crate::http::{error::ApiError, extract::{AppJson, AppQuery, Caller}, routes::statuses::HistoryParams};
 
             /// The latest report of every adapter.
-            #[utoipa::path(get, path = $statuses, tag = $tag, operation_id = concat!("list_", $id, "_statuses"), params($($param)*),
+            #[utoipa::path(get, path = $statuses, tag = $tag, operation_id = concat!("list_", $id, "_statuses"), params($($param)* hyperfleet_api_model::PageParams),
                 responses((status = 200, body = Page<AdapterStatus>),
+                    (status = 400, description = "Invalid page or size", body = Problem, content_type = "application/problem+json"),
                     (status = 404, body = Problem, content_type = "application/problem+json")))]
-            pub async fn list(state: State<AppState>, path: Path<$resource>) -> Result<Json<Page<AdapterStatus>>, ApiError> {
-                statuses::list(state, path).await
+            pub async fn list(state: State<AppState>, path: Path<$resource>, query: AppQuery<hyperfleet_api_model::PageParams>) -> Result<Json<Page<AdapterStatus>>, ApiError> {
+                statuses::list(state, path, query).await
             }
 
             /// Report an adapter's status (`POST` does the same). 201 when stored; 204 when

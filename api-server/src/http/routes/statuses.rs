@@ -11,7 +11,9 @@ use axum::{
 };
 use serde::Deserialize;
 
-use hyperfleet_api_model::{AdapterStatus, ForceDelete, Page, StatusHistoryEntry, StatusPatch, StatusReport};
+use hyperfleet_api_model::{
+    AdapterStatus, ForceDelete, Page, PageParams, StatusHistoryEntry, StatusPatch, StatusReport,
+};
 
 use super::paths::{AdapterPath, ResourcePath};
 use crate::{
@@ -37,10 +39,10 @@ pub struct HistoryParams {
 pub(super) async fn list<P: ResourcePath>(
     State(state): State<AppState>,
     Path(path): Path<P>,
+    AppQuery(params): AppQuery<PageParams>,
 ) -> Result<Json<Page<AdapterStatus>>, ApiError> {
     let items = state.store.list_statuses(path.locate()?).await?;
-    let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
-    Ok(Json(Page { items, page: 1, size: count, total: i64::from(count) }))
+    Ok(Json(super::page_of(items, params)?))
 }
 
 pub(super) async fn report<P: ResourcePath>(
