@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// Longest a request may take before it is answered 503.
     #[arg(long, env = "HYPERFLEET_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// Longest wait for the next part of a request body: a client that stops sending what it
+    /// announced is answered 408.
+    #[arg(long, env = "HYPERFLEET_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     #[arg(long, env = "HYPERFLEET_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,

@@ -78,7 +78,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "JWT authentication is off: every caller is trusted (set --jwt-jwks-file or --jwt-jwks-url)"
         );
     }
-    let app = http::app(state, args.request_timeout);
+    let timeouts = http::Timeouts { request: args.request_timeout, body: args.body_timeout };
+    let app = http::app(state, timeouts);
     let listener =
         TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %args.listen, "serving the HyperFleet API");

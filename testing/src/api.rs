@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use hyperfleet_api::{
-    http::{AppState, app},
+    http::{AppState, Timeouts, app},
     kinds::{KindSettings, Kinds},
     store::Store,
 };
@@ -12,8 +12,8 @@ use hyperfleet_api_model::client::Client;
 
 /// Stuck threshold of test servers.
 pub const STUCK_AFTER: Duration = Duration::from_secs(600);
-/// Request timeout of test servers.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Timeouts of test servers.
+pub const TIMEOUTS: Timeouts = Timeouts { request: Duration::from_secs(30), body: Duration::from_secs(2) };
 
 /// A served API: its base URL (`http://127.0.0.1:PORT`) and a typed client for it.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct ServedApi {
 pub async fn serve(state: AppState) -> ServedApi {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(state, REQUEST_TIMEOUT);
+    let router = app(state, TIMEOUTS);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     ServedApi { client: Client::new(&base).unwrap(), base }
 }

@@ -29,6 +29,15 @@ pub enum ApiError {
     /// The body is not valid JSON for this route.
     #[error("{0}")]
     MalformedBody(String),
+    /// The body is larger than the server takes.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The client stopped sending the body it announced.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     /// No valid credentials.
     #[error("{detail}")]
     Unauthenticated { code: &'static str, detail: String },
@@ -71,6 +80,13 @@ impl ApiError {
             ApiError::MalformedBody(_) => {
                 (StatusCode::BAD_REQUEST, "HYPERFLEET-VAL-006", "Malformed request body")
             }
+            ApiError::PayloadTooLarge(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "HYPERFLEET-VAL-010", "Payload too large")
+            }
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "HYPERFLEET-VAL-011", "Unsupported media type")
+            }
+            ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "HYPERFLEET-TMO-001", "Request timeout"),
             ApiError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code, "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "HYPERFLEET-AUZ-001", "Forbidden"),
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "HYPERFLEET-NTF-000", "Endpoint not found"),

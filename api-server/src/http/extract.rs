@@ -26,9 +26,37 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(AppJson(value)),
-            Err(rejection) => Err(ApiError::MalformedBody(rejection.body_text())),
+            Err(rejection) => Err(body_error(&rejection)),
         }
     }
+}
+
+/// What went wrong with a JSON body: too large (413), not JSON (415), not sent in time (408,
+/// from the body timeout), or not valid for the route (400).
+fn body_error(rejection: &JsonRejection) -> ApiError {
+    let text = rejection.body_text();
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(text),
+        JsonRejection::BytesRejection(_) if timed_out(rejection) => ApiError::BodyTimeout,
+        JsonRejection::BytesRejection(_)
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::PayloadTooLarge(text)
+        }
+        _ => ApiError::MalformedBody(text),
+    }
+}
+
+/// Whether the body read failed because the body timeout fired.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// Query parameters; unknown or mistyped parameters are a 400.

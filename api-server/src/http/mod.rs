@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    timeout::TimeoutLayer,
+    timeout::{RequestBodyTimeoutLayer, TimeoutLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
 
@@ -56,8 +56,17 @@ impl AppState {
     }
 }
 
+/// How long the server waits for a client.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// A whole request (answered 503 past it).
+    pub request: Duration,
+    /// Between two parts of a request body (a stalled upload is answered 408 past it).
+    pub body: Duration,
+}
+
 /// The whole application: API routes, health, metrics and the OpenAPI document.
-pub fn app(state: AppState, request_timeout: Duration) -> Router {
+pub fn app(state: AppState, timeouts: Timeouts) -> Router {
     let mut api = routes::router()
         .fallback(|uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) });
     if let Some(auth) = &state.auth {
@@ -82,7 +91,8 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
                         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
                 .layer(middleware::from_fn(error::render_problems))
-                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout)),
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeouts.request))
+                .layer(RequestBodyTimeoutLayer::new(timeouts.body)),
         )
         .with_state(state)
 }

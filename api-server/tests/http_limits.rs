@@ -1,0 +1,59 @@
+//! What the HTTP layer answers when the body is the problem: too large (413), not JSON (415),
+//! announced but not sent (408, after the body timeout, not a silent 503 at the request timeout).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn an_oversized_body_is_413_and_a_body_that_is_not_json_is_415(pool: PgPool) {
+    let api = common::start(pool).await;
+    let huge = json!({"name": "big", "spec": {"blob": "x".repeat(3 * 1024 * 1024)}});
+    api.send(Method::POST, "/clusters", Some(huge)).await.problem(413, "HYPERFLEET-VAL-010");
+
+    let url = format!("{}/api/hyperfleet/v1/clusters", api.base);
+    let http = reqwest::Client::new();
+    for content_type in [Some("text/plain"), None] {
+        let mut request = http.post(&url).body(r#"{"name": "plain", "spec": {}}"#);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 415, "{content_type:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "HYPERFLEET-VAL-011");
+    }
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_stalled_upload_is_answered_408_after_the_body_timeout(pool: PgPool) {
+    let api = common::start(pool).await;
+    let address = api.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/hyperfleet/v1/clusters HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+         content-length: 100\r\n\r\n{{\"name\": "
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("HYPERFLEET-") {
+        let read =
+            tokio::time::timeout(Duration::from_secs(20), stream.read(&mut buffer)).await.unwrap().unwrap();
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json") && answer.contains("HYPERFLEET-TMO-001"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(15), "well before the 30 s request timeout");
+}
