@@ -176,8 +176,16 @@ struct LockedRow {
     labels: sqlx::types::Json<BTreeMap<String, String>>,
 }
 
-/// Locks a resource (`for update`) for the rest of the transaction.
+/// Locks a resource (`for update`) for the rest of the transaction. Rows are always locked in
+/// one order, parent before child: a node pool's cluster is locked first, so a cluster DELETE
+/// (which locks the cluster, then its node pools) and node pool writes cannot deadlock.
 pub(super) async fn lock(conn: &mut PgConnection, at: Locator) -> Result<Locked, StoreError> {
+    if let Some(owner) = at.owner {
+        sqlx::query("select 1 from resources where id = $1 for update")
+            .bind(owner)
+            .execute(&mut *conn)
+            .await?;
+    }
     let row: Option<LockedRow> = sqlx::query_as(
         "select generation, deleted_time is not null as deleting, spec, labels from resources \
          where id = $1 and kind = $2 and owner_id is not distinct from $3 for update",
