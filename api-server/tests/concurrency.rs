@@ -50,3 +50,36 @@ async fn deleting_a_cluster_while_its_node_pools_are_patched_and_deleted_never_d
         }
     }
 }
+
+/// Clients that hang up mid-request (here: every request aborted after a few milliseconds, in
+/// the middle of its transaction) leave no pooled connection inside a transaction: later
+/// requests all succeed and PostgreSQL shows no session `idle in transaction`.
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn clients_that_hang_up_mid_request_leave_no_connection_inside_a_transaction(pool: PgPool) {
+    let api = common::start(pool.clone()).await;
+    for n in 0..20 {
+        api.cluster(&format!("fleet-{n}"), &[("region", "eu")]).await;
+    }
+    let url = format!("{}/api/hyperfleet/v1/clusters?search=labels.region%3D%27eu%27&size=100", api.base);
+    for round in 0..60u64 {
+        // A fresh client per request, so hanging up closes its connection to the server.
+        let client = reqwest::Client::new();
+        let abort_after = std::time::Duration::from_micros(200 + (round * 397) % 4000);
+        let _ = tokio::time::timeout(abort_after, client.get(&url).send()).await;
+    }
+    // Handlers that outlived their clients finish; then nothing may be left open.
+    hyperfleet_testing::wait_until("no session idle in transaction", std::time::Duration::from_secs(10), || async {
+        let idle: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        idle == 0
+    })
+    .await;
+    for _ in 0..20 {
+        let answer = api.send(Method::GET, "/clusters?search=labels.region%3D%27eu%27&size=100", None).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    }
+}

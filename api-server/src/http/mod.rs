@@ -92,9 +92,28 @@ pub fn app(state: AppState, timeouts: Timeouts) -> Router {
                 )
                 .layer(middleware::from_fn(error::render_problems))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeouts.request))
+                .layer(middleware::from_fn(run_to_completion))
                 .layer(RequestBodyTimeoutLayer::new(timeouts.body)),
         )
         .with_state(state)
+}
+
+/// Runs the rest of the request in a task of its own. When a client goes away, hyper drops the
+/// request's future; a handler dropped between two statements of a transaction could hand its
+/// pooled connection back still inside that transaction (`idle in transaction`, then "there is
+/// already a transaction in progress" for the next request on it). Detached, the handler runs
+/// to its commit or rollback whatever the client does, and its answer is simply not sent.
+async fn run_to_completion(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "request handler failed");
+            axum::response::IntoResponse::into_response(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
 }
 
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
