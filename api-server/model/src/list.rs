@@ -23,11 +23,12 @@ pub struct Page<T> {
 }
 
 /// Query parameters of list routes. Every field is optional; the server applies its defaults
-/// (`page=1`, `size=20`, `order=created_time desc`).
+/// (`page=1`, `size=20`, `order=created_time desc`; an empty `order` or `search` means the
+/// default). Parameters the server does not know (e.g. a reference client's `pageSize`) are
+/// ignored, as the reference API does; a known one with a bad value is a 400.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// 1-based page number (1..=100000).
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100000))]
@@ -73,7 +74,6 @@ impl ListParams {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// 1-based page number (1..=100000).
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100000))]

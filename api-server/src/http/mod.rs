@@ -75,6 +75,7 @@ pub fn app(state: AppState, timeouts: Timeouts) -> Router {
     Router::new()
         .nest(BASE_PATH, api)
         .route(&format!("{BASE_PATH}/openapi"), get(|| async { Json(openapi::document()) }))
+        .route("/api/hyperfleet", get(routes::health::api_metadata))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))

@@ -10,6 +10,18 @@ use crate::http::AppState;
 /// How long `/readyz` waits for the database.
 const DB_PING_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// `GET /api/hyperfleet`: what this API is (the reference API's metadata document).
+pub async fn api_metadata() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "id": "hyperfleet",
+        "kind": "API",
+        "href": "/api/hyperfleet",
+        "version": env!("CARGO_PKG_VERSION"),
+        // Stamped by the image build (`--build-arg`/env at compile time); "unknown" otherwise.
+        "build_time": option_env!("HYPERFLEET_BUILD_TIME").unwrap_or("unknown"),
+    }))
+}
+
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))

@@ -82,7 +82,7 @@ async fn list(
 ) -> Result<Json<Page<Resource>>, ApiError> {
     let (page, size) = paging(params.page, params.size)?;
     let order = list_order(&params)?;
-    let filter = params.search.as_deref().map(parse_search).transpose()?;
+    let filter = params.search.as_deref().filter(|s| !s.trim().is_empty()).map(parse_search).transpose()?;
     let count = params.count.unwrap_or(true);
     let query = ListQuery { kind, owner, filter, after: params.after, order, page, size, count };
     let (items, total) = state.store.list(&query).await?;
@@ -116,7 +116,7 @@ fn page_of<T>(items: Vec<T>, params: hyperfleet_api_model::PageParams) -> Result
 /// The list's order; keyset paging (`after`) pages by `id` and so takes no other order and no
 /// page number.
 fn list_order(params: &ListParams) -> Result<Vec<OrderBy>, ApiError> {
-    let order = match params.order.as_deref() {
+    let order = match params.order.as_deref().filter(|o| !o.trim().is_empty()) {
         Some(order) => parse_order(order).map_err(ApiError::BadQuery)?,
         None => Vec::new(),
     };
