@@ -201,3 +201,31 @@ async fn soft_delete_bumps_generation_once_and_blocks_changes(pool: PgPool) {
         api.send(Method::PATCH, &format!("/clusters/{}", cluster.id), Some(json!({"labels": {}}))).await;
     patch.problem(409, "HYPERFLEET-CNF-003");
 }
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_create_body_may_carry_a_resources_read_only_fields_but_nothing_unknown(pool: PgPool) {
+    let api = common::start(pool).await;
+    // What a reference client sends when it posts back a resource it read.
+    let echoed = json!({
+        "id": "0190a7d2-0000-7000-8000-000000000001", "kind": "Cluster", "href": "/somewhere/else",
+        "name": "echoed", "spec": {}, "labels": {}, "generation": 7, "status": {"phase": "Ready"},
+        "created_time": "2020-01-01T00:00:00Z", "updated_time": "2020-01-01T00:00:00Z",
+        "created_by": "someone", "updated_by": "someone"
+    });
+    let created = api.send(Method::POST, "/clusters", Some(echoed)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_ne!(created.body["id"], "0190a7d2-0000-7000-8000-000000000001", "the server assigns the id");
+    assert_eq!(
+        (created.body["generation"].as_i64(), created.body["status"]["phase"].as_str()),
+        (Some(1), Some("Pending"))
+    );
+    assert_eq!(created.body["created_by"], "system@hyperfleet.local");
+
+    let unknown =
+        api.send(Method::POST, "/clusters", Some(json!({"name": "typo", "spec": {}, "lables": {}}))).await;
+    assert_eq!(unknown.status, 400, "an unknown member is still refused: {:?}", unknown.body);
+    let wrong_kind = api
+        .send(Method::POST, "/clusters", Some(json!({"name": "np", "kind": "NodePool", "spec": {}})))
+        .await;
+    assert_eq!(wrong_kind.status, 400, "{:?}", wrong_kind.body);
+}

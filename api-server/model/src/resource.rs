@@ -146,10 +146,13 @@ pub struct Condition {
     pub last_transition_time: DateTime<Utc>,
 }
 
-/// Body of `POST /clusters` and `POST /clusters/{id}/nodepools`.
+/// Body of `POST /clusters` and `POST /clusters/{id}/nodepools`. The read-only members of a
+/// resource a reference client may send along (`id`, `href`, `generation`, `status`, the times
+/// and identities, `owner_references`) are accepted and ignored; any other unknown member is
+/// refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(from = "CreateResourceWire")]
 pub struct CreateResource {
     /// Optional; when given it must match the route (`Cluster` or `NodePool`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,6 +165,47 @@ pub struct CreateResource {
     /// Kubernetes-style labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+/// What a create body may hold on the wire: the members of [`CreateResource`] plus the
+/// read-only ones, which are dropped.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateResourceWire {
+    #[serde(default)]
+    kind: Option<String>,
+    name: String,
+    spec: serde_json::Value,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default, rename = "id")]
+    _id: serde::de::IgnoredAny,
+    #[serde(default, rename = "href")]
+    _href: serde::de::IgnoredAny,
+    #[serde(default, rename = "generation")]
+    _generation: serde::de::IgnoredAny,
+    #[serde(default, rename = "status")]
+    _status: serde::de::IgnoredAny,
+    #[serde(default, rename = "created_time")]
+    _created_time: serde::de::IgnoredAny,
+    #[serde(default, rename = "updated_time")]
+    _updated_time: serde::de::IgnoredAny,
+    #[serde(default, rename = "deleted_time")]
+    _deleted_time: serde::de::IgnoredAny,
+    #[serde(default, rename = "created_by")]
+    _created_by: serde::de::IgnoredAny,
+    #[serde(default, rename = "updated_by")]
+    _updated_by: serde::de::IgnoredAny,
+    #[serde(default, rename = "deleted_by")]
+    _deleted_by: serde::de::IgnoredAny,
+    #[serde(default, rename = "owner_references")]
+    _owner_references: serde::de::IgnoredAny,
+}
+
+impl From<CreateResourceWire> for CreateResource {
+    fn from(wire: CreateResourceWire) -> Self {
+        Self { kind: wire.kind, name: wire.name, spec: wire.spec, labels: wire.labels }
+    }
 }
 
 /// Body of `PATCH`: each present member replaces the stored one wholesale; unknown members are
