@@ -88,6 +88,15 @@ fn label_key(key: &str) -> Result<(), &'static str> {
 
 /// Checks that `spec` is an object and satisfies the kind's schema, if one is configured.
 pub fn spec(settings: &KindSettings, spec: &serde_json::Value, errors: &mut Vec<FieldError>) {
+    if spec.is_null() {
+        errors.push(FieldError {
+            field: "spec".into(),
+            value: None,
+            constraint: Some("required".into()),
+            message: "spec is required".into(),
+        });
+        return;
+    }
     if !spec.is_object() {
         errors.push(FieldError {
             field: "spec".into(),

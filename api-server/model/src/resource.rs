@@ -175,6 +175,9 @@ struct CreateResourceWire {
     #[serde(default)]
     kind: Option<String>,
     name: String,
+    // Absent is `null` here, refused by the server's validation as a missing field (VAL-000,
+    // as the reference answers), not as a malformed body.
+    #[serde(default)]
     spec: serde_json::Value,
     #[serde(default)]
     labels: BTreeMap<String, String>,

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// The body is not valid JSON for this route.
     #[error("{0}")]
     MalformedBody(String),
+    /// A PATCH that changes nothing it could (no `spec`, no `labels`).
+    #[error("{0}")]
+    EmptyPatch(String),
     /// The body is larger than the server takes.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::MalformedBody(_) => {
                 (StatusCode::BAD_REQUEST, "HYPERFLEET-VAL-006", "Malformed request body")
             }
+            ApiError::EmptyPatch(_) => (StatusCode::BAD_REQUEST, "HYPERFLEET-VAL-005", "Bad request"),
             ApiError::PayloadTooLarge(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "HYPERFLEET-VAL-010", "Payload too large")
             }

@@ -148,7 +148,7 @@ async fn patch_one<P: ResourcePath>(
 ) -> Result<Json<Resource>, ApiError> {
     let at = path.locate()?;
     if body.spec.is_none() && body.labels.is_none() {
-        return Err(ApiError::MalformedBody("a patch needs `spec` or `labels`".into()));
+        return Err(ApiError::EmptyPatch("a patch needs `spec` or `labels`".into()));
     }
     let mut errors = Vec::new();
     if let Some(spec) = &body.spec {
