@@ -100,6 +100,17 @@ pub struct ServeArgs {
     /// announced is answered 408.
     #[arg(long, env = "HYPERFLEET_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub body_timeout: Duration,
+    /// Reads per minute and caller (the JWT identity, or the client address when authentication
+    /// is off); bursts of a tenth of that. 0 turns the limit off.
+    #[arg(long, env = "HYPERFLEET_RATE_LIMIT_READS", default_value_t = 6000)]
+    pub rate_limit_reads: u32,
+    /// Creates, changes and deletes per minute and caller. 0 turns the limit off.
+    #[arg(long, env = "HYPERFLEET_RATE_LIMIT_WRITES", default_value_t = 600)]
+    pub rate_limit_writes: u32,
+    /// Status reports per minute and caller (every adapter reports for every event). 0 turns
+    /// the limit off.
+    #[arg(long, env = "HYPERFLEET_RATE_LIMIT_STATUS", default_value_t = 12000)]
+    pub rate_limit_status: u32,
     /// How long shutdown waits for in-flight requests.
     #[arg(long, env = "HYPERFLEET_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,

@@ -68,7 +68,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         apply_migrations(&args.database.database_url, &pool).await?;
     }
     let store = Store::new(pool, Arc::new(kinds)).with_history_limit(args.status_history_limit);
-    let mut state = http::AppState::new(store, args.stuck_threshold);
+    let limits = http::rate_limit::RateLimitSettings {
+        reads_per_minute: args.rate_limit_reads,
+        writes_per_minute: args.rate_limit_writes,
+        status_per_minute: args.rate_limit_status,
+    };
+    let mut state = http::AppState::new(store, args.stuck_threshold).with_rate_limits(limits);
     if let Some(config) = auth_config(&args)? {
         let authenticator = auth::Authenticator::new(config).await.context("cannot set up authentication")?;
         state = state.with_auth(authenticator);

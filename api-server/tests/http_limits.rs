@@ -57,3 +57,31 @@ async fn a_stalled_upload_is_answered_408_after_the_body_timeout(pool: PgPool) {
     assert!(answer.contains("application/problem+json") && answer.contains("HYPERFLEET-TMO-001"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(15), "well before the 30 s request timeout");
 }
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_caller_over_its_rate_limit_gets_429_with_retry_after_and_probes_are_never_limited(pool: PgPool) {
+    use hyperfleet_api::http::rate_limit::RateLimitSettings;
+    let limits = RateLimitSettings { reads_per_minute: 60, writes_per_minute: 0, status_per_minute: 0 };
+    let api = common::start_limited(pool, limits).await;
+    for _ in 0..6 {
+        assert_eq!(api.get("/clusters").await.status, 200, "a burst of a tenth of the minute");
+    }
+    let limited = api.get("/clusters").await;
+    limited.problem(429, "HYPERFLEET-LMT-001");
+    let retry_after: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    for probe in ["/healthz", "/readyz", "/metrics", "/api/hyperfleet/v1/openapi"] {
+        assert_eq!(api.send_raw(Method::GET, probe, None).await.status, 200, "{probe}");
+    }
+    let body = json!({"name": "still-writes", "spec": {}});
+    assert_eq!(
+        api.send(Method::POST, "/clusters", Some(body)).await.status,
+        201,
+        "writes have their own bucket"
+    );
+    let metrics = api.send_raw(Method::GET, "/metrics", None).await.body;
+    assert!(
+        metrics.as_str().unwrap().contains("hyperfleet_api_rate_limited_total{scope=\"read\"} 1"),
+        "{metrics}"
+    );
+}

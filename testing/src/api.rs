@@ -28,7 +28,7 @@ pub struct ServedApi {
 pub async fn serve(state: AppState) -> ServedApi {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(state, TIMEOUTS);
+    let router = app(state, TIMEOUTS).into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     ServedApi { client: Client::new(&base).unwrap(), base }
 }

@@ -38,6 +38,12 @@ pub enum ApiError {
     /// The body is not `application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The caller is over its rate limit.
+    #[error("too many requests: retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds until the next request is allowed.
+        retry_after: u64,
+    },
     /// The client stopped sending the body it announced.
     #[error("the request body did not arrive in time")]
     BodyTimeout,
@@ -91,6 +97,9 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "HYPERFLEET-VAL-011", "Unsupported media type")
             }
             ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "HYPERFLEET-TMO-001", "Request timeout"),
+            ApiError::RateLimited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "HYPERFLEET-LMT-001", "Too many requests")
+            }
             ApiError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code, "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "HYPERFLEET-AUZ-001", "Forbidden"),
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "HYPERFLEET-NTF-000", "Endpoint not found"),
@@ -193,6 +202,9 @@ impl IntoResponse for ApiError {
         let mut response = status.into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::RateLimited { retry_after } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response.extensions_mut().insert(ProblemDraft { problem, cause });
         response

@@ -32,11 +32,20 @@ struct RouteLabels {
     path: String,
 }
 
+/// The scope of a rate-limited request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabels {
+    /// `read`, `write` or `status`.
+    pub scope: &'static str,
+}
+
 /// Request metrics.
 #[derive(Debug, Clone)]
 pub struct HttpMetrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<RouteLabels, Histogram>,
+    /// Requests refused by the rate limits, by scope.
+    pub rate_limited: Family<ScopeLabels, Counter>,
 }
 
 impl HttpMetrics {
@@ -47,6 +56,7 @@ impl HttpMetrics {
             duration: Family::new_with_constructor(|| {
                 Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
             }),
+            rate_limited: Family::default(),
         };
         let api = registry.sub_registry_with_prefix("hyperfleet_api");
         api.register("requests", "HTTP requests by method, route and status code", metrics.requests.clone());
@@ -54,6 +64,11 @@ impl HttpMetrics {
             "request_duration_seconds",
             "HTTP request latency by method and route",
             metrics.duration.clone(),
+        );
+        api.register(
+            "rate_limited",
+            "Requests refused by the per-caller rate limits",
+            metrics.rate_limited.clone(),
         );
         metrics
     }

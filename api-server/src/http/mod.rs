@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod rate_limit;
 pub mod routes;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Token verification; `None` when authentication is off.
     pub auth: Option<Arc<Authenticator>>,
+    /// Per-caller rate limits; `None` when off.
+    pub limits: Option<Arc<rate_limit::RateLimits>>,
 }
 
 impl AppState {
@@ -46,7 +49,14 @@ impl AppState {
         let mut registry = Registry::default();
         let metrics = metrics::HttpMetrics::register(&mut registry);
         let fleet = metrics::FleetMetrics::register(&mut registry, stuck_after);
-        Self { store, metrics, fleet, registry: Arc::new(registry), auth: None }
+        Self { store, metrics, fleet, registry: Arc::new(registry), auth: None, limits: None }
+    }
+
+    /// Turns the per-caller rate limits on.
+    pub fn with_rate_limits(mut self, settings: rate_limit::RateLimitSettings) -> Self {
+        let limits = rate_limit::RateLimits::new(settings, self.metrics.rate_limited.clone());
+        self.limits = Some(Arc::new(limits));
+        self
     }
 
     /// Turns authentication on.
@@ -69,6 +79,10 @@ pub struct Timeouts {
 pub fn app(state: AppState, timeouts: Timeouts) -> Router {
     let mut api = routes::router()
         .fallback(|uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) });
+    // Layers run outermost last-added: authentication first, so limits know the caller.
+    if let Some(limits) = &state.limits {
+        api = api.layer(middleware::from_fn_with_state(limits.clone(), rate_limit::limit));
+    }
     if let Some(auth) = &state.auth {
         api = api.layer(middleware::from_fn_with_state(auth.clone(), auth::authenticate));
     }
@@ -128,5 +142,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The client address keys the rate limits when authentication is off.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

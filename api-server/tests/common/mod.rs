@@ -41,6 +41,16 @@ pub async fn start_with(pool: PgPool, kinds: Kinds) -> TestApi {
     serve(pool.clone(), AppState::new(Store::new(pool, std::sync::Arc::new(kinds)), STUCK_AFTER)).await
 }
 
+/// The API with per-caller rate limits.
+pub async fn start_limited(
+    pool: PgPool,
+    limits: hyperfleet_api::http::rate_limit::RateLimitSettings,
+) -> TestApi {
+    let state =
+        AppState::new(Store::new(pool.clone(), Default::default()), STUCK_AFTER).with_rate_limits(limits);
+    serve(pool, state).await
+}
+
 /// The API with JWT authentication against `tests/fixtures/jwt/jwks.json`.
 pub async fn start_with_auth(pool: PgPool, audience: Option<&str>) -> TestApi {
     let config = hyperfleet_api::auth::AuthConfig {
