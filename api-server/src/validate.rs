@@ -88,22 +88,14 @@ fn label_key(key: &str) -> Result<(), &'static str> {
 
 /// Checks that `spec` is an object and satisfies the kind's schema, if one is configured.
 pub fn spec(settings: &KindSettings, spec: &serde_json::Value, errors: &mut Vec<FieldError>) {
-    if spec.is_null() {
-        errors.push(FieldError {
-            field: "spec".into(),
-            value: None,
-            constraint: Some("required".into()),
-            message: "spec is required".into(),
-        });
-        return;
-    }
-    if !spec.is_object() {
-        errors.push(FieldError {
-            field: "spec".into(),
-            value: None,
-            constraint: Some("type".into()),
-            message: "spec must be a JSON object".into(),
-        });
+    let shape = match spec {
+        serde_json::Value::Null => Some(("required", "spec is required")),
+        serde_json::Value::Object(_) => None,
+        _ => Some(("type", "spec must be a JSON object")),
+    };
+    if let Some((constraint, message)) = shape {
+        let (constraint, message) = (Some(constraint.to_owned()), message.to_owned());
+        errors.push(FieldError { field: "spec".into(), value: None, constraint, message });
         return;
     }
     if let Some(path) = nul_path(spec, "spec") {
