@@ -176,10 +176,18 @@ pub async fn api_client(
     })
 }
 
-/// Connected brokers, shared by the tasks that name the same one.
+/// How long a broker connect may take before the task reports it unavailable (and retries).
+pub const BROKER_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One broker's connection, made once by whichever task needs it first.
+type Slot = Arc<tokio::sync::OnceCell<Arc<dyn Broker>>>;
+
+/// Connected brokers, shared by the tasks that name the same one. The map's lock is held only
+/// to find a broker's slot, never across a connect: tasks naming other brokers never wait for
+/// this one, and tasks naming this one wait for the same connect.
 #[derive(Debug)]
 pub struct BrokerPool {
-    connected: Mutex<HashMap<BrokerConfig, Arc<dyn Broker>>>,
+    connected: Mutex<HashMap<BrokerConfig, Slot>>,
     metrics: BrokerMetrics,
 }
 
@@ -213,22 +221,31 @@ impl BrokerPool {
                 BrokerConfig::GcpPubsub { project_id, emulator_host: None }
             }
         };
-        // Held across the connect so two tasks starting together share one connection.
-        let mut connected = self.connected.lock().await;
-        if let Some(broker) = connected.get(&config) {
-            return Ok(broker.clone());
-        }
-        let broker = hyperfleet_broker::connect(&config, self.metrics.clone())
+        let slot = self.connected.lock().await.entry(config.clone()).or_default().clone();
+        let broker = broker_name(spec.type_);
+        let connect = async {
+            match tokio::time::timeout(
+                BROKER_CONNECT_TIMEOUT,
+                hyperfleet_broker::connect(&config, self.metrics.clone()),
+            )
             .await
-            .map_err(|source| ResolveError::Broker { broker: broker_name(spec.type_), source })?;
-        connected.insert(config, broker.clone());
-        Ok(broker)
+            {
+                Ok(connected) => connected,
+                Err(_) => Err(hyperfleet_broker::BrokerError::unavailable(format!(
+                    "no answer within {BROKER_CONNECT_TIMEOUT:?}"
+                ))),
+            }
+        };
+        // A failed connect leaves the slot empty: the next attempt connects again.
+        let connected = slot.get_or_try_init(|| connect).await;
+        connected.cloned().map_err(|source| ResolveError::Broker { broker, source })
     }
 
     /// The brokers that do not answer their health check within `timeout`, with why. The pool
     /// is not locked while they are asked, so a slow broker holds up nobody's connect.
     pub async fn unhealthy(&self, timeout: std::time::Duration) -> Vec<String> {
-        let brokers: Vec<Arc<dyn Broker>> = self.connected.lock().await.values().cloned().collect();
+        let brokers: Vec<Arc<dyn Broker>> =
+            self.connected.lock().await.values().filter_map(|slot| slot.get().cloned()).collect();
         let checks = brokers.iter().map(|broker| async move {
             match tokio::time::timeout(timeout, broker.health()).await {
                 Ok(Ok(())) => None,
@@ -244,12 +261,14 @@ impl BrokerPool {
     /// Adds an already connected broker (tests).
     #[cfg(test)]
     pub(crate) async fn insert(&self, config: BrokerConfig, broker: Arc<dyn Broker>) {
-        self.connected.lock().await.insert(config, broker);
+        let slot = Slot::new(tokio::sync::OnceCell::new_with(Some(broker)));
+        self.connected.lock().await.insert(config, slot);
     }
 
     /// Closes every broker (on shutdown, after the tasks stopped).
     pub async fn close_all(&self) {
-        for (_, broker) in self.connected.lock().await.drain() {
+        let slots: Vec<Slot> = self.connected.lock().await.drain().map(|(_, slot)| slot).collect();
+        for broker in slots.iter().filter_map(|slot| slot.get()) {
             broker.close().await;
         }
     }
@@ -271,6 +290,41 @@ fn broker_error(broker: &'static str, message: &str) -> ResolveError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn broker_spec(yaml: &str) -> BrokerSpec {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    /// A RabbitMQ that accepts connections and never answers: its connect hangs (until the
+    /// connect timeout), and must hold up no task that names another broker.
+    #[tokio::test]
+    async fn a_broker_whose_connect_never_answers_delays_no_other_task() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("amqp://guest:guest@{}/%2f", silent.local_addr().unwrap());
+        let _keep = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                held.push(socket);
+            }
+        });
+        let secrets = StaticSecrets(HashMap::from([(("rabbit".to_owned(), "url".to_owned()), url)]));
+        let pool = Arc::new(BrokerPool::new(BrokerMetrics::default()));
+        let rabbit = broker_spec("{type: rabbitmq, topic: t, urlSecretRef: {name: rabbit, key: url}}");
+        let hanging = {
+            let (pool, secrets) = (pool.clone(), secrets.clone());
+            tokio::spawn(async move { pool.get(&rabbit, "ns", &secrets).await.map(|_| ()) })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let memory = broker_spec("{type: memory, topic: t}");
+        let other =
+            tokio::time::timeout(std::time::Duration::from_secs(1), pool.get(&memory, "ns", &secrets)).await;
+        assert!(
+            other.is_ok_and(|broker| broker.is_ok()),
+            "the memory broker's task did not wait for RabbitMQ"
+        );
+        assert!(!hanging.is_finished(), "RabbitMQ's connect is still waiting for an answer");
+        hanging.abort();
+    }
 
     #[test]
     fn local_mode_secret_variables_are_derived_from_name_and_key() {
