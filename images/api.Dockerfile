@@ -4,8 +4,10 @@
 FROM docker.io/library/rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
+# GET /api/hyperfleet reports it: `--build-arg BUILD_TIME=$(date -u +%FT%TZ)`.
+ARG BUILD_TIME=unknown
 # --locked: the image builds exactly what Cargo.lock says.
-RUN cargo build --release --locked -p hyperfleet-api --bin hyperfleet-api \
+RUN HYPERFLEET_BUILD_TIME="$BUILD_TIME" cargo build --release --locked -p hyperfleet-api --bin hyperfleet-api \
  && install -D target/release/hyperfleet-api /out/hyperfleet-api
 
 FROM gcr.io/distroless/cc-debian12:nonroot
