@@ -43,6 +43,9 @@ pub enum RunError {
     /// Leadership failed.
     #[error(transparent)]
     Leader(#[from] LeaderError),
+    /// The CRDs are not served, or not listable where watched.
+    #[error(transparent)]
+    Start(#[from] watched::StartError),
 }
 
 /// Runs until SIGTERM/Ctrl-C.
@@ -74,8 +77,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let admin_state = AdminState { metrics, ready: ready.clone(), brokers: workloads.brokers() };
     let admin = admin::serve(listener, admin_state, shutdown.clone());
 
-    let leadership = leadership(&args, &client, identity).await?;
     let namespaces = watched::parse_namespaces(&args.namespace);
+    watched::check_crds(&client, &namespaces).await?;
+    let leadership = leadership(&args, &client, identity).await?;
     let sentinel_changes = Arc::new(Mutex::new(changes.sentinels));
     let adapter_changes = Arc::new(Mutex::new(changes.adapters));
     let term = |stop: CancellationToken| {

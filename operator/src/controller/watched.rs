@@ -20,6 +20,56 @@ use crate::tasks::TaskKey;
 /// Task changes of one kind, shared by the leadership terms (each term borrows the receiver).
 pub type SharedChanges = Arc<Mutex<mpsc::UnboundedReceiver<TaskKey>>>;
 
+/// Why the controllers cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The API server does not serve a CRD the operator watches.
+    #[error("the {kind} CRD is not installed: apply it first (kubectl apply -f crds/, or install the chart)")]
+    CrdMissing {
+        /// The kind.
+        kind: &'static str,
+    },
+    /// The operator may not list a kind it watches.
+    #[error("cannot list {kind}s{}", .namespace.as_deref().map(|ns| format!(" in {ns}")).unwrap_or_default())]
+    Forbidden {
+        /// The kind.
+        kind: &'static str,
+        /// Where (every namespace when `None`).
+        namespace: Option<String>,
+        /// The API server's answer.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Checks, before anything runs, that both CRDs are served and listable where they are watched:
+/// a missing CRD is a clear startup error, not an endless loop of watch errors.
+pub async fn check_crds(client: &kube::Client, namespaces: &[String]) -> Result<(), StartError> {
+    check::<SentinelConfig>(client, namespaces).await?;
+    check::<AdapterConfig>(client, namespaces).await
+}
+
+async fn check<K: Managed>(client: &kube::Client, namespaces: &[String]) -> Result<(), StartError> {
+    let watched: Vec<Option<&String>> =
+        if namespaces.is_empty() { vec![None] } else { namespaces.iter().map(Some).collect() };
+    for namespace in watched {
+        let api: kube::Api<kube::core::DeserializeGuard<K>> = match namespace {
+            Some(ns) => kube::Api::namespaced(client.clone(), ns),
+            None => kube::Api::all(client.clone()),
+        };
+        match api.list_metadata(&kube::api::ListParams::default().limit(1)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                return Err(StartError::CrdMissing { kind: K::KIND });
+            }
+            Err(source) => {
+                return Err(StartError::Forbidden { kind: K::KIND, namespace: namespace.cloned(), source });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The namespaces of `WATCH_NAMESPACE` (comma-separated); empty means every namespace.
 pub fn parse_namespaces(value: &str) -> Vec<String> {
     value.split(',').map(str::trim).filter(|ns| !ns.is_empty()).map(str::to_owned).collect()
@@ -93,7 +143,31 @@ fn stream_of(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_missing_crd_is_a_clear_startup_error() {
+        let (client, mut server) = crate::controller::fixtures::client();
+        let check = tokio::spawn(async move { check_crds(&client, &["fleet".to_owned()]).await });
+        let listed = json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": []});
+        server
+            .expect("GET", "/apis/hyperfleet.redhat.com/v1alpha1/namespaces/fleet/sentinelconfigs", listed)
+            .await;
+        let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                               "message": "the server could not find the requested resource", "code": 404});
+        server
+            .expect_answering(
+                "GET",
+                "/apis/hyperfleet.redhat.com/v1alpha1/namespaces/fleet/adapterconfigs",
+                404,
+                not_found,
+            )
+            .await;
+        let err = check.await.unwrap().unwrap_err().to_string();
+        assert!(err.contains("the AdapterConfig CRD is not installed"), "{err}");
+    }
 
     #[tokio::test]
     async fn each_change_reaches_the_controllers_of_its_namespace_only() {
