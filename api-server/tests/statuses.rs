@@ -277,10 +277,11 @@ async fn one_report_can_be_read_patched_forgotten_and_its_history_listed(pool: P
     assert_eq!(patched.body["conditions"].as_array().unwrap().len(), 3, "other conditions kept");
     assert_eq!(api.client.get_cluster(cluster.id).await.unwrap().status.phase, Phase::Failed);
 
-    let history = api.get(&format!("{one}/history?limit=2")).await;
-    assert_eq!(history.body.as_array().unwrap().len(), 2);
+    let history = api.get(&format!("{one}/history?limit=1")).await;
+    assert_eq!(history.body.as_array().unwrap().len(), 1);
     assert_eq!(history.body[0]["conditions"][2]["status"], "False", "newest first");
-    assert_eq!(api.get(&format!("{one}/history")).await.body.as_array().unwrap().len(), 4);
+    // Three identical reports are one change; the patch is the second.
+    assert_eq!(api.get(&format!("{one}/history")).await.body.as_array().unwrap().len(), 2);
 
     assert_eq!(api.send(Method::DELETE, &one, None).await.status, 204);
     api.get(&one).await.problem(404, "HYPERFLEET-NTF-002");
@@ -314,4 +315,27 @@ async fn fleet_gauges_count_phases_and_the_reconciliation_backlog(pool: PgPool) 
     assert_eq!(value("hyperfleet_api_resources_pending_reconciliation{kind=\"Cluster\"}"), "2");
     assert_eq!(value("hyperfleet_api_resources_stuck_reconciliation{kind=\"Cluster\"}"), "1");
     assert_eq!(value("hyperfleet_api_resources_stuck_reconciliation{kind=\"NodePool\"}"), "0");
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn repeated_reports_refresh_the_time_but_the_history_keeps_only_changes(pool: PgPool) {
+    let api = common::start_with(pool, kinds(&["dns"], &[])).await;
+    let cluster = api.cluster("repeats", &[]).await;
+    let one = format!("/clusters/{}/statuses/dns", cluster.id);
+    api.client.put_status(&cluster.href, &done("dns", 1)).await.unwrap().unwrap();
+    let first = api.get(&one).await.body["last_report_time"].clone();
+    for _ in 0..50 {
+        // Copies of one event, each handled: the same report again and again.
+        api.client.put_status(&cluster.href, &done("dns", 1)).await.unwrap().unwrap();
+    }
+    assert_ne!(api.get(&one).await.body["last_report_time"], first, "the report's time is refreshed");
+    assert_eq!(api.get(&format!("{one}/history")).await.body.as_array().unwrap().len(), 1, "one change");
+    let mut changed = done("dns", 1);
+    changed.data = Some(json!({"job": "another"}));
+    api.client.put_status(&cluster.href, &changed).await.unwrap().unwrap();
+    assert_eq!(
+        api.get(&format!("{one}/history")).await.body.as_array().unwrap().len(),
+        2,
+        "a change is kept"
+    );
 }

@@ -31,7 +31,11 @@ impl Store {
             return Ok(decision);
         };
         upsert(&mut tx, at, row).await?;
-        append_history(&mut tx, at, row, self.history_limit).await?;
+        // A repeat (the same generation, conditions and data as the stored report: an adapter
+        // handling a copy of an event) refreshes the report's time, not the history.
+        if !existing.as_ref().is_some_and(|stored| same_report(stored, row)) {
+            append_history(&mut tx, at, row, self.history_limit).await?;
+        }
         settle(&mut tx, at.id, &self.kinds).await?;
         tx.commit().await?;
         Ok(decision)
@@ -132,6 +136,21 @@ async fn upsert(conn: &mut PgConnection, at: Locator, row: &AdapterStatus) -> Re
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Whether `new` says what `stored` said (its times aside).
+fn same_report(stored: &AdapterStatus, new: &AdapterStatus) -> bool {
+    let said = |report: &AdapterStatus| -> Vec<_> {
+        report
+            .conditions
+            .iter()
+            .map(|c| (c.type_.clone(), c.status, c.reason.clone(), c.message.clone()))
+            .collect()
+    };
+    stored.observed_generation == new.observed_generation
+        && said(stored) == said(new)
+        && stored.data == new.data
+        && stored.metadata == new.metadata
 }
 
 async fn append_history(
