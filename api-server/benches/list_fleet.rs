@@ -37,7 +37,7 @@ async fn main() {
     load_fleet(&pool, clusters).await;
     println!("loaded {clusters} clusters in {:.1?}", load.elapsed());
 
-    let client = hyperfleet_testing::api::serve_kinds(pool.clone(), Default::default()).await.client;
+    let client = hyperfleet_testing::api::serve_kinds(pool.clone(), Default::default()).await.unwrap().client;
 
     let cases = [
         ("first page, no filter", ListParams::default()),

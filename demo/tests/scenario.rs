@@ -27,7 +27,8 @@ async fn api(pool: PgPool) -> (Client, String) {
         &["validation", "dns", "placement", "pullsecret", "hypershift"],
         &["validation", "hypershift"],
     )
-    .await;
+    .await
+    .unwrap();
     (served.client, served.base)
 }
 

@@ -65,7 +65,7 @@ async fn reconcile_all(pool: &PgPool) {
 
 async fn run(url: &str, clusters: i64) {
     let pool = database(url, clusters).await;
-    let base = hyperfleet_testing::api::serve_kinds(pool.clone(), Kinds::default()).await.base;
+    let base = hyperfleet_testing::api::serve_kinds(pool.clone(), Kinds::default()).await.unwrap().base;
     let broker =
         hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
     broker.declare(&Subscription::new("bench-clusters", "bench")).await.unwrap();

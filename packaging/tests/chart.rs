@@ -211,7 +211,7 @@ async fn exported_metrics(pool: sqlx::PgPool) -> BTreeSet<String> {
 
 async fn api_metrics(pool: sqlx::PgPool) -> String {
     let hyperfleet_testing::api::ServedApi { base, client } =
-        hyperfleet_testing::api::serve_kinds(pool, Default::default()).await;
+        hyperfleet_testing::api::serve_kinds(pool, Default::default()).await.unwrap();
     client.list_clusters(&Default::default()).await.unwrap();
     reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap()
 }

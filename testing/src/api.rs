@@ -24,23 +24,49 @@ pub struct ServedApi {
     pub client: Client,
 }
 
+/// Why a test API could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// No loopback port could be had.
+    #[error("cannot listen on a loopback port")]
+    Listen(#[source] std::io::Error),
+    /// The typed client could not be built.
+    #[error("cannot build a client for {base}")]
+    Client {
+        /// The server's base URL.
+        base: String,
+        /// The client's error.
+        #[source]
+        source: hyperfleet_api_model::client::ClientError,
+    },
+}
+
 /// Serves `state` until the test's runtime ends.
-pub async fn serve(state: AppState) -> ServedApi {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+pub async fn serve(state: AppState) -> Result<ServedApi, ServeError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(ServeError::Listen)?;
+    let base = format!("http://{}", listener.local_addr().map_err(ServeError::Listen)?);
     let router = app(state, TIMEOUTS).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    ServedApi { client: Client::new(&base).unwrap(), base }
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            eprintln!("the test API server stopped: {err}");
+        }
+    });
+    let client = Client::new(&base).map_err(|source| ServeError::Client { base: base.clone(), source })?;
+    Ok(ServedApi { client, base })
 }
 
 /// Serves the API over `pool` with `kinds`' settings.
-pub async fn serve_kinds(pool: sqlx::PgPool, kinds: Kinds) -> ServedApi {
+pub async fn serve_kinds(pool: sqlx::PgPool, kinds: Kinds) -> Result<ServedApi, ServeError> {
     serve(AppState::new(Store::new(pool, Arc::new(kinds)), STUCK_AFTER)).await
 }
 
 /// Serves the API over `pool` with `clusters` as the required cluster adapters and `nodepools`
 /// as the required node pool adapters.
-pub async fn serve_requiring(pool: sqlx::PgPool, clusters: &[&str], nodepools: &[&str]) -> ServedApi {
+pub async fn serve_requiring(
+    pool: sqlx::PgPool,
+    clusters: &[&str],
+    nodepools: &[&str],
+) -> Result<ServedApi, ServeError> {
     let required = |names: &[&str]| KindSettings {
         required_adapters: names.iter().map(|n| (*n).to_owned()).collect(),
         ..KindSettings::default()

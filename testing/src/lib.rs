@@ -1,7 +1,7 @@
 //! Test support for the workspace's tests and benchmarks, written once: waiting for a condition
 //! ([`eventually`], [`wait_until`]) and, with the `api` feature, the real API served in-process
 //! on an ephemeral loopback port ([`api`]). Dev-only: no shipped binary depends on it.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test support: failing loudly is the point
+#![allow(clippy::panic)] // `eventually` fails the test that waits in vain: panicking is the point
 
 #[cfg(feature = "api")]
 pub mod api;

@@ -69,7 +69,7 @@ pub async fn start_with_auth(pool: PgPool, audience: Option<&str>) -> TestApi {
 }
 
 async fn serve(pool: PgPool, state: AppState) -> TestApi {
-    let served = hyperfleet_testing::api::serve(state).await;
+    let served = hyperfleet_testing::api::serve(state).await.unwrap();
     TestApi { client: served.client, base: served.base, http: reqwest::Client::new(), pool }
 }
 

@@ -20,7 +20,7 @@ pub async fn api(pool: PgPool) -> Client {
 
 /// Serves the API with `adapters` as the required cluster adapters.
 pub async fn api_requiring(pool: PgPool, adapters: &[&str]) -> Client {
-    hyperfleet_testing::api::serve_requiring(pool, adapters, &[]).await.client
+    hyperfleet_testing::api::serve_requiring(pool, adapters, &[]).await.unwrap().client
 }
 
 /// Creates a cluster with `labels`.
