@@ -34,13 +34,12 @@ pub fn job_name(adapter: &str, resource: &Resource) -> String {
     format!("{}-{}-{}", adapter.trim_end_matches('-'), resource.id.simple(), resource.generation)
 }
 
-/// The labels of everything an adapter creates for `resource`.
+/// The labels of everything an adapter creates for `resource`: its ownership labels and the
+/// generation it was made for.
 pub fn labels(adapter: &str, resource: &Resource) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (LABEL_ADAPTER.to_owned(), adapter.to_owned()),
-        (LABEL_RESOURCE_ID.to_owned(), resource.id.to_string()),
-        (LABEL_GENERATION.to_owned(), resource.generation.to_string()),
-    ])
+    let mut labels = super::ownership::Owner { adapter, resource: resource.id }.labels();
+    labels.insert(LABEL_GENERATION.to_owned(), resource.generation.to_string());
+    labels
 }
 
 /// The Job manifest for `resource`, its strings rendered with `context`.

@@ -227,18 +227,22 @@ impl Adapter {
             Some(expression) => expression.evaluate_bool(&variables.bindings())?,
             None => false,
         };
-        if observed.deleting || delete_now {
+        let found = if observed.deleting || delete_now {
             // Only what carries our labels is deleted (a label selection is narrowed to them).
             if let Select::Name(_) = target.select {
                 owner.check(transport.as_ref(), &target, false).await?;
             }
             transport.delete(&target).await?;
+            transport.find(&target).await?
         } else {
-            owner.check(transport.as_ref(), &Target::of(&manifest)?, planned.adopt).await?;
-            transport.apply(&manifest).await?;
+            let own = Target::of(&manifest)?;
+            owner.check(transport.as_ref(), &own, planned.adopt).await?;
+            let applied = transport.apply(&manifest).await?;
             observed.expected += 1;
-        }
-        if let Some(found) = transport.find(&target).await? {
+            // Discovery that names the applied object itself needs no second read.
+            if target == own { Some(applied) } else { transport.find(&target).await? }
+        };
+        if let Some(found) = found {
             observed.resources.insert(planned.name.clone(), found);
         }
         Ok(())
