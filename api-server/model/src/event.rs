@@ -37,11 +37,6 @@ impl ResourceType {
         }
     }
 
-    /// The type of a `kind` as the API writes it.
-    pub fn of_kind(kind: &str) -> Option<Self> {
-        [ResourceType::Clusters, ResourceType::Nodepools].into_iter().find(|t| t.kind() == kind)
-    }
-
     /// The CloudEvent `type` of this type's reconcile events:
     /// `com.redhat.hyperfleet.<kind>.reconcile.v1`.
     pub fn event_type(self) -> String {
@@ -140,12 +135,6 @@ impl ReconcileEventData {
             extra: serde_json::Map::new(),
         }
     }
-
-    /// The same data with `extra` fields added.
-    pub fn with_extra(mut self, extra: serde_json::Map<String, serde_json::Value>) -> Self {
-        self.extra = extra;
-        self
-    }
 }
 
 #[cfg(test)]
@@ -205,7 +194,6 @@ mod tests {
     fn event_types_and_sources() {
         assert_eq!(ResourceType::Nodepools.event_type(), "com.redhat.hyperfleet.nodepool.reconcile.v1");
         assert_eq!(ResourceType::Clusters.event_type(), "com.redhat.hyperfleet.cluster.reconcile.v1");
-        assert_eq!(ResourceType::of_kind("NodePool"), Some(ResourceType::Nodepools));
         assert_eq!(event_source("pools"), "sentinel-operator/pools");
     }
 }

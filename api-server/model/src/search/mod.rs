@@ -143,11 +143,6 @@ impl Expr {
         Self::compare(field, CompareOp::Eq, value)
     }
 
-    /// `field [not] in [values]`; `None` for an empty list, which the language cannot express.
-    pub fn in_list(field: Field, values: Vec<Literal>, negated: bool) -> Option<Self> {
-        (!values.is_empty()).then_some(Expr::In { field, values, negated })
-    }
-
     /// `field is [not] null`.
     pub fn is_null(field: Field, negated: bool) -> Self {
         Expr::IsNull { field, negated }
@@ -166,11 +161,6 @@ impl Expr {
     /// Every term joined with `and`; `None` when there is none.
     pub fn all(terms: impl IntoIterator<Item = Expr>) -> Option<Self> {
         terms.into_iter().reduce(Expr::and)
-    }
-
-    /// Every term joined with `or`; `None` when there is none.
-    pub fn any(terms: impl IntoIterator<Item = Expr>) -> Option<Self> {
-        terms.into_iter().reduce(Expr::or)
     }
 }
 
