@@ -6,7 +6,8 @@ use std::{collections::BTreeMap, sync::LazyLock};
 
 use regex::Regex;
 
-use hyperfleet_api_model::FieldError;
+use hyperfleet_api_model::{FieldError, problem::Constraint};
+use jsonschema::error::ValidationErrorKind;
 
 use crate::kinds::{Kind, KindSettings};
 
@@ -21,11 +22,11 @@ static DNS_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("valid regex")
 });
 
-fn error(field: &str, value: &str, constraint: &str, message: String) -> FieldError {
+fn error(field: &str, value: &str, constraint: Constraint, message: String) -> FieldError {
     FieldError {
         field: field.to_owned(),
         value: Some(value.chars().take(256).collect()),
-        constraint: Some(constraint.to_owned()),
+        constraint: Some(constraint),
         message,
     }
 }
@@ -37,15 +38,20 @@ pub fn name(kind: Kind, name: &str, errors: &mut Vec<FieldError>) {
         errors.push(error(
             "name",
             name,
-            "min_length",
+            Constraint::MinLength,
             format!("must be at least {} characters", len.start()),
         ));
     } else if name.len() > *len.end() {
-        errors.push(error("name", name, "max_length", format!("must be at most {} characters", len.end())));
+        errors.push(error(
+            "name",
+            name,
+            Constraint::MaxLength,
+            format!("must be at most {} characters", len.end()),
+        ));
     } else if !DNS_LABEL.is_match(name) {
         let message =
             "must consist of lower-case letters, digits and '-', and start and end with a letter or digit";
-        errors.push(error("name", name, "pattern", message.into()));
+        errors.push(error("name", name, Constraint::Pattern, message.into()));
     }
 }
 
@@ -54,13 +60,18 @@ pub fn labels(labels: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
     for (key, value) in labels {
         let field = format!("labels.{key}");
         if let Err(message) = label_key(key) {
-            errors.push(error(&field, key, "pattern", format!("invalid label key: {message}")));
+            errors.push(error(&field, key, Constraint::Pattern, format!("invalid label key: {message}")));
         }
         if value.len() > 63 {
-            errors.push(error(&field, value, "max_length", "label values are at most 63 characters".into()));
+            errors.push(error(
+                &field,
+                value,
+                Constraint::MaxLength,
+                "label values are at most 63 characters".into(),
+            ));
         } else if !value.is_empty() && !LABEL_NAME.is_match(value) {
             let message = "label values use letters, digits, '-', '_' and '.', and start and end with a letter or digit";
-            errors.push(error(&field, value, "pattern", message.into()));
+            errors.push(error(&field, value, Constraint::Pattern, message.into()));
         }
     }
 }
@@ -89,12 +100,12 @@ fn label_key(key: &str) -> Result<(), &'static str> {
 /// Checks that `spec` is an object and satisfies the kind's schema, if one is configured.
 pub fn spec(settings: &KindSettings, spec: &serde_json::Value, errors: &mut Vec<FieldError>) {
     let shape = match spec {
-        serde_json::Value::Null => Some(("required", "spec is required")),
+        serde_json::Value::Null => Some((Constraint::Required, "spec is required")),
         serde_json::Value::Object(_) => None,
-        _ => Some(("type", "spec must be a JSON object")),
+        _ => Some((Constraint::Format, "spec must be a JSON object")),
     };
     if let Some((constraint, message)) = shape {
-        let (constraint, message) = (Some(constraint.to_owned()), message.to_owned());
+        let (constraint, message) = (Some(constraint), message.to_owned());
         errors.push(FieldError { field: "spec".into(), value: None, constraint, message });
         return;
     }
@@ -102,7 +113,7 @@ pub fn spec(settings: &KindSettings, spec: &serde_json::Value, errors: &mut Vec<
         errors.push(FieldError {
             field: path,
             value: None,
-            constraint: Some("format".into()),
+            constraint: Some(Constraint::Format),
             message: "strings cannot contain NUL characters (\\u0000)".into(),
         });
         return;
@@ -115,9 +126,25 @@ pub fn spec(settings: &KindSettings, spec: &serde_json::Value, errors: &mut Vec<
         errors.push(FieldError {
             field: format!("spec{}", pointer.replace('/', ".")),
             value: None,
-            constraint: Some("schema".into()),
+            constraint: Some(schema_constraint(failure.kind())),
             message: failure.to_string(),
         });
+    }
+}
+
+/// The reference's constraint name for a JSON Schema keyword that failed.
+fn schema_constraint(kind: &ValidationErrorKind) -> Constraint {
+    use ValidationErrorKind as K;
+    match kind {
+        K::Required { .. } => Constraint::Required,
+        K::Minimum { .. } | K::ExclusiveMinimum { .. } => Constraint::Min,
+        K::Maximum { .. } | K::ExclusiveMaximum { .. } => Constraint::Max,
+        K::MinLength { .. } | K::MinItems { .. } | K::MinProperties { .. } => Constraint::MinLength,
+        K::MaxLength { .. } | K::MaxItems { .. } | K::MaxProperties { .. } => Constraint::MaxLength,
+        K::Pattern { .. } => Constraint::Pattern,
+        K::Enum { .. } | K::Constant { .. } => Constraint::Enum,
+        K::UniqueItems => Constraint::Unique,
+        _ => Constraint::Format,
     }
 }
 
@@ -140,7 +167,7 @@ pub(crate) fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> 
 mod tests {
     use super::*;
 
-    fn name_errors(kind: Kind, n: &str) -> Vec<String> {
+    fn name_errors(kind: Kind, n: &str) -> Vec<Constraint> {
         let mut errors = Vec::new();
         name(kind, n, &mut errors);
         errors.into_iter().filter_map(|e| e.constraint).collect()
@@ -149,12 +176,12 @@ mod tests {
     #[test]
     fn names_follow_dns_label_rules_and_kind_lengths() {
         assert!(name_errors(Kind::Cluster, "prod-eu-1").is_empty());
-        assert_eq!(name_errors(Kind::Cluster, "ab"), ["min_length"]);
-        assert_eq!(name_errors(Kind::Cluster, &"a".repeat(54)), ["max_length"]);
-        assert_eq!(name_errors(Kind::NodePool, "workers-0123456"), ["pattern"; 0]);
-        assert_eq!(name_errors(Kind::NodePool, "workers-01234567"), ["max_length"]);
+        assert_eq!(name_errors(Kind::Cluster, "ab"), [Constraint::MinLength]);
+        assert_eq!(name_errors(Kind::Cluster, &"a".repeat(54)), [Constraint::MaxLength]);
+        assert_eq!(name_errors(Kind::NodePool, "workers-0123456"), [Constraint::Pattern; 0]);
+        assert_eq!(name_errors(Kind::NodePool, "workers-01234567"), [Constraint::MaxLength]);
         for bad in ["Prod", "-abc", "abc-", "a_bc", "ab c", "abç"] {
-            assert_eq!(name_errors(Kind::Cluster, bad), ["pattern"], "{bad}");
+            assert_eq!(name_errors(Kind::Cluster, bad), [Constraint::Pattern], "{bad}");
         }
     }
 
@@ -182,7 +209,7 @@ mod tests {
         }
         let mut errors = Vec::new();
         labels(&BTreeMap::from([("k".to_owned(), "v".repeat(64))]), &mut errors);
-        assert_eq!(errors[0].constraint.as_deref(), Some("max_length"));
+        assert_eq!(errors[0].constraint, Some(Constraint::MaxLength));
     }
 
     #[test]
@@ -198,12 +225,12 @@ mod tests {
         let mut errors = Vec::new();
         spec(&settings, &serde_json::json!({"region": "eu", "nodes": 0}), &mut errors);
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].field, "spec.nodes");
+        assert_eq!((errors[0].field.as_str(), errors[0].constraint), ("spec.nodes", Some(Constraint::Min)));
         errors.clear();
         spec(&settings, &serde_json::json!({"region": "eu", "tags": ["ok", "n\u{0}l"]}), &mut errors);
         assert_eq!(
-            (errors[0].field.as_str(), errors[0].constraint.as_deref()),
-            ("spec.tags.1", Some("format"))
+            (errors[0].field.as_str(), errors[0].constraint),
+            ("spec.tags.1", Some(Constraint::Format))
         );
         errors.clear();
         spec(&settings, &serde_json::json!([1]), &mut errors);

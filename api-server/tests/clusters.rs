@@ -138,7 +138,12 @@ async fn spec_schema_is_enforced_when_configured(pool: PgPool) {
         api.send(Method::POST, "/clusters", Some(json!({"name": "abc", "spec": {"region": "mars"}}))).await;
     let problem = bad.problem(400, "HYPERFLEET-VAL-000");
     assert_eq!(problem["errors"][0]["field"], "spec.region");
-    assert_eq!(problem["errors"][0]["constraint"], "schema");
+    assert_eq!(
+        problem["errors"][0]["constraint"], "enum",
+        "the JSON Schema keyword, named as the reference names it"
+    );
+    let missing = api.send(Method::POST, "/clusters", Some(json!({"name": "abc", "spec": {}}))).await;
+    assert_eq!(missing.problem(400, "HYPERFLEET-VAL-000")["errors"][0]["constraint"], "required");
     let good =
         api.send(Method::POST, "/clusters", Some(json!({"name": "abc", "spec": {"region": "eu"}}))).await;
     assert_eq!(good.status, 201);

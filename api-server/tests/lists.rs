@@ -51,10 +51,20 @@ async fn pages_cover_the_whole_list_exactly_once(pool: PgPool) {
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn bad_paging_and_order_are_rejected_with_the_reason(pool: PgPool) {
     let api = common::start(pool).await;
+    // Out of range: field errors with the reference's constraint names.
+    for (query, field, constraint) in
+        [("page=0", "page", "min"), ("size=0", "size", "min"), ("size=1001", "size", "max")]
+    {
+        let answer = api.get(&format!("/clusters?{query}")).await;
+        let error = answer.problem(400, "HYPERFLEET-VAL-000")["errors"][0].clone();
+        assert_eq!(
+            (error["field"].as_str(), error["constraint"].as_str()),
+            (Some(field), Some(constraint)),
+            "{query}"
+        );
+        assert!(error["message"].as_str().unwrap().contains("must be between 1 and"), "{query}: {error}");
+    }
     for (query, message) in [
-        ("page=0", "page must be between"),
-        ("size=0", "size must be between"),
-        ("size=1001", "size must be between"),
         ("size=ten", "size"),
         ("order=password", "cannot order by 'password'"),
         ("order=name%20up", "invalid order direction"),
@@ -93,6 +103,17 @@ async fn order_by_columns_with_direction(pool: PgPool) {
     assert_eq!(asc.items.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["alpha", "bravo", "charlie"]);
     let desc = api.client.list_clusters(&ordered("generation desc, name desc")).await.unwrap();
     assert_eq!(desc.items.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["charlie", "bravo", "alpha"]);
+    // Every column a resource has, as the reference allows: href orders as its text does.
+    let by_href = api.client.list_clusters(&ordered("href desc")).await.unwrap();
+    let hrefs: Vec<&str> = by_href.items.iter().map(|c| c.href.as_str()).collect();
+    let mut sorted = hrefs.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(hrefs, sorted);
+    for order in ["kind", "deleted_by desc", "owner_id", "phase", "kind asc, href"] {
+        let answer =
+            api.client.list_clusters(&ordered(order)).await.unwrap_or_else(|err| panic!("{order}: {err}"));
+        assert_eq!(answer.items.len(), 3, "{order}");
+    }
 }
 
 async fn fleet(api: &common::TestApi) -> Vec<Resource> {
@@ -159,18 +180,28 @@ async fn every_search_form_selects_the_right_clusters(pool: PgPool) {
 async fn condition_searches_find_what_the_sentinel_asks_for(pool: PgPool) {
     let api = common::start(pool).await;
     let clusters = fleet(&api).await;
-    // Aggregated conditions are written by status reports (a later part); seed them directly here.
+    // Seeded as the aggregation stores them: the condition rows, and Reconciled mirrored on the
+    // resource row. `Probe` gets the same rows without a mirror, so each search below is also run
+    // through the EXISTS form, which must answer the same.
     for (cluster, status, age_minutes) in
         [(&clusters[0], "True", 60), (&clusters[1], "False", 1), (&clusters[2], "False", 30)]
     {
         sqlx::query(
             "insert into resource_conditions (resource_id, type, status, observed_generation, created_time, \
              last_updated_time, last_transition_time) \
-             values ($1, 'Reconciled', $2, 2, now(), now() - make_interval(mins => $3), now())",
+             select $1, t, $2, 2, now(), now() - make_interval(mins => $3), now() from unnest(array['Reconciled', 'Probe']) t",
         )
         .bind(cluster.id)
         .bind(status)
         .bind(age_minutes)
+        .execute(&api.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "update resources r set reconciled_status = c.status, reconciled_time = c.last_updated_time \
+             from resource_conditions c where c.resource_id = r.id and c.type = 'Reconciled' and r.id = $1",
+        )
+        .bind(cluster.id)
         .execute(&api.pool)
         .await
         .unwrap();
@@ -192,9 +223,25 @@ async fn condition_searches_find_what_the_sentinel_asks_for(pool: PgPool) {
             &["west-gold"],
         ),
         ("status.conditions.Reconciled.observed_generation < 2".into(), &[]),
+        ("status.conditions.Reconciled != 'True'".into(), &["east-free", "west-gold"]),
+        ("status.conditions.Reconciled not in ['True']".into(), &["east-free", "west-gold", "west-silver"]),
+        ("status.conditions.Reconciled.last_updated_time is null".into(), &["west-silver"]),
+        (
+            "status.conditions.Reconciled.last_updated_time is not null".into(),
+            &["east-free", "east-gold", "west-gold"],
+        ),
+        (
+            format!(
+                "status.conditions.Reconciled is null or status.conditions.Reconciled = 'False' or \
+                 status.conditions.Reconciled.last_updated_time <= '{ten_minutes_ago}'"
+            ),
+            &["east-free", "east-gold", "west-gold", "west-silver"],
+        ),
     ];
     for (search, expected) in cases {
         assert_eq!(names(&api, &search).await, expected, "{search}");
+        let probe = search.replace("Reconciled", "Probe");
+        assert_eq!(names(&api, &probe).await, expected, "{probe}: the EXISTS form answers the same");
     }
     let full = api.client.get_cluster(clusters[0].id).await.unwrap();
     assert_eq!(full.status.conditions[0].type_, "Reconciled", "conditions are part of the resource");
@@ -319,7 +366,7 @@ async fn status_lists_page_like_every_other_list(pool: PgPool) {
         "a client paging to an empty page stops"
     );
     page("size=abc").await.problem(400, "HYPERFLEET-VAL-005");
-    page("size=0").await.problem(400, "HYPERFLEET-VAL-005");
+    page("size=0").await.problem(400, "HYPERFLEET-VAL-000");
     // The typed client asks for them all at once.
     assert_eq!(api.client.list_statuses(&cluster.href).await.unwrap().items.len(), 6);
 }

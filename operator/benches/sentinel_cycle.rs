@@ -60,6 +60,12 @@ async fn reconcile_all(pool: &PgPool) {
     .execute(pool)
     .await
     .unwrap();
+    // As the API's aggregation does: Reconciled is mirrored on the resource row.
+    sqlx::query("update resources set reconciled_status = 'True', reconciled_time = now()")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("vacuum analyze resources").execute(pool).await.unwrap();
     sqlx::query("analyze resource_conditions").execute(pool).await.unwrap();
 }
 

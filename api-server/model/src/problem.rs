@@ -43,9 +43,54 @@ pub struct FieldError {
     /// The offending value, when it is short enough to echo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    /// The rule that failed: `required`, `min_length`, `max_length`, `pattern`, `format`, `schema`, ...
+    /// The rule that failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub constraint: Option<String>,
+    pub constraint: Option<Constraint>,
     /// Human-readable explanation.
     pub message: String,
+}
+
+/// The kind of rule a field broke: the reference API's enum, so that clients written against it
+/// can branch on it. A type mismatch is `format`; a value outside a range is `min` or `max`,
+/// whichever bound it crossed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Constraint {
+    /// A required field is missing or empty.
+    Required,
+    /// A number below its minimum (or a time before the earliest accepted).
+    Min,
+    /// A number above its maximum (or a time after the latest accepted).
+    Max,
+    /// A string shorter than its minimum length.
+    MinLength,
+    /// A string (or list) longer than its maximum length.
+    MaxLength,
+    /// A string that does not match its pattern.
+    Pattern,
+    /// A value that is not one of the allowed ones.
+    Enum,
+    /// A value of the wrong type or encoding (e.g. not an object, or a NUL character).
+    Format,
+    /// A value that must be unique appears twice.
+    Unique,
+    /// A rule this client does not know (a newer server); kept so the rest of the error decodes.
+    #[serde(other)]
+    Other,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraints_use_the_reference_names_and_unknown_ones_still_decode() {
+        let names =
+            serde_json::to_value([Constraint::MinLength, Constraint::Enum, Constraint::Unique]).unwrap();
+        assert_eq!(names, serde_json::json!(["min_length", "enum", "unique"]));
+        let newer: FieldError =
+            serde_json::from_str(r#"{"field": "x", "constraint": "multiple_of", "message": "m"}"#).unwrap();
+        assert_eq!(newer.constraint, Some(Constraint::Other));
+    }
 }

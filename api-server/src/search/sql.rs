@@ -10,10 +10,21 @@ use super::{CompareOp, Expr, Field, Literal, SearchError};
 
 /// What a field name refers to.
 enum Target<'a> {
-    Column { sql: &'static str, ty: ColumnType },
+    Column {
+        sql: &'static str,
+        ty: ColumnType,
+    },
+    /// A condition field mirrored on the resource row: NULL when the condition is missing.
+    Mirrored {
+        sql: &'static str,
+        ty: ColumnType,
+    },
     Label(&'a str),
     Spec(Vec<String>),
-    Condition { type_: &'a str, sub: ConditionField },
+    Condition {
+        type_: &'a str,
+        sub: ConditionField,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -22,6 +33,8 @@ enum ColumnType {
     Uuid,
     Int,
     Time,
+    /// `True`, `False` or `Unknown`; compared with `=`, `!=` and `in` only.
+    Status,
 }
 
 #[derive(Clone, Copy)]
@@ -51,6 +64,14 @@ const CONDITION_FIELDS: &[(&str, &str, ColumnType)] = &[
     ("created_time", "c.created_time", ColumnType::Time),
     ("last_updated_time", "c.last_updated_time", ColumnType::Time),
     ("last_transition_time", "c.last_transition_time", ColumnType::Time),
+];
+
+/// Condition fields mirrored on `resources` (migration 0003), answered from the row itself so
+/// that an OR over them is index-backed. A missing condition is a NULL column, which compares
+/// and tests exactly as the EXISTS form over `resource_conditions` does.
+const MIRRORED_CONDITION_FIELDS: &[(&str, Option<&str>, &str, ColumnType)] = &[
+    ("Reconciled", None, "r.reconciled_status", ColumnType::Status),
+    ("Reconciled", Some("last_updated_time"), "r.reconciled_time", ColumnType::Time),
 ];
 
 /// Appends the SQL for `expr` (wrapped in parentheses) to `qb`.
@@ -107,6 +128,12 @@ fn resolve(field: &Field) -> Result<Target<'_>, SearchError> {
 
 fn resolve_condition<'a>(field: &Field, rest: &'a str) -> Result<Target<'a>, SearchError> {
     let (type_, sub) = rest.split_once('.').map_or((rest, None), |(t, s)| (t, Some(s)));
+    let sub_name = sub.filter(|s| *s != "status");
+    if let Some(&(.., sql, ty)) =
+        MIRRORED_CONDITION_FIELDS.iter().find(|(t, s, ..)| *t == type_ && *s == sub_name)
+    {
+        return Ok(Target::Mirrored { sql, ty });
+    }
     let pascal = type_.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && type_.chars().all(|c| c.is_ascii_alphanumeric());
     if !pascal {
@@ -155,6 +182,14 @@ fn push_compare(
             qb.push(sql).push(sql_op(op));
             push_typed(qb, field, ty, value)
         }
+        // Two-valued, as EXISTS is: a missing condition compares false, so `not` selects it.
+        Target::Mirrored { sql, ty } => {
+            check_op(field, op, ty)?;
+            qb.push(sql).push(sql_op(op));
+            push_typed(qb, field, ty, value)?;
+            qb.push(" and ").push(sql).push(" is not null");
+            Ok(())
+        }
         Target::Label(key) => push_label_compare(qb, field, key, op, value),
         Target::Spec(path) => push_spec_compare(qb, field, path, op, value),
         Target::Condition { type_, sub } => {
@@ -181,7 +216,9 @@ fn check_op(field: &Field, op: CompareOp, ty: ColumnType) -> Result<(), SearchEr
     let pattern = matches!(op, CompareOp::Like | CompareOp::ILike);
     // Ordering works on every type; on UUIDs too, since UUIDv7 ids sort by creation and
     // `id > '<last id>'` pages through a large list cheaply.
-    if ty == ColumnType::Text || !pattern {
+    if ty == ColumnType::Status {
+        check_equality(field, op)
+    } else if ty == ColumnType::Text || !pattern {
         Ok(())
     } else {
         Err(SearchError::at(field.position, format!("operator not supported on `{}`", field.name)))
@@ -206,6 +243,7 @@ fn push_typed(
         ColumnType::Uuid => qb.push_bind(uuid(field, value)?),
         ColumnType::Int => qb.push_bind(int(field, value)?),
         ColumnType::Time => qb.push_bind(time(field, value)?),
+        ColumnType::Status => qb.push_bind(condition_status(field, value)?),
     };
     Ok(())
 }
@@ -281,7 +319,7 @@ fn push_in(
         qb.push("not ");
     }
     match resolve(field)? {
-        Target::Column { sql, ty } => {
+        Target::Column { sql, ty } | Target::Mirrored { sql, ty } => {
             qb.push("coalesce(").push(sql).push(" = any(");
             push_typed_array(qb, field, ty, values)?;
             qb.push("), false)");
@@ -332,6 +370,7 @@ fn push_typed_array(
         ColumnType::Uuid => qb.push_bind(all(values, |v| uuid(field, v))?),
         ColumnType::Int => qb.push_bind(all(values, |v| int(field, v))?),
         ColumnType::Time => qb.push_bind(all(values, |v| time(field, v))?),
+        ColumnType::Status => qb.push_bind(all(values, |v| condition_status(field, v))?),
     };
     Ok(())
 }
@@ -339,7 +378,7 @@ fn push_typed_array(
 fn push_is_null(qb: &mut QueryBuilder<Postgres>, field: &Field, negated: bool) -> Result<(), SearchError> {
     let not = if negated { "not " } else { "" };
     match resolve(field)? {
-        Target::Column { sql, .. } => {
+        Target::Column { sql, .. } | Target::Mirrored { sql, .. } => {
             qb.push(sql).push(" is ").push(not).push("null");
         }
         Target::Label(key) => {
@@ -353,9 +392,10 @@ fn push_is_null(qb: &mut QueryBuilder<Postgres>, field: &Field, negated: bool) -
             push_condition_open(qb, type_, !negated);
             qb.push("true)");
         }
+        // A field of a missing condition is null, as a missing label is.
         Target::Condition { type_, sub: ConditionField::Column(sql, _) } => {
-            push_condition_open(qb, type_, false);
-            qb.push(sql).push(" is ").push(not).push("null)");
+            push_condition_open(qb, type_, !negated);
+            qb.push(sql).push(" is not null)");
         }
     }
     Ok(())

@@ -36,12 +36,27 @@ fn every_field_family_translates() {
         ),
         ("spec.ha = true", "(r.spec #> $1 = $2::jsonb)"),
         (
-            "status.conditions.Reconciled = 'True'",
+            "status.conditions.AvailableSuccessful = 'True'",
             "(exists (select 1 from resource_conditions c where c.resource_id = r.id and c.type = $1 and c.status = $2))",
         ),
         (
-            "status.conditions.Reconciled.last_updated_time < '2026-01-01T00:00:00Z'",
+            "status.conditions.AvailableSuccessful.last_updated_time < '2026-01-01T00:00:00Z'",
             "(exists (select 1 from resource_conditions c where c.resource_id = r.id and c.type = $1 and c.last_updated_time < $2))",
+        ),
+        (
+            "status.conditions.AvailableSuccessful.reason is null",
+            "(not exists (select 1 from resource_conditions c where c.resource_id = r.id and c.type = $1 and c.reason is not null))",
+        ),
+        // Reconciled is mirrored on the resource row: the due search is one table's OR.
+        (
+            "status.conditions.Reconciled is null or status.conditions.Reconciled.status = 'False' or \
+             status.conditions.Reconciled.last_updated_time <= '2026-01-01T00:00:00Z'",
+            "(((r.reconciled_status is null) or (r.reconciled_status = $1 and r.reconciled_status is not null)) \
+             or (r.reconciled_time <= $2 and r.reconciled_time is not null))",
+        ),
+        (
+            "status.conditions.Reconciled.reason = 'x'",
+            "(exists (select 1 from resource_conditions c where c.resource_id = r.id and c.type = $1 and c.reason = $2))",
         ),
     ];
     for (search, expected) in cases {

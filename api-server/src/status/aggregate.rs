@@ -41,7 +41,12 @@ pub struct Aggregate {
 impl Aggregate {
     /// Whether `Reconciled` is True.
     pub fn reconciled(&self) -> bool {
-        self.conditions.iter().any(|c| c.type_ == RECONCILED && c.status == ConditionStatus::True)
+        self.reconciled_condition().is_some_and(|c| c.status == ConditionStatus::True)
+    }
+
+    /// The `Reconciled` condition, absent when the kind requires no adapter.
+    pub fn reconciled_condition(&self) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == RECONCILED)
     }
 }
 

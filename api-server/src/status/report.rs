@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
 
 use hyperfleet_api_model::{
-    AdapterCondition, AdapterStatus, ConditionStatus, FieldError, status::MANDATORY_CONDITIONS,
-    status::StatusReport,
+    AdapterCondition, AdapterStatus, ConditionStatus, FieldError, problem::Constraint,
+    status::MANDATORY_CONDITIONS, status::StatusReport,
 };
 
 /// How far ahead of the server's clock an `observed_time` may be.
@@ -33,8 +33,8 @@ pub enum Decision {
     Store(AdapterStatus),
 }
 
-fn field_error(field: String, constraint: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field, value: None, constraint: Some(constraint.to_owned()), message: message.into() }
+fn field_error(field: String, constraint: Constraint, message: impl Into<String>) -> FieldError {
+    FieldError { field, value: None, constraint: Some(constraint), message: message.into() }
 }
 
 /// Checks what is wrong with a report regardless of stored state; returns the effective
@@ -44,45 +44,56 @@ pub fn validate_shape(report: &StatusReport, now: DateTime<Utc>) -> Result<DateT
     if !ADAPTER_NAME.is_match(&report.adapter) {
         let message =
             "adapter names are 1-63 lower-case letters, digits and '-', starting and ending alphanumeric";
-        errors.push(field_error("adapter".into(), "pattern", message));
+        errors.push(field_error("adapter".into(), Constraint::Pattern, message));
     }
     if report.observed_generation < 1 {
-        errors.push(field_error("observed_generation".into(), "min", "must be at least 1"));
+        errors.push(field_error("observed_generation".into(), Constraint::Min, "must be at least 1"));
     }
     let observed_time = report.observed_time.unwrap_or(now);
-    if observed_time > now + MAX_CLOCK_AHEAD || observed_time < now - MAX_CLOCK_BEHIND {
+    let bound = if observed_time > now + MAX_CLOCK_AHEAD {
+        Some(Constraint::Max)
+    } else if observed_time < now - MAX_CLOCK_BEHIND {
+        Some(Constraint::Min)
+    } else {
+        None
+    };
+    if let Some(bound) = bound {
         let message =
             format!("must lie within 30 minutes before and 5 minutes after the server time ({now})");
-        errors.push(field_error("observed_time".into(), "range", message));
+        errors.push(field_error("observed_time".into(), bound, message));
     }
     let mut seen = HashSet::new();
     for (i, condition) in report.conditions.iter().enumerate() {
         if !PASCAL_CASE.is_match(&condition.type_) {
             errors.push(field_error(
                 format!("conditions.{i}.type"),
-                "pattern",
+                Constraint::Pattern,
                 "condition types are PascalCase",
             ));
         } else if !seen.insert(condition.type_.as_str()) {
-            errors.push(field_error(format!("conditions.{i}.type"), "unique", "condition type repeated"));
+            errors.push(field_error(
+                format!("conditions.{i}.type"),
+                Constraint::Unique,
+                "condition type repeated",
+            ));
         }
         if condition.reason.as_ref().is_some_and(|r| r.len() > 256) {
             errors.push(field_error(
                 format!("conditions.{i}.reason"),
-                "max_length",
+                Constraint::MaxLength,
                 "at most 256 characters",
             ));
         }
         if condition.message.as_ref().is_some_and(|m| m.len() > 4096) {
             errors.push(field_error(
                 format!("conditions.{i}.message"),
-                "max_length",
+                Constraint::MaxLength,
                 "at most 4096 characters",
             ));
         }
         for (field, text) in [("reason", &condition.reason), ("message", &condition.message)] {
             if text.as_deref().is_some_and(|t| t.contains('\0')) {
-                errors.push(field_error(format!("conditions.{i}.{field}"), "format", NUL_MESSAGE));
+                errors.push(field_error(format!("conditions.{i}.{field}"), Constraint::Format, NUL_MESSAGE));
             }
         }
     }
@@ -101,10 +112,10 @@ fn check_document(field: &str, value: Option<&serde_json::Value>, errors: &mut V
         None | Some(serde_json::Value::Null) => {}
         Some(document @ serde_json::Value::Object(_)) => {
             if let Some(path) = crate::validate::nul_path(document, field) {
-                errors.push(field_error(path, "format", NUL_MESSAGE));
+                errors.push(field_error(path, Constraint::Format, NUL_MESSAGE));
             }
         }
-        Some(_) => errors.push(field_error(field.to_owned(), "type", "must be an object")),
+        Some(_) => errors.push(field_error(field.to_owned(), Constraint::Format, "must be an object")),
     }
 }
 
@@ -135,7 +146,9 @@ pub fn decide(
     let missing: Vec<FieldError> = MANDATORY_CONDITIONS
         .iter()
         .filter(|t| !report.conditions.iter().any(|c| c.type_ == **t))
-        .map(|t| field_error("conditions".into(), "required", format!("condition {t} is mandatory")))
+        .map(|t| {
+            field_error("conditions".into(), Constraint::Required, format!("condition {t} is mandatory"))
+        })
         .collect();
     if !missing.is_empty() {
         return Err(missing);

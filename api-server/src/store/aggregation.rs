@@ -111,12 +111,16 @@ pub(super) async fn recompute(
         .execute(&mut *conn)
         .await?;
     }
+    let reconciled = result.reconciled_condition();
     sqlx::query(
         "update resources set phase = $2, \
-         phase_time = case when phase is distinct from $2 then now() else phase_time end where id = $1",
+         phase_time = case when phase is distinct from $2 then now() else phase_time end, \
+         reconciled_status = $3, reconciled_time = $4 where id = $1",
     )
     .bind(id)
     .bind(result.phase.as_str())
+    .bind(reconciled.map(|c| c.status.as_str()))
+    .bind(reconciled.map(|c| c.last_updated_time))
     .execute(&mut *conn)
     .await?;
     Ok((result, row.owner_id))

@@ -15,6 +15,11 @@ use crate::{
 /// Columns a list can be ordered by, with their SQL.
 const ORDER_COLUMNS: &[(&str, &str)] = &[
     ("id", "r.id"),
+    ("kind", "r.kind"),
+    // A href is the owner's path (if any) then the id, all fixed-width lower-case hex: ordering
+    // by this text orders as the href strings do.
+    ("href", "(coalesce(r.owner_id::text, '') || r.id::text)"),
+    ("owner_id", "r.owner_id"),
     ("name", "r.name"),
     ("generation", "r.generation"),
     ("created_time", "r.created_time"),
@@ -22,6 +27,8 @@ const ORDER_COLUMNS: &[(&str, &str)] = &[
     ("deleted_time", "r.deleted_time"),
     ("created_by", "r.created_by"),
     ("updated_by", "r.updated_by"),
+    ("deleted_by", "r.deleted_by"),
+    ("phase", "r.phase"),
 ];
 
 /// One `column [asc|desc]` term.

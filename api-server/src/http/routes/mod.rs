@@ -16,7 +16,9 @@ use axum::{
 };
 use uuid::Uuid;
 
-use hyperfleet_api_model::{CreateResource, FieldError, ListParams, Page, PatchResource, Resource};
+use hyperfleet_api_model::{
+    CreateResource, FieldError, ListParams, Page, PatchResource, Resource, problem::Constraint,
+};
 
 use self::paths::ResourcePath;
 use super::{
@@ -60,7 +62,7 @@ async fn create(
         errors.push(FieldError {
             field: "kind".into(),
             value: Some(given.chars().take(64).collect()),
-            constraint: Some("enum".into()),
+            constraint: Some(Constraint::Enum),
             message: format!("kind must be '{kind}' on this route"),
         });
     }
@@ -90,16 +92,25 @@ async fn list(
     Ok(Json(Page { items, page, size, total }))
 }
 
-/// `page` and `size` with their defaults, checked: the same for every list.
+/// `page` and `size` with their defaults, checked: the same for every list. Out of range is a
+/// field error (`VAL-000`, `min`/`max`), as the reference answers.
 fn paging(page: Option<u32>, size: Option<u32>) -> Result<(u32, u32), ApiError> {
-    let page = page.unwrap_or(1);
-    if !(1..=MAX_PAGE).contains(&page) {
-        return Err(ApiError::BadQuery(format!("page must be between 1 and {MAX_PAGE}")));
+    let (page, size) = (page.unwrap_or(1), size.unwrap_or(DEFAULT_PAGE_SIZE));
+    let mut errors = Vec::new();
+    for (field, value, max) in [("page", page, MAX_PAGE), ("size", size, MAX_PAGE_SIZE)] {
+        let constraint = match value {
+            0 => Constraint::Min,
+            v if v > max => Constraint::Max,
+            _ => continue,
+        };
+        errors.push(FieldError {
+            field: field.into(),
+            value: Some(value.to_string()),
+            constraint: Some(constraint),
+            message: format!("{field} must be between 1 and {max}"),
+        });
     }
-    let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&size) {
-        return Err(ApiError::BadQuery(format!("size must be between 1 and {MAX_PAGE_SIZE}")));
-    }
+    fail_on(errors)?;
     Ok((page, size))
 }
 

@@ -12,7 +12,8 @@ use axum::{
 use serde::Deserialize;
 
 use hyperfleet_api_model::{
-    AdapterStatus, ForceDelete, Page, PageParams, StatusHistoryEntry, StatusPatch, StatusReport,
+    AdapterStatus, FieldError, ForceDelete, Page, PageParams, StatusHistoryEntry, StatusPatch, StatusReport,
+    problem::Constraint,
 };
 
 use super::paths::{AdapterPath, ResourcePath};
@@ -113,13 +114,20 @@ pub(super) async fn force_delete<P: ResourcePath>(
     AppJson(body): AppJson<ForceDelete>,
 ) -> Result<StatusCode, ApiError> {
     let reason = body.reason.trim();
-    if reason.is_empty() || reason.len() > 1024 {
+    let broken = if reason.is_empty() {
+        Some(Constraint::Required)
+    } else if reason.len() > 1024 {
+        Some(Constraint::MaxLength)
+    } else {
+        None
+    };
+    if let Some(constraint) = broken {
         return Err(ApiError::Validation {
             detail: "invalid fields: reason".into(),
-            errors: vec![hyperfleet_api_model::FieldError {
+            errors: vec![FieldError {
                 field: "reason".into(),
                 value: None,
-                constraint: Some("length".into()),
+                constraint: Some(constraint),
                 message: "a reason of 1 to 1024 characters is required".into(),
             }],
         });
