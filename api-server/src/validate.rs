@@ -11,9 +11,16 @@ use jsonschema::error::ValidationErrorKind;
 
 use crate::kinds::{Kind, KindSettings};
 
+/// A resource name: a DNS label (lengths per kind: [`Kind::name_len`]). Also written into the
+/// OpenAPI document, as every pattern and length here is.
+pub const NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// A label value (empty, or alphanumeric at both ends), at most [`MAX_LABEL_VALUE_LEN`].
+pub const LABEL_VALUE_PATTERN: &str = "^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$";
+/// Longest label value.
+pub const MAX_LABEL_VALUE_LEN: usize = 63;
+
 #[allow(clippy::expect_used)] // constant patterns, checked by the tests
-static DNS_LABEL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("valid regex"));
+static DNS_LABEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(NAME_PATTERN).expect("valid regex"));
 #[allow(clippy::expect_used)]
 static LABEL_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$").expect("valid regex"));
@@ -62,7 +69,7 @@ pub fn labels(labels: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
         if let Err(message) = label_key(key) {
             errors.push(error(&field, key, Constraint::Pattern, format!("invalid label key: {message}")));
         }
-        if value.len() > 63 {
+        if value.len() > MAX_LABEL_VALUE_LEN {
             errors.push(error(
                 &field,
                 value,

@@ -166,7 +166,10 @@ async fn errors_are_problem_json_with_request_id(pool: PgPool) {
 
     api.get("/clusters/not-a-uuid").await.problem(404, "HYPERFLEET-NTF-001");
     api.get("/nothing-here").await.problem(404, "HYPERFLEET-NTF-000");
-    api.send(Method::PUT, "/clusters", None).await.problem(405, "HYPERFLEET-MTH-000");
+    let wrong_method = api.send(Method::PUT, "/clusters", None).await;
+    wrong_method.problem(405, "HYPERFLEET-MTH-000");
+    let allow = wrong_method.headers.get("allow").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(allow.as_deref(), Some("GET,HEAD,POST"), "a 405 says which methods the path serves");
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]

@@ -31,3 +31,19 @@ pub use status::{
 
 /// Base path every route of the API lives under.
 pub const BASE_PATH: &str = "/api/hyperfleet/v1";
+
+/// `GET /api/hyperfleet`: what this API is (the reference API's metadata document).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiMetadata {
+    /// Always `hyperfleet`.
+    pub id: String,
+    /// Always `API`.
+    pub kind: String,
+    /// Always `/api/hyperfleet`.
+    pub href: String,
+    /// The server's version.
+    pub version: String,
+    /// When the server was built (RFC 3339), or `unknown`.
+    pub build_time: String,
+}

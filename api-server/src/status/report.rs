@@ -17,12 +17,21 @@ pub const MAX_CLOCK_AHEAD: Duration = Duration::minutes(5);
 /// How far behind the server's clock an `observed_time` may be.
 pub const MAX_CLOCK_BEHIND: Duration = Duration::minutes(30);
 
+/// An adapter name: 1-63 lower-case alphanumerics and `-`, alphanumeric at both ends.
+pub const ADAPTER_NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+/// A condition type: PascalCase, at most 100 characters.
+pub const CONDITION_TYPE_PATTERN: &str = "^[A-Z][A-Za-z0-9]{0,99}$";
+/// Longest condition reason.
+pub const MAX_REASON_LEN: usize = 256;
+/// Longest condition message.
+pub const MAX_MESSAGE_LEN: usize = 4096;
+
 #[allow(clippy::expect_used)] // constant patterns, exercised by the tests
 static ADAPTER_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$").expect("valid regex"));
+    LazyLock::new(|| Regex::new(ADAPTER_NAME_PATTERN).expect("valid regex"));
 #[allow(clippy::expect_used)]
 static PASCAL_CASE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^[A-Z][A-Za-z0-9]{0,99}$").expect("valid regex"));
+    LazyLock::new(|| Regex::new(CONDITION_TYPE_PATTERN).expect("valid regex"));
 
 /// What happens to a report.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,18 +86,18 @@ pub fn validate_shape(report: &StatusReport, now: DateTime<Utc>) -> Result<DateT
                 "condition type repeated",
             ));
         }
-        if condition.reason.as_ref().is_some_and(|r| r.len() > 256) {
+        if condition.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON_LEN) {
             errors.push(field_error(
                 format!("conditions.{i}.reason"),
                 Constraint::MaxLength,
-                "at most 256 characters",
+                format!("at most {MAX_REASON_LEN} characters"),
             ));
         }
-        if condition.message.as_ref().is_some_and(|m| m.len() > 4096) {
+        if condition.message.as_ref().is_some_and(|m| m.len() > MAX_MESSAGE_LEN) {
             errors.push(field_error(
                 format!("conditions.{i}.message"),
                 Constraint::MaxLength,
-                "at most 4096 characters",
+                format!("at most {MAX_MESSAGE_LEN} characters"),
             ));
         }
         for (field, text) in [("reason", &condition.reason), ("message", &condition.message)] {

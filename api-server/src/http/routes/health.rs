@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use axum::{Json, extract::State, http::StatusCode, http::header, response::IntoResponse};
+use hyperfleet_api_model::ApiMetadata;
 use serde_json::json;
 
 use crate::http::AppState;
@@ -10,16 +11,18 @@ use crate::http::AppState;
 /// How long `/readyz` waits for the database.
 const DB_PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `GET /api/hyperfleet`: what this API is (the reference API's metadata document).
-pub async fn api_metadata() -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "id": "hyperfleet",
-        "kind": "API",
-        "href": "/api/hyperfleet",
-        "version": env!("CARGO_PKG_VERSION"),
+/// What this API is: the reference API's metadata document.
+#[utoipa::path(get, path = "/api/hyperfleet", tag = "meta", operation_id = "get_api_metadata",
+    responses((status = 200, body = ApiMetadata)))]
+pub async fn api_metadata() -> Json<ApiMetadata> {
+    Json(ApiMetadata {
+        id: "hyperfleet".into(),
+        kind: "API".into(),
+        href: "/api/hyperfleet".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
         // Stamped by the image build (`--build-arg`/env at compile time); "unknown" otherwise.
-        "build_time": option_env!("HYPERFLEET_BUILD_TIME").unwrap_or("unknown"),
-    }))
+        build_time: option_env!("HYPERFLEET_BUILD_TIME").unwrap_or("unknown").into(),
+    })
 }
 
 /// `GET /healthz`: the process is up.

@@ -57,6 +57,7 @@ macro_rules! status_routes {
             #[utoipa::path(patch, path = $one, tag = $tag, operation_id = concat!("patch_", $id, "_status"), params($($param)* ("adapter" = String, Path, description = "Adapter name")),
                 request_body = StatusPatch,
                 responses((status = 201, body = AdapterStatus), (status = 204, description = "Discarded"),
+                    (status = 400, body = Problem, content_type = "application/problem+json"),
                     (status = 404, body = Problem, content_type = "application/problem+json")))]
             pub async fn patch_one(state: State<AppState>, path: Path<$adapter>, body: AppJson<StatusPatch>) -> Result<Response, ApiError> {
                 statuses::patch_one(state, path, body).await
@@ -74,6 +75,7 @@ macro_rules! status_routes {
             #[utoipa::path(get, path = $history, tag = $tag, operation_id = concat!("get_", $id, "_status_history"),
                 params($($param)* ("adapter" = String, Path, description = "Adapter name"), HistoryParams),
                 responses((status = 200, body = Vec<StatusHistoryEntry>),
+                    (status = 400, description = "Invalid limit", body = Problem, content_type = "application/problem+json"),
                     (status = 404, body = Problem, content_type = "application/problem+json")))]
             pub async fn history(state: State<AppState>, path: Path<$adapter>, query: AppQuery<HistoryParams>) -> Result<Json<Vec<StatusHistoryEntry>>, ApiError> {
                 statuses::history(state, path, query).await
@@ -82,6 +84,7 @@ macro_rules! status_routes {
             /// Remove a resource stuck in deletion, without waiting for its adapters.
             #[utoipa::path(post, path = $force, tag = $tag, operation_id = concat!("force_delete_", $id), params($($param)*), request_body = ForceDelete,
                 responses((status = 204, description = "Removed"),
+                    (status = 400, description = "Missing or overlong reason", body = Problem, content_type = "application/problem+json"),
                     (status = 404, body = Problem, content_type = "application/problem+json"),
                     (status = 409, description = "Not being deleted", body = Problem, content_type = "application/problem+json")))]
             pub async fn force_delete(state: State<AppState>, path: Path<$resource>, caller: Caller, body: AppJson<ForceDelete>) -> Result<StatusCode, ApiError> {

@@ -27,6 +27,9 @@ use crate::{
     store::Locator,
 };
 
+/// Longest force-delete reason.
+pub const MAX_FORCE_DELETE_REASON_LEN: usize = 1024;
+
 /// `limit` of the history route.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -116,7 +119,7 @@ pub(super) async fn force_delete<P: ResourcePath>(
     let reason = body.reason.trim();
     let broken = if reason.is_empty() {
         Some(Constraint::Required)
-    } else if reason.len() > 1024 {
+    } else if reason.len() > MAX_FORCE_DELETE_REASON_LEN {
         Some(Constraint::MaxLength)
     } else {
         None
@@ -128,7 +131,7 @@ pub(super) async fn force_delete<P: ResourcePath>(
                 field: "reason".into(),
                 value: None,
                 constraint: Some(constraint),
-                message: "a reason of 1 to 1024 characters is required".into(),
+                message: format!("a reason of 1 to {MAX_FORCE_DELETE_REASON_LEN} characters is required"),
             }],
         });
     }

@@ -2,9 +2,13 @@
 //! Served at `/api/hyperfleet/v1/openapi` and committed as `api-server/openapi.yaml`; a test
 //! fails when the committed file drifts from the code.
 
+mod enforced;
+
+use enforced::{CommonResponses, FieldRules};
+
 use utoipa::OpenApi;
 
-use crate::http::routes::{clusters, nodepools, resource_routes, status_routes};
+use crate::http::routes::{clusters, health, nodepools, resource_routes, status_routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,8 +34,18 @@ struct V1;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "HyperFleet API", description = "Clusters, node pools and adapter statuses of a HyperFleet fleet."),
+    info(
+        title = "HyperFleet API",
+        description = "Clusters, node pools and adapter statuses of a HyperFleet fleet.\n\n\
+            Create and update bodies refuse unknown members (a create body's read-only members, such as \
+            `id`, `href` or `created_time`, are accepted and ignored). A method a path does not serve \
+            answers 405 with an `Allow` header listing the methods it does. List routes ignore query \
+            parameters they do not know; a known one with a bad value is a 400.",
+    ),
+    paths(health::api_metadata),
     nest((path = "/api/hyperfleet/v1", api = V1)),
+    modifiers(&FieldRules, &CommonResponses),
+    tags((name = "meta", description = "What this API is")),
 )]
 struct ApiDoc;
 
