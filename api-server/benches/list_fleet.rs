@@ -7,10 +7,9 @@
 
 use std::time::Instant;
 
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use hyperfleet_api::store;
 use hyperfleet_api_model::ListParams;
 
 const REGIONS: [&str; 10] = [
@@ -32,7 +31,7 @@ const ROUNDS: usize = 200;
 async fn main() {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server");
     let clusters: usize = std::env::var("HYPERFLEET_BENCH_CLUSTERS").map_or(100_000, |n| n.parse().unwrap());
-    let pool = fresh_database(&url).await;
+    let pool = hyperfleet_testing::api::fresh_database(&url, "hyperfleet_bench", 10).await.unwrap();
     let load = Instant::now();
     load_fleet(&pool, clusters).await;
     println!("loaded {clusters} clusters in {:.1?}", load.elapsed());
@@ -66,16 +65,6 @@ async fn main() {
         let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
         println!("{name:<32} {total:>8} {:>9.2?} {:>9.2?} {:>9.2?}", at(0.5), at(0.95), at(0.99));
     }
-}
-
-async fn fresh_database(url: &str) -> PgPool {
-    let mut admin = PgConnection::connect(url).await.unwrap();
-    sqlx::query("drop database if exists hyperfleet_bench with (force)").execute(&mut admin).await.unwrap();
-    sqlx::query("create database hyperfleet_bench").execute(&mut admin).await.unwrap();
-    let (server, _) = url.rsplit_once('/').unwrap();
-    let pool = PgPool::connect(&format!("{server}/hyperfleet_bench")).await.unwrap();
-    store::migrate(&pool).await.unwrap();
-    pool
 }
 
 async fn load_fleet(pool: &PgPool, clusters: usize) {

@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 
-use hyperfleet_api::{kinds::Kinds, store};
+use hyperfleet_api::kinds::Kinds;
 use hyperfleet_api_model::{
     client::Client,
     search::{Expr, Field},
@@ -30,15 +30,7 @@ fn rss_mib() -> f64 {
 }
 
 async fn database(url: &str, clusters: i64) -> PgPool {
-    let mut admin = PgConnection::connect(url).await.unwrap();
-    sqlx::query("drop database if exists hyperfleet_sentinel_bench with (force)")
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query("create database hyperfleet_sentinel_bench").execute(&mut admin).await.unwrap();
-    let (server, _) = url.rsplit_once('/').unwrap();
-    let pool = PgPool::connect(&format!("{server}/hyperfleet_sentinel_bench")).await.unwrap();
-    store::migrate(&pool).await.unwrap();
+    let pool = hyperfleet_testing::api::fresh_database(url, "hyperfleet_sentinel_bench", 10).await.unwrap();
     sqlx::query(
         "insert into resources (id, kind, name, spec, labels, created_time, updated_time, created_by, updated_by) \
          select gen_random_uuid(), 'Cluster', 'cluster-' || i, '{}', '{\"region\": \"us-east\"}', now(), now(), 'b', 'b' \

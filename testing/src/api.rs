@@ -77,3 +77,41 @@ pub async fn serve_requiring(
     }
     serve_kinds(pool, kinds).await
 }
+
+/// A benchmark's own database next to `url`'s: dropped if it exists, created and migrated, and a
+/// pool of `connections` over it.
+pub async fn fresh_database(url: &str, name: &str, connections: u32) -> Result<sqlx::PgPool, FreshDbError> {
+    use sqlx::{AssertSqlSafe, Connection};
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        return Err(FreshDbError::Name(name.to_owned()));
+    }
+    let mut admin = sqlx::PgConnection::connect(url).await?;
+    // The name is checked above: lower-case letters and `_` only.
+    let drop = format!("drop database if exists {name} with (force)");
+    sqlx::query(AssertSqlSafe(drop)).execute(&mut admin).await?;
+    sqlx::query(AssertSqlSafe(format!("create database {name}"))).execute(&mut admin).await?;
+    let (server, _) = url.rsplit_once('/').ok_or_else(|| FreshDbError::Url(url.to_owned()))?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .connect(&format!("{server}/{name}"))
+        .await?;
+    hyperfleet_api::store::migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Why a benchmark database could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum FreshDbError {
+    /// The database name is not a plain identifier.
+    #[error("database name {0:?} is not lower-case letters and underscores")]
+    Name(String),
+    /// `DATABASE_URL` has no database part.
+    #[error("DATABASE_URL {0} names no database")]
+    Url(String),
+    /// The server refused.
+    #[error("cannot prepare the database")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("cannot migrate the database")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}

@@ -1,0 +1,331 @@
+//! Benchmark: the API next to PostgreSQL doing the same work, in the same run. For each request
+//! (GET by id, a labelled list page of 100, a status report, a create) it records the statements
+//! the store runs for one request (from sqlx's own query events), drives the in-process API
+//! with `c` concurrent HTTP clients for a while, then has `pgbench` run those statements as one
+//! transaction with `c` clients for as long, and prints both throughputs, their ratio and the
+//! latency percentiles. The API logs its requests as JSON at INFO (into a sink), as deployed.
+//!
+//! Run with `hack/bench.sh --bench api_vs_postgres`. `HYPERFLEET_BENCH_CLUSTERS` (default
+//! 10 000) and `HYPERFLEET_BENCH_SECONDS` (default 10 per run) tune it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod capture;
+mod pgbench;
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use sqlx::PgPool;
+use tracing_subscriber::{filter, prelude::*};
+use uuid::Uuid;
+
+use hyperfleet_api::kinds::{KindSettings, Kinds};
+use pgbench::Args;
+
+/// Throughput and sorted latencies of one run.
+#[derive(Debug)]
+pub struct Sample {
+    per_second: f64,
+    latencies: Vec<Duration>,
+}
+
+impl Sample {
+    fn new(per_second: f64, mut latencies: Vec<Duration>) -> Self {
+        latencies.sort_unstable();
+        Sample { per_second, latencies }
+    }
+
+    fn at(&self, quantile: f64) -> Duration {
+        let last = self.latencies.len().saturating_sub(1);
+        self.latencies.get((last as f64 * quantile) as usize).copied().unwrap_or_default()
+    }
+}
+
+/// What a case must reach to meet the issue's targets.
+#[derive(Clone, Copy)]
+enum Target {
+    /// API throughput at least this fraction of pgbench's.
+    Throughput(f64),
+    /// API p99 at most this multiple of pgbench's.
+    P99Within(f64),
+}
+
+struct Fixture {
+    http: reqwest::Client,
+    base: String,
+    ids: Vec<Uuid>,
+}
+
+impl Fixture {
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}/api/hyperfleet/v1{path}", self.base))
+    }
+
+    fn any_cluster(&self, rng: &mut fastrand::Rng) -> Uuid {
+        self.ids[rng.usize(..self.ids.len())]
+    }
+}
+
+struct Case {
+    name: &'static str,
+    concurrency: usize,
+    target: Target,
+    request: fn(&Fixture, &mut fastrand::Rng) -> reqwest::RequestBuilder,
+    /// pgbench's `\set` lines; `{clusters}` is the fleet size.
+    prelude: &'static str,
+    args: &'static [Args],
+}
+
+const PICK_CLUSTER: &str = "\\set n random(1, {clusters})";
+const CLUSTER_ID: &str = "md5('cluster-' || :n)::uuid";
+const POST_ID: &str = "md5('post-' || :p)::uuid";
+const LABEL: &str = r#"'{"region": "eu-west"}'"#;
+const KIND: &str = "'Cluster'";
+const REPORTED: &str = "jsonb_build_array(\
+    jsonb_build_object('type', 'Applied', 'status', 'True', 'last_transition_time', now()), \
+    jsonb_build_object('type', 'Available', 'status', 'True', 'last_transition_time', now()), \
+    jsonb_build_object('type', 'Health', 'status', 'True', 'last_transition_time', now()))";
+const AGGREGATED_NEW: &str = "jsonb_build_array(\
+    jsonb_build_object('type', 'Reconciled', 'status', 'False', 'reason', 'ReconciledMissingAdapters', \
+      'message', 'not yet available at generation 1', 'observed_generation', 1, 'created_time', now(), \
+      'last_updated_time', now(), 'last_transition_time', now()), \
+    jsonb_build_object('type', 'LastKnownReconciled', 'status', 'False', 'reason', 'NeverReconciled', \
+      'message', 'never reconciled', 'observed_generation', 1, 'created_time', now(), \
+      'last_updated_time', now(), 'last_transition_time', now()))";
+const AGGREGATED_REPORTED: &str = "jsonb_build_array(\
+    jsonb_build_object('type', 'Reconciled', 'status', 'False', 'reason', 'ReconciledMissingAdapters', \
+      'message', 'not yet available at generation 1', 'observed_generation', 1, 'created_time', now(), \
+      'last_updated_time', now(), 'last_transition_time', now()), \
+    jsonb_build_object('type', 'LastKnownReconciled', 'status', 'False', 'reason', 'NeverReconciled', \
+      'message', 'never reconciled', 'observed_generation', 1, 'created_time', now(), \
+      'last_updated_time', now(), 'last_transition_time', now()), \
+    jsonb_build_object('type', 'ValidationSuccessful', 'status', 'True', 'reason', 'AdapterReportedAvailable', \
+      'message', 'available', 'observed_generation', 1, 'created_time', now(), \
+      'last_updated_time', now(), 'last_transition_time', now()))";
+
+fn report() -> serde_json::Value {
+    json!({"adapter": "validation", "observed_generation": 1, "conditions": [
+        {"type": "Applied", "status": "True"}, {"type": "Available", "status": "True"},
+        {"type": "Health", "status": "True"}]})
+}
+
+/// The cases, each with the parameters pgbench gives the store's statements, in the order the
+/// store runs them (BEGIN and COMMIT included).
+fn cases() -> Vec<Case> {
+    let get_one = |f: &Fixture, rng: &mut fastrand::Rng| {
+        f.request(Method::GET, &format!("/clusters/{}", f.any_cluster(rng)))
+    };
+    vec![
+        Case {
+            name: "GET by id",
+            concurrency: 8,
+            target: Target::Throughput(0.5),
+            request: get_one,
+            prelude: PICK_CLUSTER,
+            args: &[&[CLUSTER_ID, KIND, "null"]],
+        },
+        Case {
+            name: "GET by id, p99 at c=1",
+            concurrency: 1,
+            target: Target::P99Within(3.0),
+            request: get_one,
+            prelude: PICK_CLUSTER,
+            args: &[&[CLUSTER_ID, KIND, "null"]],
+        },
+        Case {
+            name: "list: label, size 100",
+            concurrency: 8,
+            target: Target::Throughput(0.8),
+            request: |f, _| f.request(Method::GET, "/clusters?search=labels.region%3D'eu-west'&size=100"),
+            prelude: "",
+            args: &[&[], &[], &[KIND, LABEL], &[KIND, LABEL, "100", "0"], &[]],
+        },
+        Case {
+            name: "status PUT (a repeat)",
+            concurrency: 8,
+            target: Target::Throughput(0.7),
+            request: |f, rng| {
+                let path = format!("/clusters/{}/statuses", f.any_cluster(rng));
+                f.request(Method::PUT, &path).json(&report())
+            },
+            prelude: PICK_CLUSTER,
+            args: &[
+                &[],
+                &[CLUSTER_ID, KIND, "null"],
+                &[CLUSTER_ID],
+                &[CLUSTER_ID, "'validation'", "1", REPORTED, "null", "null", "now()", "now()"],
+                &[CLUSTER_ID],
+                &[CLUSTER_ID],
+                &[CLUSTER_ID],
+                &[CLUSTER_ID, AGGREGATED_REPORTED],
+                &[CLUSTER_ID, "'Reconciling'", "'False'", "now()"],
+                &[],
+            ],
+        },
+        Case {
+            name: "POST a cluster",
+            concurrency: 8,
+            target: Target::Throughput(0.7),
+            request: |f, rng| {
+                let body = json!({"name": format!("post-{}", rng.u64(..)), "spec": {}, "labels": {"region": "eu-west"}});
+                f.request(Method::POST, "/clusters").json(&body)
+            },
+            prelude: "\\set p random(1, 9223372036854775806)",
+            args: &[
+                &[],
+                &[POST_ID, KIND, "'post-' || :p", "null", "'{}'", LABEL, "'bench'"],
+                &[POST_ID],
+                &[POST_ID],
+                &[POST_ID],
+                &[POST_ID, AGGREGATED_NEW],
+                &[POST_ID, "'Pending'", "'False'", "now()"],
+                &[POST_ID, KIND, "null"],
+                &[],
+            ],
+        },
+    ]
+}
+
+#[tokio::main]
+async fn main() {
+    let url =
+        std::env::var("DATABASE_URL").expect("DATABASE_URL must point at PostgreSQL (use hack/bench.sh)");
+    let clusters: usize = std::env::var("HYPERFLEET_BENCH_CLUSTERS").map_or(10_000, |n| n.parse().unwrap());
+    let seconds = std::env::var("HYPERFLEET_BENCH_SECONDS").map_or(10, |n| n.parse().unwrap());
+    let duration = Duration::from_secs(seconds);
+    let statements = capture::Statements::default();
+    let recording = statements.clone();
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::io::sink)
+                .with_filter(filter::LevelFilter::INFO),
+        )
+        .with(statements.recorder().with_filter(filter::dynamic_filter_fn(move |meta, _| {
+            recording.recording() && meta.target() == "sqlx::query"
+        })))
+        .init();
+
+    let pool = hyperfleet_testing::api::fresh_database(&url, "hyperfleet_pgbench", 16).await.unwrap();
+    let ids = seed(&pool, clusters).await;
+    let required = vec!["validation".to_owned(), "dns".to_owned()];
+    let kinds = Kinds {
+        cluster: KindSettings { required_adapters: required, ..KindSettings::default() },
+        ..Kinds::default()
+    };
+    let served = hyperfleet_testing::api::serve_kinds(pool.clone(), kinds).await.unwrap();
+    let fixture = Arc::new(Fixture { http: reqwest::Client::new(), base: served.base, ids });
+    let db_url = format!("{}/hyperfleet_pgbench", url.rsplit_once('/').unwrap().0);
+    let scratch = std::env::temp_dir().join(format!("hyperfleet-pgbench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+
+    println!("{clusters} clusters, {seconds} s per run; the API in-process with JSON request logs at INFO");
+    println!(
+        "{:<24} {:>2} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}  target",
+        "request", "c", "API/s", "PG/s", "ratio", "API p50", "API p99", "PG p50", "PG p99"
+    );
+    for case in cases() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let (answer, captured) = statements.during((case.request)(&fixture, &mut rng).send()).await;
+        let answer = answer.unwrap();
+        assert!(
+            answer.status().is_success(),
+            "{}: {} {}",
+            case.name,
+            answer.status(),
+            answer.text().await.unwrap()
+        );
+        let prelude = case.prelude.replace("{clusters}", &clusters.to_string());
+        let script = pgbench::script(&prelude, &captured, case.args)
+            .unwrap_or_else(|err| panic!("{}: {err}", case.name));
+        let api = drive(&fixture, &case, duration).await;
+        let (dir, db) = (scratch.clone(), db_url.clone());
+        let pg =
+            tokio::task::spawn_blocking(move || pgbench::run(&db, &script, case.concurrency, duration, &dir))
+                .await
+                .unwrap()
+                .unwrap_or_else(|err| panic!("{}: {err}", case.name));
+        print_row(&case, &api, &pg, captured.len());
+    }
+    std::fs::remove_dir_all(&scratch).ok();
+}
+
+/// N clusters with ids pgbench can compute (`md5('cluster-' || n)`), each with a stored
+/// `validation` report that the PUT case repeats.
+async fn seed(pool: &PgPool, clusters: usize) -> Vec<Uuid> {
+    sqlx::query(
+        "insert into resources (id, kind, name, spec, labels, created_time, updated_time, created_by, updated_by) \
+         select md5('cluster-' || n)::uuid, 'Cluster', 'cluster-' || n, '{}', \
+           jsonb_build_object('region', (array['us-east', 'eu-west', 'ap-south', 'sa-east', 'ca-central'])[n % 5 + 1]), \
+           now(), now(), 'bench', 'bench' from generate_series(1, $1) as n",
+    )
+    .bind(i64::try_from(clusters).unwrap())
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into adapter_statuses (resource_id, adapter, observed_generation, conditions, created_time, last_report_time) \
+         select id, 'validation', 1, jsonb_build_array( \
+           jsonb_build_object('type', 'Applied', 'status', 'True', 'last_transition_time', now()), \
+           jsonb_build_object('type', 'Available', 'status', 'True', 'last_transition_time', now()), \
+           jsonb_build_object('type', 'Health', 'status', 'True', 'last_transition_time', now())), now(), now() \
+         from resources",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("vacuum analyze").execute(pool).await.unwrap();
+    sqlx::query_scalar("select id from resources order by name").fetch_all(pool).await.unwrap()
+}
+
+/// `case.concurrency` clients sending `case.request` back to back for `duration`.
+async fn drive(fixture: &Arc<Fixture>, case: &Case, duration: Duration) -> Sample {
+    let deadline = Instant::now() + duration;
+    let mut clients = tokio::task::JoinSet::new();
+    for seed in 0..case.concurrency {
+        let (fixture, request) = (fixture.clone(), case.request);
+        clients.spawn(async move {
+            let mut rng = fastrand::Rng::with_seed(seed as u64 + 100);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let answer = request(&fixture, &mut rng).send().await.unwrap();
+                let status = answer.status();
+                let body = answer.bytes().await.unwrap();
+                assert!(status.is_success() || status == StatusCode::NO_CONTENT, "{status}: {body:?}");
+                latencies.push(started.elapsed());
+            }
+            latencies
+        });
+    }
+    let latencies: Vec<Duration> = clients.join_all().await.into_iter().flatten().collect();
+    Sample::new(latencies.len() as f64 / duration.as_secs_f64(), latencies)
+}
+
+fn print_row(case: &Case, api: &Sample, pg: &Sample, statements: usize) {
+    let ratio = api.per_second / pg.per_second;
+    let verdict = match case.target {
+        Target::Throughput(min) => format!("{} >= {min}x", if ratio >= min { "meets" } else { "MISSES" }),
+        Target::P99Within(max) => {
+            let p99 = api.at(0.99).as_secs_f64() / pg.at(0.99).as_secs_f64();
+            format!("p99 {p99:.1}x: {} <= {max}x", if p99 <= max { "meets" } else { "MISSES" })
+        }
+    };
+    println!(
+        "{:<24} {:>2} {:>9.0} {:>9.0} {:>5.2}x {:>9.2?} {:>9.2?} {:>9.2?} {:>9.2?}  {verdict} ({statements} statements)",
+        case.name,
+        case.concurrency,
+        api.per_second,
+        pg.per_second,
+        ratio,
+        api.at(0.5),
+        api.at(0.99),
+        pg.at(0.5),
+        pg.at(0.99),
+    );
+}
