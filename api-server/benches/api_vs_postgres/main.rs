@@ -114,7 +114,7 @@ fn report() -> serde_json::Value {
 }
 
 /// The cases, each with the parameters pgbench gives the store's statements, in the order the
-/// store runs them (BEGIN and COMMIT included).
+/// store runs them (a transaction's BEGIN and COMMIT included).
 fn cases() -> Vec<Case> {
     let get_one = |f: &Fixture, rng: &mut fastrand::Rng| {
         f.request(Method::GET, &format!("/clusters/{}", f.any_cluster(rng)))
@@ -160,7 +160,6 @@ fn cases() -> Vec<Case> {
                 &[CLUSTER_ID, "'validation'", "1", REPORTED, "null", "null", "now()", "now()"],
                 &[CLUSTER_ID],
                 &[CLUSTER_ID],
-                &[CLUSTER_ID],
                 &[CLUSTER_ID, AGGREGATED_REPORTED],
                 &[CLUSTER_ID, "'Reconciling'", "'False'", "now()"],
                 &[],
@@ -178,8 +177,6 @@ fn cases() -> Vec<Case> {
             args: &[
                 &[],
                 &[POST_ID, KIND, "'post-' || :p", "null", "'{}'", LABEL, "'bench'"],
-                &[POST_ID],
-                &[POST_ID],
                 &[POST_ID],
                 &[POST_ID, AGGREGATED_NEW],
                 &[POST_ID, "'Pending'", "'False'", "now()"],

@@ -18,6 +18,11 @@ pub type Args = &'static [&'static str];
 
 /// Renders the pgbench script of one request: the captured statements with their parameters.
 pub fn script(prelude: &str, captured: &[String], args: &[Args]) -> Result<String, String> {
+    // sqlx logs a transaction's COMMIT but not its BEGIN.
+    let mut captured = captured.to_vec();
+    if captured.last().is_some_and(|last| last == "COMMIT") {
+        captured.insert(0, "BEGIN".into());
+    }
     if captured.len() != args.len() {
         return Err(format!(
             "the store ran {} statements, the pgbench mirror maps {}; update the mirror to:\n{}",

@@ -73,6 +73,17 @@ pub(super) async fn recompute(
     id: Uuid,
     kinds: &Kinds,
 ) -> Result<(Aggregate, Option<Uuid>), StoreError> {
+    recompute_with(conn, id, kinds, None).await
+}
+
+/// [`recompute`] with the resource's reports when the caller holds them already (it just wrote
+/// one, or created the resource), saving their reload.
+pub(super) async fn recompute_with(
+    conn: &mut PgConnection,
+    id: Uuid,
+    kinds: &Kinds,
+    reports: Option<Vec<AdapterStatus>>,
+) -> Result<(Aggregate, Option<Uuid>), StoreError> {
     let row: SubjectRow = sqlx::query_as(concat!(
         "select r.kind, r.owner_id, r.generation, r.updated_time, r.deleted_time is not null as deleting, \
          (select count(*) from resources c where c.owner_id = r.id) as children, ",
@@ -89,14 +100,19 @@ pub(super) async fn recompute(
         deleting: row.deleting,
         children: row.children,
     };
-    let reports = load_reports(conn, id).await?;
+    let reports = match reports {
+        Some(reports) => reports,
+        None => load_reports(conn, id).await?,
+    };
     let required = &kinds.get(kind).required_adapters;
     let result = aggregate(&subject, required, &reports, &row.conditions.0, Utc::now());
     if result.conditions != row.conditions.0 {
-        sqlx::query("delete from resource_conditions where resource_id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        if !row.conditions.0.is_empty() {
+            sqlx::query("delete from resource_conditions where resource_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
         sqlx::query(
             "insert into resource_conditions (resource_id, type, status, reason, message, observed_generation, \
                created_time, last_updated_time, last_transition_time) \
@@ -129,7 +145,17 @@ pub(super) async fn recompute(
 /// Recomputes a locked resource and removes it when its deletion is complete; then does the same
 /// for its parent, which may have been waiting for this last child. Returns whether `id` is gone.
 pub(super) async fn settle(conn: &mut PgConnection, id: Uuid, kinds: &Kinds) -> Result<bool, StoreError> {
-    let (result, owner) = recompute(conn, id, kinds).await?;
+    settle_with(conn, id, kinds, None).await
+}
+
+/// [`settle`] with the resource's reports already in hand (see [`recompute_with`]).
+pub(super) async fn settle_with(
+    conn: &mut PgConnection,
+    id: Uuid,
+    kinds: &Kinds,
+    reports: Option<Vec<AdapterStatus>>,
+) -> Result<bool, StoreError> {
+    let (result, owner) = recompute_with(conn, id, kinds, reports).await?;
     if !result.finalized {
         return Ok(false);
     }

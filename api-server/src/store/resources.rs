@@ -10,7 +10,7 @@ use hyperfleet_api_model::Resource;
 
 use super::{
     Store, StoreError,
-    aggregation::{recompute, settle},
+    aggregation::{recompute, recompute_with, settle},
     row::{ResourceRow, resource_columns},
 };
 use crate::kinds::Kind;
@@ -84,7 +84,8 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|err| name_taken(err, kind, &new.name))?;
-        recompute(&mut tx, id, &self.kinds).await?;
+        // A new resource has no reports yet.
+        recompute_with(&mut tx, id, &self.kinds, Some(Vec::new())).await?;
         let resource = fetch(&mut tx, Locator { kind, id, owner }).await?;
         tx.commit().await?;
         Ok(resource)

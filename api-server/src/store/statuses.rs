@@ -8,7 +8,7 @@ use hyperfleet_api_model::{AdapterStatus, StatusHistoryEntry, StatusReport};
 
 use super::{
     Store, StoreError,
-    aggregation::{load_reports, recompute, settle},
+    aggregation::{load_reports, recompute, settle, settle_with},
     resources::{Locator, lock},
 };
 use crate::status::{Decision, decide};
@@ -24,8 +24,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         // The row lock serialises concurrent reports about one resource, so none is lost.
         let locked = lock(&mut tx, at).await?;
-        let existing = load_reports(&mut tx, at.id).await?.into_iter().find(|r| r.adapter == report.adapter);
-        let decision = decide(report, observed_time, existing.as_ref(), locked.generation)
+        let mut reports = load_reports(&mut tx, at.id).await?;
+        let existing = reports.iter().position(|r| r.adapter == report.adapter);
+        let decision = decide(report, observed_time, existing.map(|i| &reports[i]), locked.generation)
             .map_err(StoreError::Rejected)?;
         let Decision::Store(row) = &decision else {
             return Ok(decision);
@@ -33,10 +34,14 @@ impl Store {
         upsert(&mut tx, at, row).await?;
         // A repeat (the same generation, conditions and data as the stored report: an adapter
         // handling a copy of an event) refreshes the report's time, not the history.
-        if !existing.as_ref().is_some_and(|stored| same_report(stored, row)) {
+        if !existing.is_some_and(|i| same_report(&reports[i], row)) {
             append_history(&mut tx, at, row, self.history_limit).await?;
         }
-        settle(&mut tx, at.id, &self.kinds).await?;
+        match existing {
+            Some(i) => reports[i] = row.clone(),
+            None => reports.push(row.clone()),
+        }
+        settle_with(&mut tx, at.id, &self.kinds, Some(reports)).await?;
         tx.commit().await?;
         Ok(decision)
     }
