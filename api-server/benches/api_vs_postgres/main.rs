@@ -276,6 +276,16 @@ async fn seed(pool: &PgPool, clusters: usize) -> Vec<Uuid> {
     .execute(pool)
     .await
     .unwrap();
+    // And the aggregate those reports made, so that the first report of the run is a repeat too.
+    sqlx::query(
+        "insert into resource_conditions (resource_id, type, status, observed_generation, created_time, \
+           last_updated_time, last_transition_time) \
+         select id, t, 'False', 1, now(), now(), now() from resources, \
+           unnest(array['Reconciled', 'LastKnownReconciled', 'ValidationSuccessful']) as t",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
     sqlx::query("vacuum analyze").execute(pool).await.unwrap();
     sqlx::query_scalar("select id from resources order by name").fetch_all(pool).await.unwrap()
 }
