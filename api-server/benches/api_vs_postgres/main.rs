@@ -194,15 +194,17 @@ async fn main() {
     let clusters: usize = std::env::var("HYPERFLEET_BENCH_CLUSTERS").map_or(10_000, |n| n.parse().unwrap());
     let seconds = std::env::var("HYPERFLEET_BENCH_SECONDS").map_or(10, |n| n.parse().unwrap());
     let duration = Duration::from_secs(seconds);
+    // `HYPERFLEET_BENCH_LOGS=off` leaves the request logs out, to see what they cost;
+    // `HYPERFLEET_BENCH_ONLY=<text>` runs only the cases whose name contains it.
+    let logs = match std::env::var("HYPERFLEET_BENCH_LOGS").as_deref() {
+        Ok("off") => filter::LevelFilter::OFF,
+        _ => filter::LevelFilter::INFO,
+    };
+    let only = std::env::var("HYPERFLEET_BENCH_ONLY").unwrap_or_default();
     let statements = capture::Statements::default();
     let recording = statements.clone();
     tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_writer(std::io::sink)
-                .with_filter(filter::LevelFilter::INFO),
-        )
+        .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::sink).with_filter(logs))
         .with(statements.recorder().with_filter(filter::dynamic_filter_fn(move |meta, _| {
             recording.recording() && meta.target() == "sqlx::query"
         })))
@@ -221,12 +223,14 @@ async fn main() {
     let scratch = std::env::temp_dir().join(format!("hyperfleet-pgbench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
 
-    println!("{clusters} clusters, {seconds} s per run; the API in-process with JSON request logs at INFO");
+    println!(
+        "{clusters} clusters, {seconds} s per run; the API in-process, JSON request logs {logs} (into a sink)"
+    );
     println!(
         "{:<24} {:>2} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}  target",
         "request", "c", "API/s", "PG/s", "ratio", "API p50", "API p99", "PG p50", "PG p99"
     );
-    for case in cases() {
+    for case in cases().into_iter().filter(|case| case.name.contains(&only)) {
         let mut rng = fastrand::Rng::with_seed(7);
         let (answer, captured) = statements.during((case.request)(&fixture, &mut rng).send()).await;
         let answer = answer.unwrap();
