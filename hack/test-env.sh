@@ -5,7 +5,8 @@
 #   hack/test-env.sh run CMD...    up in a temporary DIR, run CMD with DIR/env, down (always)
 # DIR/env exports DATABASE_URL, AMQP_URL, PUBSUB_EMULATOR_HOST (and the RabbitMQ control
 # variables tests use to restart the broker). Missing packages are installed with apt.
-# SERVICES (default "postgres pubsub rabbitmq") chooses what `up` starts.
+# SERVICES (default "postgres pubsub rabbitmq promtool") chooses what `up` starts (promtool,
+# Prometheus' rule checker, is only installed: the alert tests run it).
 set -euo pipefail
 
 die() { echo "test-env: $*" >&2; exit 1; }
@@ -97,17 +98,25 @@ start_pubsub() {
   echo "export PUBSUB_EMULATOR_HOST=127.0.0.1:$port" >>"$dir/env"
 }
 
+install_promtool() {
+  local dir=$1
+  command -v promtool >/dev/null || apt_install prometheus || die "promtool is missing and apt could not install it"
+  echo "export PROMTOOL=$(command -v promtool)" >>"$dir/env"
+  log "promtool is $(promtool --version 2>&1 | head -n1)"
+}
+
 up() {
   local dir=$1
   mkdir -p "$dir" && chmod 755 "$dir" && : >"$dir/env"
   command -v curl >/dev/null || apt_install curl
   local service
-  for service in ${SERVICES:-postgres pubsub rabbitmq}; do
+  for service in ${SERVICES:-postgres pubsub rabbitmq promtool}; do
     case $service in
       postgres) start_postgres "$dir" ;;
       pubsub) start_pubsub "$dir" ;;
       rabbitmq) start_rabbitmq "$dir" ;;
-      *) die "unknown service '$service' (known: postgres pubsub rabbitmq)" ;;
+      promtool) install_promtool "$dir" ;;
+      *) die "unknown service '$service' (known: postgres pubsub rabbitmq promtool)" ;;
     esac
   done
 }

@@ -110,7 +110,7 @@ fn render(handled: &Handled, manifests: &[Value]) -> String {
 }
 
 /// An AdapterConfig document, or just its spec.
-fn load_spec(path: &std::path::Path) -> Result<AdapterConfigSpec, AuthoringError> {
+pub(crate) fn load_spec(path: &std::path::Path) -> Result<AdapterConfigSpec, AuthoringError> {
     let text = read(path)?;
     let value: Value = serde_saphyr::from_str(&text).map_err(|err| content(path, err))?;
     if value.get("kind").is_some() {

@@ -33,6 +33,56 @@ pub enum Command {
     /// Tools for adapter authors.
     #[command(subcommand)]
     Adapter(AdapterCommand),
+    /// An adapter's dead-lettered events: save them to a file, or put them back on its topic.
+    /// The AdapterConfig comes from a file; the broker URL Secret it names is read from an
+    /// environment variable as in `local` mode (Secret `hyperfleet-rabbitmq`, key `url` ->
+    /// `HYPERFLEET_RABBITMQ_URL`).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+/// `dlq` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Move dead-lettered events into a JSON-lines file (appended; one event per line), to read
+    /// them or to replay them later with `replay --from`.
+    Dump(DlqDumpArgs),
+    /// Publish dead-lettered events back onto the adapter's topic (every adapter subscribed to
+    /// it gets them again; handlers drop what is stale), from the queue or from a dump.
+    Replay(DlqReplayArgs),
+}
+
+/// `dlq dump` flags.
+#[derive(Debug, Clone, Args)]
+pub struct DlqDumpArgs {
+    /// The AdapterConfig (a full document, or just its spec).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// The file to append the events to.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// At most this many events.
+    #[arg(long, default_value_t = 1000)]
+    pub max: usize,
+}
+
+/// `dlq replay` flags.
+#[derive(Debug, Clone, Args)]
+pub struct DlqReplayArgs {
+    /// The AdapterConfig (a full document, or just its spec).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Publish the events of this file (a `dump`, or the journal of an interrupted replay)
+    /// instead of taking them from the queue.
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// At most this many events from the queue.
+    #[arg(long, default_value_t = 100)]
+    pub max: usize,
+    /// Where events taken from the queue wait until they are published (default
+    /// `<subscription>-dlq-replay-<time>.jsonl` here; removed when all are published).
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
 }
 
 /// `adapter` subcommands.

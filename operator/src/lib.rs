@@ -11,6 +11,7 @@ pub mod authoring;
 pub mod cel;
 pub mod cli;
 pub mod controller;
+pub mod dlq;
 pub mod leader;
 pub mod local;
 pub mod metrics;

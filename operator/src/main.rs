@@ -7,6 +7,7 @@ use hyperfleet_telemetry::error_chain;
 use hyperfleet_operator::{
     authoring::adapter_test,
     cli::{AdapterCommand, Cli, Command},
+    dlq::dlq,
     local::local,
     run::run,
 };
@@ -29,6 +30,16 @@ async fn main() -> std::process::ExitCode {
             Err(err) => {
                 // For people at a terminal: the error on stderr, plainly.
                 eprintln!("hyperfleet-operator adapter test: {}", error_chain(&err));
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+        Command::Dlq(command) => match dlq(&command).await {
+            Ok(summary) => {
+                print!("{summary}");
+                Ok(())
+            }
+            Err(err) => {
+                eprintln!("hyperfleet-operator dlq: {}", error_chain(&err));
                 return std::process::ExitCode::FAILURE;
             }
         },

@@ -1,10 +1,12 @@
 //! Packaging: how the Helm chart is rendered for checks ([`helm`], through Helm's own Go SDK
 //! from PyPI, no helm binary), and how the OLM bundle is generated from that render and the
-//! samples ([`bundle`]), so chart and bundle cannot drift. `bundlegen` writes `bundle/`.
+//! samples ([`bundle`]), so chart and bundle cannot drift. `bundlegen` writes `bundle/`. The
+//! chart's alert rules are checked and unit-tested with Prometheus' `promtool` ([`promtool`]).
 #![warn(missing_docs)]
 
 pub mod bundle;
 pub mod helm;
+pub mod promtool;
 
 use std::path::PathBuf;
 
@@ -22,6 +24,14 @@ pub enum PackagingError {
         /// `lint` or `render`.
         command: &'static str,
         /// Its stderr (and stdout for lint).
+        message: String,
+    },
+    /// promtool failed or found a problem.
+    #[error("promtool {command}: {message}")]
+    Promtool {
+        /// The subcommand and its arguments.
+        command: String,
+        /// What promtool said.
         message: String,
     },
     /// A file could not be read or written.

@@ -291,6 +291,8 @@ async fn the_dashboard_and_the_alerts_name_metrics_the_code_exports(pool: sqlx::
         "AdapterJobFailures",
         "StuckReconciliation",
         "StuckDeletion",
+        "EventsDeadLettered",
+        "OperatorReconcileFailures",
     ] {
         assert!(rules.contains(expected), "alert {expected} missing");
     }
