@@ -15,11 +15,20 @@ use hyperfleet_operator::{
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = cli.log.init() {
-        eprintln!("hyperfleet-operator: {err}");
-        return std::process::ExitCode::FAILURE;
-    }
-    let result = match cli.command {
+    let telemetry = match cli.log.init("hyperfleet-operator") {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("hyperfleet-operator: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = execute(cli.command).await;
+    telemetry.shutdown();
+    code
+}
+
+async fn execute(command: Command) -> std::process::ExitCode {
+    let result = match command {
         Command::Run(args) => run(args).await.map_err(|err| error_chain(&err)),
         Command::Local(args) => local(args).await.map_err(|err| error_chain(&err)),
         Command::Adapter(AdapterCommand::Test(args)) => match adapter_test(&args).await {

@@ -328,3 +328,27 @@ fn the_images_build_the_binaries_the_chart_runs_as_the_user_it_expects() {
         );
     }
 }
+
+#[test]
+fn tracing_is_off_by_default_and_configures_both_binaries_when_an_endpoint_is_given() {
+    let env_names = |values: Option<&std::path::Path>| -> Vec<Vec<String>> {
+        let objects = helm::render(values).unwrap();
+        helm::of_kind(&objects, "Deployment")
+            .map(|d| {
+                let env = d["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
+                env.iter().map(|e| e["name"].as_str().unwrap().to_owned()).collect()
+            })
+            .collect()
+    };
+    for env in env_names(None) {
+        assert!(!env.iter().any(|n| n.starts_with("OTEL_")), "tracing is off by default: {env:?}");
+    }
+    let production = chart_dir().join("ci/production-values.yaml");
+    let deployments = env_names(Some(&production));
+    assert_eq!(deployments.len(), 2);
+    for env in deployments {
+        for name in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"] {
+            assert!(env.iter().any(|n| n == name), "{name} missing from {env:?}");
+        }
+    }
+}

@@ -1,10 +1,14 @@
 //! What every HyperFleet binary (`hyperfleet-api`, `hyperfleet-operator`) wires the same way:
-//! `tracing` with an `EnvFilter`, JSON or text lines on stderr; one way of rendering a
+//! `tracing` with an `EnvFilter`, JSON or text lines on stderr, OpenTelemetry traces when the
+//! `OTEL_*` variables ask for them ([`traces`]); one way of rendering a
 //! `prometheus-client` registry for `/metrics`; errors with their causes for logs; and the
 //! shutdown signals (Ctrl-C, SIGTERM).
 #![warn(missing_docs)]
 
+pub mod traces;
+
 use clap::ValueEnum;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use prometheus_client::registry::Registry;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -32,20 +36,62 @@ pub struct LogArgs {
 }
 
 impl LogArgs {
-    /// Installs the global subscriber as the flags say.
-    pub fn init(&self) -> Result<(), String> {
-        init(self.log_format, &self.log_level)
+    /// Installs the global subscriber as the flags say, exporting traces when the `OTEL_*`
+    /// variables name a collector. Keep the returned [`Telemetry`] and shut it down on exit.
+    pub fn init(&self, service: &'static str) -> Result<Telemetry, String> {
+        init(self.log_format, &self.log_level, service, traces::Export::from_env())
     }
 }
 
-/// Installs the global subscriber. `RUST_LOG`, when set and valid, wins over `filter`.
-pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
+/// What [`init`] set up; [`Telemetry::shutdown`] sends the spans still buffered.
+#[derive(Debug)]
+#[must_use = "shut it down on exit, or the last spans are lost"]
+pub struct Telemetry {
+    traces: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans are exported.
+    pub fn tracing(&self) -> bool {
+        self.traces.is_some()
+    }
+
+    /// Sends what is buffered now (tests; a process about to be killed).
+    pub fn flush(&self) {
+        if let Some(provider) = &self.traces
+            && let Err(err) = provider.force_flush()
+        {
+            tracing::warn!(error = %err, "cannot send the buffered spans");
+        }
+    }
+
+    /// Sends what is buffered and stops exporting.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.traces
+            && let Err(err) = provider.shutdown()
+        {
+            eprintln!("cannot send the last spans: {err}");
+        }
+    }
+}
+
+/// Installs the global subscriber. `RUST_LOG`, when set and valid, wins over `filter`; with
+/// `export`, spans also go to that OTLP collector as `service`.
+pub fn init(
+    format: LogFormat,
+    filter: &str,
+    service: &'static str,
+    export: Option<traces::Export>,
+) -> Result<Telemetry, String> {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|env| EnvFilter::try_new(env).ok())
         .map_or_else(|| EnvFilter::try_new(filter), Ok)
         .map_err(|err| format!("invalid log filter '{filter}': {err}"))?;
-    let registry = tracing_subscriber::registry().with(filter);
+    traces::install_propagator();
+    let provider = export.map(|export| export.provider(service)).transpose()?;
+    let otel = provider.as_ref().map(|provider| traces::layer(provider, service));
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = match format {
         LogFormat::Json => registry.with(fmt::layer().json().with_writer(std::io::stderr)).try_init(),
         LogFormat::Text => {
@@ -54,7 +100,8 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
             registry.with(fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)).try_init()
         }
     };
-    result.map_err(|err| err.to_string())
+    result.map_err(|err| err.to_string())?;
+    Ok(Telemetry { traces: provider })
 }
 
 /// An error with its sources, `: `-joined, for logs and error details; a cause whose text is

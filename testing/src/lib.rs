@@ -1,10 +1,13 @@
 //! Test support for the workspace's tests and benchmarks, written once: waiting for a condition
 //! ([`eventually`], [`wait_until`]) and, with the `api` feature, the real API served in-process
-//! on an ephemeral loopback port ([`api`]). Dev-only: no shipped binary depends on it.
+//! on an ephemeral loopback port ([`api`]), and with `otlp` an OpenTelemetry trace receiver
+//! ([`otlp`]). Dev-only: no shipped binary depends on it.
 #![allow(clippy::panic)] // `eventually` fails the test that waits in vain: panicking is the point
 
 #[cfg(feature = "api")]
 pub mod api;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 
 use std::time::Duration;
 

@@ -225,12 +225,30 @@ impl Client {
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in trace_context() {
+            request = request.header(name, value);
+        }
         match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
         }
     }
+}
+
+/// The calling span's W3C trace context (`traceparent`, `tracestate`), through the globally
+/// installed propagator; empty when nothing is traced.
+fn trace_context() -> std::collections::HashMap<String, String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let mut carrier = std::collections::HashMap::new();
+    let context = tracing::Span::current().context();
+    if context.span().span_context().is_valid() {
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&context, &mut carrier)
+        });
+    }
+    carrier
 }
 
 /// A resource `href` relative to the base path (hrefs carry the base path).

@@ -81,6 +81,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    tracing::Span::current().record("http.route", path.as_str());
     let started = Instant::now();
     let response = next.run(request).await;
     let code = response.status().as_u16();

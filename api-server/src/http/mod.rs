@@ -122,7 +122,8 @@ async fn run_to_completion(
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    match tokio::spawn(next.run(request)).await {
+    // The task carries the request's span, so the handler's logs and spans stay inside it.
+    match tokio::spawn(tracing::Instrument::in_current_span(next.run(request))).await {
         Ok(response) => response,
         Err(err) => {
             tracing::error!(error = %err, "request handler failed");
@@ -133,7 +134,21 @@ async fn run_to_completion(
 
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        // Known once routed: `metrics::track` records it.
+        http.route = tracing::field::Empty,
+        request_id,
+        trace_id = tracing::field::Empty,
+    );
+    // An incoming `traceparent` (an adapter reporting, a traced client) is this span's parent.
+    hyperfleet_telemetry::traces::continue_from(
+        &span,
+        &hyperfleet_telemetry::traces::Headers(request.headers()),
+    );
+    span
 }
 
 /// Serves `app` until `shutdown` resolves, then drains in-flight requests.

@@ -15,6 +15,7 @@ use crate::status::{Decision, decide};
 
 impl Store {
     /// Applies one adapter report. Returns the decision: the stored row, or why it was discarded.
+    #[tracing::instrument(name = "store.put_status", skip_all, fields(id = %at.id, adapter = %report.adapter, generation = report.observed_generation))]
     pub async fn put_status(
         &self,
         at: Locator,

@@ -11,6 +11,7 @@ use tokio::{
     task::{JoinHandle, JoinSet},
 };
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::{
     BrokerError, Delivery, Handler, Outcome, Subscription, event, metrics::BrokerMetrics, metrics::ErrorType,
@@ -163,8 +164,11 @@ async fn dispatch(
             return Outcome::Reject;
         }
     };
+    let span = consume_span(&event, subscription, attempt);
     let started = Instant::now();
-    let outcome = match AssertUnwindSafe(handler.handle(Delivery { event, attempt })).catch_unwind().await {
+    let handled =
+        AssertUnwindSafe(handler.handle(Delivery { event, attempt })).catch_unwind().instrument(span);
+    let outcome = match handled.await {
         Ok(outcome) => outcome,
         Err(_) => {
             tracing::error!(subscription = %subscription.name, attempt, "handler panicked; will retry");
@@ -174,6 +178,25 @@ async fn dispatch(
     };
     metrics.consumed(&subscription.name, outcome, started.elapsed());
     outcome
+}
+
+/// The span a delivery is handled in: a child of the publisher's span when the event carries
+/// W3C trace context (the CloudEvents distributed-tracing extension), so one trace crosses the
+/// broker whichever broker it is.
+fn consume_span(event: &cloudevents::Event, subscription: &Subscription, attempt: u32) -> tracing::Span {
+    let span = tracing::info_span!(
+        "broker.consume",
+        subscription = %subscription.name,
+        event_id = %cloudevents::AttributesReader::id(event),
+        attempt,
+        trace_id = tracing::field::Empty,
+    );
+    let context: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), event.extension(name)?.to_string())))
+        .collect();
+    hyperfleet_telemetry::traces::continue_from(&span, &hyperfleet_telemetry::traces::Map(&context));
+    span
 }
 
 /// Final fate of a delivery given the handler's outcome and the delivery limit.

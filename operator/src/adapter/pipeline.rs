@@ -81,6 +81,11 @@ impl Adapter {
 
     /// Handles the event with data `event`. A resource that goes away while it is handled
     /// (the API answers 404) is done, not a failure.
+    #[tracing::instrument(
+        name = "adapter.handle",
+        skip_all,
+        fields(adapter = %self.plan.adapter, resource_id = %event.resource_id, generation = event.generation)
+    )]
     pub async fn handle(&self, event: &ReconcileEventData) -> Result<Handled, HandleError> {
         match self.handle_present(event).await {
             Err(HandleError::Api(err)) if err.is_not_found() => Ok(Handled::Gone),

@@ -24,15 +24,19 @@ pub fn reconcile_event(
     now: DateTime<Utc>,
 ) -> Result<Event, EventError> {
     let json = serde_json::to_value(data).map_err(EventError::Data)?;
-    EventBuilderV10::new()
+    let mut builder = EventBuilderV10::new()
         .id(uuid::Uuid::now_v7().to_string())
         .source(event_source(sentinel))
         .ty(data.resource_type.event_type())
         .subject(data.resource_id.to_string())
         .time(now)
-        .data("application/json", json)
-        .build()
-        .map_err(EventError::Build)
+        .data("application/json", json);
+    // The CloudEvents distributed-tracing extension: `traceparent` (and `tracestate`) of the
+    // span publishing it, so the adapter's handling continues the same trace.
+    for (name, value) in hyperfleet_telemetry::traces::current_context() {
+        builder = builder.extension(&name, value);
+    }
+    builder.build().map_err(EventError::Build)
 }
 
 #[cfg(test)]

@@ -181,6 +181,19 @@ impl Sentinel {
         Ok(())
     }
 
+    /// Each published event starts its own trace: the provisioning step it announces.
+    #[tracing::instrument(
+        name = "sentinel.publish",
+        parent = None,
+        skip_all,
+        fields(
+            sentinel = %self.settings.name,
+            resource_id = %resource.id,
+            generation = resource.generation,
+            reason = reason.as_str(),
+            trace_id = tracing::field::Empty,
+        )
+    )]
     async fn publish(
         &self,
         resource: &Resource,
@@ -188,6 +201,7 @@ impl Sentinel {
         reason: Reason,
         now: DateTime<Utc>,
     ) -> Result<(), PublishError> {
+        hyperfleet_telemetry::traces::record_trace_id(&tracing::Span::current());
         let mut data = ReconcileEventData::new(resource, self.settings.resource_type, reason);
         if let Some(json) = json.filter(|_| !self.settings.rules.data.is_empty()) {
             data.extra = custom_data(&self.settings.rules.data, json, reason).map_err(PublishError::Data)?;

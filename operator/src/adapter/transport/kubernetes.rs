@@ -105,6 +105,7 @@ fn name_of(target: &Target) -> Result<&str, TransportError> {
 
 #[async_trait]
 impl ObjectTransport for Kubernetes {
+    #[tracing::instrument(name = "kube.create", skip_all)]
     async fn create(&self, manifest: &Value) -> Result<(Value, bool), TransportError> {
         let target = Target::of(manifest)?;
         let api = self.api(&target).await?;
@@ -118,6 +119,7 @@ impl ObjectTransport for Kubernetes {
         }
     }
 
+    #[tracing::instrument(name = "kube.apply", skip_all)]
     async fn apply(&self, manifest: &Value) -> Result<Value, TransportError> {
         let target = Target::of(manifest)?;
         let api = self.api(&target).await?;
@@ -129,6 +131,7 @@ impl ObjectTransport for Kubernetes {
         to_value(&applied)
     }
 
+    #[tracing::instrument(name = "kube.find", skip_all)]
     async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError> {
         let api = self.api(target).await?;
         match &target.select {
@@ -144,6 +147,7 @@ impl ObjectTransport for Kubernetes {
         }
     }
 
+    #[tracing::instrument(name = "kube.delete", skip_all)]
     async fn delete(&self, target: &Target) -> Result<bool, TransportError> {
         let api = self.api(target).await?;
         let params = DeleteParams::background();
@@ -164,6 +168,7 @@ impl ObjectTransport for Kubernetes {
         }
     }
 
+    #[tracing::instrument(name = "kube.warnings", skip_all)]
     async fn warnings(&self, target: &Target) -> Result<Vec<String>, TransportError> {
         let (Some(namespace), Select::Name(name)) = (&target.namespace, &target.select) else {
             return Ok(Vec::new());
