@@ -85,6 +85,7 @@ pub struct ListQuery {
 
 impl Store {
     /// One page of resources plus the total count of matches.
+    #[tracing::instrument(name = "store.list", skip_all, fields(kind = %query.kind, page = query.page, size = query.size))]
     pub async fn list(&self, query: &ListQuery) -> Result<(Vec<Resource>, i64), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;

@@ -57,6 +57,7 @@ pub enum DeleteMode {
 
 impl Store {
     /// Inserts a resource; node pools need a live parent cluster.
+    #[tracing::instrument(name = "store.create", skip_all, fields(kind = %kind))]
     pub async fn create(
         &self,
         kind: Kind,
@@ -98,6 +99,7 @@ impl Store {
     }
 
     /// Replaces spec and/or labels; bumps `generation` only when something actually changed.
+    #[tracing::instrument(name = "store.patch", skip_all, fields(kind = %at.kind, id = %at.id))]
     pub async fn patch(&self, at: Locator, changes: Changes, actor: &str) -> Result<Resource, StoreError> {
         let mut tx = self.pool.begin().await?;
         let current = lock_live(&mut tx, at).await?;
@@ -122,6 +124,7 @@ impl Store {
     }
 
     /// Starts deletion. Idempotent: deleting a resource already being deleted returns it as is.
+    #[tracing::instrument(name = "store.delete", skip_all, fields(kind = %at.kind, id = %at.id, ?mode))]
     pub async fn delete(&self, at: Locator, mode: DeleteMode, actor: &str) -> Result<Resource, StoreError> {
         let mut tx = self.pool.begin().await?;
         if lock(&mut tx, at).await?.deleting {

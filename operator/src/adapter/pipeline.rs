@@ -119,6 +119,7 @@ impl Adapter {
     }
 
     /// The first precondition or dependency that does not hold (none apply while deleting).
+    #[tracing::instrument(name = "adapter.preconditions", skip_all)]
     fn unmet(
         &self,
         variables: &Variables,
@@ -141,6 +142,7 @@ impl Adapter {
     }
 
     /// Creates (or, while deleting, deletes) the Job and resources; reports what exists after.
+    #[tracing::instrument(name = "adapter.act", skip_all, fields(deleting = resource.deleted_time.is_some()))]
     async fn act(&self, resource: &Resource, variables: &Variables) -> Result<Verdict, HandleError> {
         let deleting = resource.deleted_time.is_some();
         let context = variables.context();
