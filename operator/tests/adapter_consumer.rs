@@ -29,8 +29,8 @@ use hyperfleet_operator::{
     tasks::{TaskHealth, TaskRegistry},
 };
 
-fn spec(topic: &str) -> AdapterConfigSpec {
-    serde_saphyr::from_str(&format!(
+fn spec(topic: &str) -> String {
+    format!(
         r#"
 adapterType: dns
 resourceType: clusters
@@ -39,8 +39,7 @@ broker: {{type: memory, topic: {topic}}}
 maxDeliveries: 3
 jobTemplate: {{namespace: jobs, image: "example/dns:latest"}}
 "#
-    ))
-    .unwrap()
+    )
 }
 
 /// Waits up to 30 s: the Pub/Sub emulator can take seconds to create a subscription when the
@@ -52,15 +51,9 @@ async fn eventually<F: FnMut() -> Fut, Fut: Future<Output = bool>>(what: &str, c
 async fn events_become_reports_and_poison_is_dead_lettered(pool: PgPool, broker: Arc<dyn Broker>) {
     let client = common::api_requiring(pool, &["dns"]).await;
     let topic = format!("adapter-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-    let plan = AdapterPlan::compile(&spec(&topic)).unwrap();
     let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run };
-    let adapter = Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test");
-    let runner = AdapterRunner::new(adapter, broker.clone(), AdapterMetrics::default());
-    let mut tasks: TaskRegistry<String, AdapterProgress> = TaskRegistry::new(Duration::from_secs(5));
-    let key = "test/dns".to_owned();
-    tasks.ensure(&key, 1, |context| runner.run(context)).await;
-    eventually("the subscription", async || tasks.health(&key) == Some(TaskHealth::Running)).await;
+    let adapter = common::adapter(&spec(&topic), &client, &dry_run);
+    let (mut tasks, key) = common::run_adapter(adapter, broker.clone()).await;
 
     let body = CreateResource {
         kind: None,
@@ -171,7 +164,8 @@ async fn events_that_fail_as_reports_degrade_the_adapter_with_the_error_and_its_
     let broker =
         hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
     let topic = "forbidden-jobs";
-    let plan = AdapterPlan::compile(&spec(topic)).unwrap();
+    let parsed: AdapterConfigSpec = serde_saphyr::from_str(&spec(topic)).unwrap();
+    let plan = AdapterPlan::compile(&parsed).unwrap();
     let refusing: Arc<dyn ObjectTransport> =
         Arc::new(ForbiddenJobs(DryRun::new(Duration::ZERO, JobOutcome::Succeed)));
     let transports = Transports { kubernetes: refusing.clone(), dry_run: refusing };

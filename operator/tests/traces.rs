@@ -14,30 +14,24 @@ use sqlx::PgPool;
 
 use hyperfleet_api_model::ConditionStatus;
 use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
-use hyperfleet_crds::v1alpha1::{AdapterConfigSpec, ResourceType};
+use hyperfleet_crds::v1alpha1::ResourceType;
 use hyperfleet_operator::{
-    adapter::{
-        Adapter, AdapterPlan, AdapterProgress, AdapterRunner, Transports,
-        metrics::AdapterMetrics,
-        transport::dry_run::{DryRun, JobOutcome},
-    },
+    adapter::transport::dry_run::{DryRun, JobOutcome},
     sentinel::{Sentinel, SentinelSettings, decision::Backoff, rules::CustomRules},
-    tasks::{TaskHealth, TaskRegistry},
 };
 use hyperfleet_testing::otlp::{ReceivedSpan, Receiver};
 
-fn adapter_spec(topic: &str) -> AdapterConfigSpec {
-    serde_saphyr::from_str(&format!(
+fn adapter_spec(topic: &str) -> String {
+    // The runner is handed the RabbitMQ broker; the spec's broker type is not used here.
+    format!(
         r#"
 adapterType: dns
 resourceType: clusters
 hyperfleetAPI: {{url: "http://api.test"}}
-# The runner is handed the RabbitMQ broker below; the spec's broker type is not used here.
 broker: {{type: memory, topic: {topic}}}
 jobTemplate: {{namespace: jobs, image: "example/dns:latest"}}
 "#
-    ))
-    .unwrap()
+    )
 }
 
 fn one(spans: &[ReceivedSpan], name: &str, trace: &str) -> ReceivedSpan {
@@ -67,18 +61,9 @@ async fn one_trace_follows_an_event_from_the_sentinel_publish_to_the_stored_repo
     let client = common::api_requiring(pool, &["dns"]).await;
     let topic = format!("traced-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
 
-    let plan = AdapterPlan::compile(&adapter_spec(&topic)).unwrap();
     let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run };
-    let adapter = Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test");
-    let runner = AdapterRunner::new(adapter, broker.clone(), AdapterMetrics::default());
-    let mut tasks: TaskRegistry<String, AdapterProgress> = TaskRegistry::new(Duration::from_secs(5));
-    let key = "test/dns".to_owned();
-    tasks.ensure(&key, 1, |context| runner.run(context)).await;
-    hyperfleet_testing::wait_until("the adapter consumes", Duration::from_secs(30), async || {
-        tasks.health(&key) == Some(TaskHealth::Running)
-    })
-    .await;
+    let adapter = common::adapter(&adapter_spec(&topic), &client, &dry_run);
+    let (mut tasks, _) = common::run_adapter(adapter, broker.clone()).await;
 
     let cluster = common::cluster(&client, "traced", &[]).await;
     let settings = SentinelSettings {

@@ -62,3 +62,15 @@ pub fn repo_root() -> PathBuf {
 pub fn chart_dir() -> PathBuf {
     repo_root().join("charts/hyperfleet")
 }
+
+/// Every PromQL query of the chart's Grafana dashboard (`files/dashboard.json`).
+pub fn dashboard_queries() -> Result<Vec<String>, PackagingError> {
+    let path = chart_dir().join("files/dashboard.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|source| PackagingError::Io { path: path.clone(), source })?;
+    let parse = |message: String| PackagingError::Parse { what: path.display().to_string(), message };
+    let dashboard: serde_json::Value = serde_json::from_str(&text).map_err(|err| parse(err.to_string()))?;
+    let panels = dashboard["panels"].as_array().ok_or_else(|| parse("no panels".into()))?;
+    let targets = panels.iter().flat_map(|p| p["targets"].as_array().into_iter().flatten());
+    Ok(targets.filter_map(|t| t["expr"].as_str().map(str::to_owned)).collect())
+}

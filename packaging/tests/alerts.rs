@@ -76,16 +76,7 @@ fn every_alert_is_tested_both_ways_and_has_its_annotations_and_runbook() {
 
 #[test]
 fn every_dashboard_query_parses() {
-    let dashboard: Value =
-        serde_json::from_str(&std::fs::read_to_string(chart_dir().join("files/dashboard.json")).unwrap())
-            .unwrap();
-    let exprs: Vec<&str> = dashboard["panels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["targets"].as_array().unwrap())
-        .map(|t| t["expr"].as_str().unwrap())
-        .collect();
+    let exprs = hyperfleet_packaging::dashboard_queries().unwrap();
     assert!(!exprs.is_empty());
     // As recording rules, so that promtool parses each one.
     let rules: Vec<Value> = exprs

@@ -268,16 +268,7 @@ fn named_metrics(text: &str) -> BTreeSet<String> {
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn the_dashboard_and_the_alerts_name_metrics_the_code_exports(pool: sqlx::PgPool) {
     let exported = exported_metrics(pool).await;
-    let dashboard: Value =
-        serde_json::from_str(&std::fs::read_to_string(chart_dir().join("files/dashboard.json")).unwrap())
-            .unwrap();
-    let exprs: Vec<&str> = dashboard["panels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["targets"].as_array().unwrap())
-        .map(|t| t["expr"].as_str().unwrap())
-        .collect();
+    let exprs = hyperfleet_packaging::dashboard_queries().unwrap();
     assert!(!exprs.is_empty());
     let production = chart_dir().join("ci/production-values.yaml");
     let objects = helm::render(Some(&production)).unwrap();

@@ -10,8 +10,15 @@ use hyperfleet_api_model::{
     ConditionStatus, CreateResource, ReconcileEventData, ReconcileReason, ReportedCondition, Resource,
     ResourceType, StatusReport, client::Client,
 };
+use hyperfleet_broker::Broker;
 use hyperfleet_crds::v1alpha1::AdapterConfigSpec;
-use hyperfleet_operator::adapter::{Adapter, AdapterPlan, Handled, Transports, transport::dry_run::DryRun};
+use hyperfleet_operator::{
+    adapter::{
+        Adapter, AdapterPlan, AdapterProgress, AdapterRunner, Handled, Transports, metrics::AdapterMetrics,
+        transport::dry_run::DryRun,
+    },
+    tasks::{TaskHealth, TaskRegistry},
+};
 
 /// Serves the API with `dns` as the one required cluster adapter; returns a client for it.
 pub async fn api(pool: PgPool) -> Client {
@@ -64,6 +71,23 @@ pub fn adapter(yaml: &str, client: &Client, dry_run: &Arc<DryRun>) -> Adapter {
     let plan = AdapterPlan::compile(&spec).unwrap();
     let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
     Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test")
+}
+
+/// Runs `adapter` as the task `test/dns` consuming from `broker`, once it consumes.
+pub async fn run_adapter(
+    adapter: Adapter,
+    broker: Arc<dyn Broker>,
+) -> (TaskRegistry<String, AdapterProgress>, String) {
+    let runner = AdapterRunner::new(adapter, broker, AdapterMetrics::default());
+    let mut tasks = TaskRegistry::new(std::time::Duration::from_secs(5));
+    let key = "test/dns".to_owned();
+    tasks.ensure(&key, 1, |context| runner.run(context)).await;
+    // Up to 30 s: the Pub/Sub emulator can take seconds to create a subscription.
+    hyperfleet_testing::wait_until("the adapter consumes", std::time::Duration::from_secs(30), async || {
+        tasks.health(&key) == Some(TaskHealth::Running)
+    })
+    .await;
+    (tasks, key)
 }
 
 /// Creates the cluster `prod` with `spec`.
