@@ -85,8 +85,8 @@ pub fn current_context() -> HashMap<String, String> {
 }
 
 /// Makes `span` a child of the context `carrier` holds (`traceparent`, `tracestate`), if any,
-/// and records its trace id into the span's `trace_id` field (when it declares one) so that log
-/// lines inside it name their trace.
+/// and records its trace and span ids into the span's `trace_id` and `span_id` fields (when it
+/// declares them) so that log lines inside it name their trace.
 pub fn continue_from(span: &tracing::Span, carrier: &dyn Extractor) {
     if carrier.get("traceparent").is_some() {
         let parent = opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(carrier));
@@ -97,12 +97,14 @@ pub fn continue_from(span: &tracing::Span, carrier: &dyn Extractor) {
     record_trace_id(span);
 }
 
-/// Records `span`'s trace id into its `trace_id` field (declared `tracing::field::Empty`).
+/// Records `span`'s trace and span ids into its `trace_id` and `span_id` fields (declared
+/// `tracing::field::Empty`), so every log line inside it names them.
 pub fn record_trace_id(span: &tracing::Span) {
     let context = span.context();
     let span_context = context.span().span_context().clone();
     if span_context.is_valid() {
         span.record("trace_id", span_context.trace_id().to_string());
+        span.record("span_id", span_context.span_id().to_string());
     }
 }
 

@@ -142,6 +142,7 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         http.route = tracing::field::Empty,
         request_id,
         trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
     );
     // An incoming `traceparent` (an adapter reporting, a traced client) is this span's parent.
     hyperfleet_telemetry::traces::continue_from(

@@ -190,6 +190,7 @@ fn consume_span(event: &cloudevents::Event, subscription: &Subscription, attempt
         event_id = %cloudevents::AttributesReader::id(event),
         attempt,
         trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
     );
     let context: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
         .into_iter()

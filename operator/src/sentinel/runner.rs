@@ -192,6 +192,7 @@ impl Sentinel {
             generation = resource.generation,
             reason = reason.as_str(),
             trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
         )
     )]
     async fn publish(
