@@ -1,9 +1,12 @@
 //! The dry-run transport: objects live in memory. Applied objects exist at once; a Job runs for
 //! a configurable time and then completes (or fails, when told to), so `local` mode shows the
-//! whole lifecycle without a cluster, and `adapter test` can print what would be applied.
+//! whole lifecycle without a cluster, and `adapter test` can print what would be applied. As
+//! on a real API server, a finished Job with `ttlSecondsAfterFinished` is removed once that has
+//! passed, so a long `local` run holds only what a cluster would; the record of what was
+//! applied keeps the most recent [`MAX_RECORDED`].
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, VecDeque},
     sync::{Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
@@ -33,13 +36,16 @@ struct Stored {
 
 type Key = (String, String, Option<String>, String); // apiVersion, kind, namespace, name
 
+/// Applied manifests [`DryRun::recorded`] keeps (the oldest go first).
+pub const MAX_RECORDED: usize = 1000;
+
 /// In-memory objects with simulated Job progress.
 #[derive(Debug)]
 pub struct DryRun {
     objects: Mutex<BTreeMap<Key, Stored>>,
     job_duration: Duration,
     job_outcome: JobOutcome,
-    creates: Mutex<Vec<Value>>,
+    creates: Mutex<VecDeque<Value>>,
 }
 
 impl DryRun {
@@ -48,9 +54,10 @@ impl DryRun {
         Self { objects: Mutex::default(), job_duration, job_outcome, creates: Mutex::default() }
     }
 
-    /// Every object created or applied so far, in order (what `adapter test` prints).
+    /// The objects created or applied, in order, the last [`MAX_RECORDED`] (what `adapter test`
+    /// prints).
     pub fn recorded(&self) -> Vec<Value> {
-        self.creates.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.creates.lock().unwrap_or_else(PoisonError::into_inner).iter().cloned().collect()
     }
 
     fn key(manifest: &Value) -> Result<Key, TransportError> {
@@ -92,12 +99,30 @@ impl DryRun {
         let stored = Stored { object: manifest.clone(), created };
         let observed = self.observe(&stored);
         objects.insert(key, stored);
-        self.creates.lock().unwrap_or_else(PoisonError::into_inner).push(manifest.clone());
+        let mut creates = self.creates.lock().unwrap_or_else(PoisonError::into_inner);
+        if creates.len() == MAX_RECORDED {
+            creates.pop_front();
+        }
+        creates.push_back(manifest.clone());
         Ok((observed, true))
     }
 
+    /// The live objects, after removing the finished Jobs whose TTL has passed.
     fn objects(&self) -> MutexGuard<'_, BTreeMap<Key, Stored>> {
-        self.objects.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        objects.retain(|_, stored| !self.expired(stored));
+        objects
+    }
+
+    /// A Job finished (by its simulated duration) longer ago than its `ttlSecondsAfterFinished`.
+    fn expired(&self, stored: &Stored) -> bool {
+        let ttl = stored.object.pointer("/spec/ttlSecondsAfterFinished").and_then(Value::as_u64);
+        match (stored.object["kind"].as_str(), ttl) {
+            (Some("Job"), Some(ttl)) if !matches!(self.job_outcome, JobOutcome::Refuse(_)) => {
+                stored.created.elapsed() >= self.job_duration + Duration::from_secs(ttl)
+            }
+            _ => false,
+        }
     }
 
     fn matching(&self, target: &Target) -> Vec<Key> {
@@ -148,5 +173,47 @@ impl ObjectTransport for DryRun {
             }
             _ => Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str, ttl: Option<u64>) -> Value {
+        let mut job = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "jobs"}, "spec": {}});
+        if let Some(ttl) = ttl {
+            job["spec"]["ttlSecondsAfterFinished"] = ttl.into();
+        }
+        job
+    }
+
+    #[tokio::test]
+    async fn finished_jobs_go_after_their_ttl_as_on_a_cluster() {
+        let dry_run = DryRun::new(Duration::ZERO, JobOutcome::Succeed);
+        dry_run.create(&job("short-lived", Some(0))).await.unwrap();
+        dry_run.create(&job("kept", None)).await.unwrap();
+        let running = DryRun::new(Duration::from_secs(3600), JobOutcome::Succeed);
+        running.create(&job("running", Some(0))).await.unwrap();
+        let find = |name: &str| Target::of(&job(name, None)).unwrap();
+        assert!(dry_run.find(&find("short-lived")).await.unwrap().is_none(), "finished, TTL 0: removed");
+        assert!(dry_run.find(&find("kept")).await.unwrap().is_some(), "no TTL: kept");
+        assert!(
+            running.find(&find("running")).await.unwrap().is_some(),
+            "a running Job's TTL has not started"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_record_keeps_the_most_recent_objects() {
+        let dry_run = DryRun::new(Duration::from_secs(3600), JobOutcome::Succeed);
+        for n in 0..MAX_RECORDED + 5 {
+            dry_run.apply(&job(&format!("job-{n}"), None)).await.unwrap();
+        }
+        let recorded = dry_run.recorded();
+        assert_eq!(recorded.len(), MAX_RECORDED);
+        assert_eq!(recorded[0]["metadata"]["name"], "job-5");
+        assert_eq!(recorded[MAX_RECORDED - 1]["metadata"]["name"], format!("job-{}", MAX_RECORDED + 4));
     }
 }
