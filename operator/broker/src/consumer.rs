@@ -113,6 +113,15 @@ pub struct Consumer {
 }
 
 impl Consumer {
+    /// Resolves if the consumer's task ends by itself (it runs until [`Consumer::close`]),
+    /// saying why. Cancel-safe: waiting and giving up leaves the consumer as it was.
+    pub async fn ended(&mut self) -> String {
+        match (&mut self.task).await {
+            Ok(()) => format!("the consumer of {} stopped", self.subscription),
+            Err(err) => format!("the consumer of {} failed: {err}", self.subscription),
+        }
+    }
+
     /// Starts consuming `subscription`: `session` is the backend's loop around [`Pump::run`],
     /// spawned as this consumer's task and told to stop through the token.
     pub(crate) fn start<F, Fut>(
@@ -205,5 +214,35 @@ fn settle(outcome: Outcome, attempt: u32, subscription: &Subscription) -> Outcom
     match outcome {
         Outcome::Retry if attempt >= subscription.max_deliveries => Outcome::Reject,
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consumer(session_ends: bool) -> Consumer {
+        let handler: Arc<dyn Handler> = Arc::new(|_: Delivery| async { Outcome::Ack });
+        Consumer::start(
+            Subscription::new("t", "dns"),
+            handler,
+            BrokerMetrics::default(),
+            move |_pump, cancel| async move {
+                if !session_ends {
+                    cancel.cancelled().await;
+                }
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_consumer_whose_session_ends_says_so_and_a_live_one_does_not() {
+        let mut dead = consumer(true);
+        assert_eq!(dead.ended().await, "the consumer of dns stopped");
+        let mut live = consumer(false);
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(50), live.ended()).await;
+        assert!(waited.is_err(), "a running consumer has not ended");
+        // Waiting was cancel-safe: the consumer still closes normally.
+        live.close().await;
     }
 }

@@ -106,7 +106,7 @@ impl AdapterRunner {
         };
         let handler = Arc::new(handler);
         let mut failures = 0u32;
-        let consumer = loop {
+        let mut consumer = loop {
             match self.broker.subscribe(subscription.clone(), handler.clone()).await {
                 Ok(consumer) => break consumer,
                 Err(err) => {
@@ -126,9 +126,16 @@ impl AdapterRunner {
         };
         tracing::info!(adapter = %plan.adapter, topic = %subscription.topic, subscription = %subscription.name, "adapter consuming");
         context.report(TaskHealth::Running);
-        context.cancel.cancelled().await;
-        // Waits for the events in flight.
-        consumer.close().await;
+        tokio::select! {
+            // Waits for the events in flight.
+            () = context.cancel.cancelled() => consumer.close().await,
+            // Nothing consumes any more: say so (the CR goes Ready=False) and end, so that the
+            // next reconcile starts the adapter again.
+            why = consumer.ended() => {
+                tracing::error!(adapter = %plan.adapter, reason = %why, "the adapter stopped consuming");
+                context.report(TaskHealth::Failed(why));
+            }
+        }
     }
 }
 

@@ -211,7 +211,11 @@ async fn supervised<K: fmt::Display, P>(key: K, context: TaskContext<P>, task: i
         return;
     }
     let reason = match result {
-        Ok(()) => "the task ended unexpectedly".to_owned(),
+        // A task that reported why it gives up keeps its reason.
+        Ok(()) => match &*context.health.borrow() {
+            TaskHealth::Failed(reason) => reason.clone(),
+            _ => "the task ended unexpectedly".to_owned(),
+        },
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()

@@ -82,6 +82,16 @@ async fn a_task_that_ends_or_panics_is_failed_and_restarted_by_ensure() {
         .await;
     settle().await;
     assert_eq!(tasks.health(&panicky), Some(TaskHealth::Failed("the task panicked: boom".into())));
+
+    // A task that says why it gives up (an adapter whose consumer died) keeps its reason.
+    let gave_up = "ns/gave-up".to_owned();
+    tasks
+        .ensure(&gave_up, 1, |context: TaskContext| async move {
+            context.report(TaskHealth::Failed("the consumer of dns stopped".into()));
+        })
+        .await;
+    settle().await;
+    assert_eq!(tasks.health(&gave_up), Some(TaskHealth::Failed("the consumer of dns stopped".into())));
 }
 
 #[tokio::test]
