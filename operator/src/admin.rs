@@ -1,12 +1,13 @@
 //! The admin server, on its own port in every mode: `/livez` (the process serves), `/readyz`
-//! (start-up finished: clients built, in `run` mode the lease manager running, and every
-//! connected broker answering its health check), `/metrics` (everything in [`OperatorMetrics`]).
+//! (start-up finished: clients built, in `run` mode the CRDs checked and the lease manager
+//! running; the leader's watches synced; every connected broker answering its health check),
+//! `/metrics` (everything in [`OperatorMetrics`]).
 
 use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
 };
 
@@ -23,10 +24,54 @@ const BROKER_HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 pub struct AdminState {
     /// The metrics to render.
     pub metrics: Arc<OperatorMetrics>,
-    /// Set once start-up is done.
-    pub ready: Arc<AtomicBool>,
+    /// Start-up and watch sync.
+    pub readiness: Arc<Readiness>,
     /// The brokers whose health readiness includes.
     pub brokers: Arc<BrokerPool>,
+}
+
+/// What `/readyz` waits for besides the brokers: start-up, and every watch this replica runs
+/// having listed its objects once (only the Lease holder watches; a replica waiting for the
+/// Lease is ready to take over once started).
+#[derive(Debug, Default)]
+pub struct Readiness {
+    started: AtomicBool,
+    unsynced: AtomicUsize,
+}
+
+impl Readiness {
+    /// Start-up is done.
+    pub fn started(&self) {
+        self.started.store(true, Ordering::Relaxed);
+    }
+
+    /// A watch that has not synced yet; dropping the guard (synced, or the watch stopped)
+    /// counts it off.
+    pub fn watch_starting(self: &Arc<Self>) -> Unsynced {
+        self.unsynced.fetch_add(1, Ordering::Relaxed);
+        Unsynced(self.clone())
+    }
+
+    /// Why the replica is not ready, if it is not.
+    pub(crate) fn waiting_for(&self) -> Option<&'static str> {
+        if !self.started.load(Ordering::Relaxed) {
+            Some("starting")
+        } else if self.unsynced.load(Ordering::Relaxed) > 0 {
+            Some("watches syncing")
+        } else {
+            None
+        }
+    }
+}
+
+/// One watch not yet synced (see [`Readiness::watch_starting`]).
+#[derive(Debug)]
+pub struct Unsynced(Arc<Readiness>);
+
+impl Drop for Unsynced {
+    fn drop(&mut self) {
+        self.0.unsynced.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The admin routes.
@@ -39,8 +84,8 @@ pub fn router(state: AdminState) -> Router {
 }
 
 async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
-    if !state.ready.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "starting".into());
+    if let Some(waiting) = state.readiness.waiting_for() {
+        return (StatusCode::SERVICE_UNAVAILABLE, waiting.into());
     }
     let unhealthy = state.brokers.unhealthy(BROKER_HEALTH_TIMEOUT).await;
     if unhealthy.is_empty() {
@@ -90,11 +135,20 @@ mod tests {
         let brokers = Arc::new(BrokerPool::new(BrokerMetrics::default()));
         let state = AdminState {
             metrics: Arc::new(OperatorMetrics::new()),
-            ready: Arc::new(AtomicBool::new(false)),
+            readiness: Arc::default(),
             brokers: brokers.clone(),
         };
         assert_eq!(readyz(State(state.clone())).await.0, StatusCode::SERVICE_UNAVAILABLE);
-        state.ready.store(true, Ordering::Relaxed);
+        state.readiness.started();
+        let watch = state.readiness.watch_starting();
+        let second = state.readiness.watch_starting();
+        assert_eq!(
+            readyz(State(state.clone())).await,
+            (StatusCode::SERVICE_UNAVAILABLE, "watches syncing".into())
+        );
+        drop(watch);
+        assert_eq!(readyz(State(state.clone())).await.0, StatusCode::SERVICE_UNAVAILABLE, "one watch left");
+        drop(second);
         let memory = BrokerConfig::Memory {};
         brokers
             .insert(

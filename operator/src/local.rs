@@ -8,7 +8,7 @@ use std::{
     collections::{HashMap, hash_map::DefaultHasher},
     hash::{Hash as _, Hasher as _},
     path::{Path, PathBuf},
-    sync::{Arc, atomic::AtomicBool},
+    sync::Arc,
 };
 
 use serde_json::Value;
@@ -102,8 +102,10 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
     let (workloads, mut changes) = Workloads::new(resources);
     let shutdown = CancellationToken::new();
     let listener = admin::bind(args.admin_addr).await.map_err(LocalError::Admin)?;
-    let admin_state =
-        AdminState { metrics, ready: Arc::new(AtomicBool::new(true)), brokers: workloads.brokers() };
+    // No start-up to wait for and nothing watched: ready at once.
+    let readiness = Arc::new(admin::Readiness::default());
+    readiness.started();
+    let admin_state = AdminState { metrics, readiness, brokers: workloads.brokers() };
     let admin = async {
         let result = admin::serve(listener, admin_state, shutdown.clone()).await;
         shutdown.cancel();

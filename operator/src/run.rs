@@ -2,10 +2,7 @@
 //! server, the Lease, and, while leading, the controllers; everything under one shutdown token,
 //! every future awaited here (nothing fire-and-forget), tasks stopped before exit.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::Arc;
 
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::{Mutex, watch};
@@ -64,17 +61,18 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let identity = args.identity.clone().unwrap_or_else(hostname);
     let reporter =
         Reporter { controller: hyperfleet_crds::FIELD_MANAGER.into(), instance: Some(identity.clone()) };
+    let readiness = Arc::new(admin::Readiness::default());
     let context = Arc::new(Context {
         client: client.clone(),
         recorder: Recorder::new(client.clone(), reporter),
         workloads: workloads.clone(),
         metrics: metrics.reconcile.clone(),
         status_interval: args.status_interval,
+        readiness: readiness.clone(),
     });
     let shutdown = CancellationToken::new();
-    let ready = Arc::new(AtomicBool::new(false));
     let listener = admin::bind(args.admin_addr).await.map_err(RunError::Admin)?;
-    let admin_state = AdminState { metrics, ready: ready.clone(), brokers: workloads.brokers() };
+    let admin_state = AdminState { metrics, readiness: readiness.clone(), brokers: workloads.brokers() };
     let admin = admin::serve(listener, admin_state, shutdown.clone());
 
     let namespaces = watched::parse_namespaces(&args.namespace);
@@ -87,7 +85,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         let changes = (sentinel_changes.clone(), adapter_changes.clone());
         async move { watched::controllers(context, &namespaces, changes, stop).await }
     };
-    ready.store(true, Ordering::Relaxed);
+    readiness.started();
     let signal = async {
         hyperfleet_telemetry::shutdown_signal().await;
         tracing::info!("shutting down: stopping the controllers and every task");

@@ -125,7 +125,19 @@ pub async fn run<K: Managed>(
     let objects = reflector::reflector(writer, watcher(api, watcher::Config::default()))
         .touched_objects()
         .default_backoff();
-    drive(context, objects, reader, changes, shutdown).await;
+    // Not ready until the watch has listed everything once; a stopped watch counts off too.
+    let unsynced = context.readiness.watch_starting();
+    let synced = reader.clone();
+    let sync = async move {
+        if synced.wait_until_ready().await.is_ok() {
+            drop(unsynced);
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = drive(context, objects, reader, changes, shutdown) => {}
+        () = sync => {}
+    }
 }
 
 /// The controller loop over a stream of touched objects and the store that mirrors them.

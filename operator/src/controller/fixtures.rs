@@ -152,6 +152,7 @@ pub fn context() -> (Arc<Context>, ApiServer) {
         workloads: Arc::new(workloads),
         metrics: metrics.reconcile.clone(),
         status_interval: Duration::from_secs(30),
+        readiness: Arc::default(),
     };
     (Arc::new(context), server)
 }

@@ -34,6 +34,8 @@ pub struct Context {
     pub metrics: ReconcileMetrics,
     /// How often a healthy object's status figures are refreshed.
     pub status_interval: Duration,
+    /// Where watches report that they have synced (`/readyz`).
+    pub readiness: Arc<crate::admin::Readiness>,
 }
 
 impl std::fmt::Debug for Context {

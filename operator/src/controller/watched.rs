@@ -148,6 +148,35 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn the_replica_is_ready_only_once_its_watch_has_listed_everything() {
+        let (context, mut server) = crate::controller::fixtures::context();
+        context.readiness.started();
+        let stop = CancellationToken::new();
+        let watch = tokio::spawn(driver::run::<SentinelConfig>(
+            context.clone(),
+            Some("fleet"),
+            futures::stream::pending(),
+            stop.clone(),
+        ));
+        let path = "/apis/hyperfleet.redhat.com/v1alpha1/namespaces/fleet/sentinelconfigs";
+        let listed = json!({"apiVersion": "hyperfleet.redhat.com/v1alpha1", "kind": "SentinelConfigList",
+                            "metadata": {"resourceVersion": "7"}, "items": []});
+        let readiness = context.readiness.clone();
+        server
+            .expect_typed("GET", path, |_| {
+                assert_eq!(readiness.waiting_for(), Some("watches syncing"), "not ready before the list");
+                (200, listed)
+            })
+            .await;
+        hyperfleet_testing::wait_until("the watch synced", std::time::Duration::from_secs(5), async || {
+            context.readiness.waiting_for().is_none()
+        })
+        .await;
+        stop.cancel();
+        watch.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn a_missing_crd_is_a_clear_startup_error() {
         let (client, mut server) = crate::controller::fixtures::client();
         let check = tokio::spawn(async move { check_crds(&client, &["fleet".to_owned()]).await });
