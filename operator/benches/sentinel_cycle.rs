@@ -75,6 +75,7 @@ async fn run(url: &str, clusters: i64) {
         poll_interval: Duration::from_secs(5),
         backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
         topic: "bench-clusters".into(),
+        routing: hyperfleet_broker::Routing::default(),
         rules: CustomRules::default(),
     };
     let mut sentinel = Sentinel::new(settings, Client::new(&base).unwrap(), broker);

@@ -14,7 +14,7 @@ use std::{
     sync::Arc,
 };
 
-use hyperfleet_broker::{Broker, BrokerError, BrokerMetrics, Subscription};
+use hyperfleet_broker::{Broker, BrokerError, BrokerMetrics, Routing, Subscription};
 
 use crate::{
     authoring::{AuthoringError, load_spec},
@@ -103,8 +103,9 @@ async fn connect(file: &Path) -> Result<(Arc<dyn Broker>, Subscription), DlqErro
     let spec = load_spec(file)?;
     let broker = BrokerPool::new(BrokerMetrics::default()).get(&spec.broker, "default", &EnvSecrets).await?;
     let max_deliveries = u32::try_from(spec.max_deliveries).unwrap_or(1);
-    let subscription =
-        Subscription::new(&spec.broker.topic, spec.subscription()).with_max_deliveries(max_deliveries);
+    let subscription = Subscription::new(&spec.broker.topic, spec.subscription())
+        .with_max_deliveries(max_deliveries)
+        .with_routing(crate::resolve::routing(&spec.broker));
     Ok((broker, subscription))
 }
 
@@ -141,7 +142,7 @@ pub async fn replay(
 ) -> Result<Moved, DlqError> {
     if let Some(from) = &args.from {
         let payloads = read_lines(from)?;
-        let published = publish_all(broker, &subscription.topic, &payloads, from).await?;
+        let published = publish_all(broker, subscription, &payloads, from).await?;
         let summary =
             format!("{published} events from {} published to {}", from.display(), subscription.topic);
         return Ok(Moved { count: published, summary });
@@ -162,7 +163,7 @@ pub async fn replay(
         // Kept on disk until published: a failure below leaves them in the journal.
         let mut file = std::fs::File::create(&journal).map_err(|source| file_error(&journal, source))?;
         write_lines(&mut file, &journal, &batch)?;
-        published += publish_all(broker, &subscription.topic, &batch, &journal).await?;
+        published += publish_all(broker, subscription, &batch, &journal).await?;
     }
     std::fs::remove_file(&journal).ok();
     let summary = format!(
@@ -172,14 +173,19 @@ pub async fn replay(
     Ok(Moved { count: published, summary })
 }
 
+/// Publishes onto the subscription's exchange with a routing key its own binding matches.
 async fn publish_all(
     broker: &dyn Broker,
-    topic: &str,
+    subscription: &Subscription,
     payloads: &[Vec<u8>],
     kept_in: &Path,
 ) -> Result<usize, DlqError> {
+    let routing = Routing {
+        exchange: subscription.routing.exchange.clone(),
+        key: Some(subscription.routing.replay_key()),
+    };
     for (n, payload) in payloads.iter().enumerate() {
-        if let Err(source) = broker.publish_raw(topic, payload).await {
+        if let Err(source) = broker.publish_raw_routed(&subscription.topic, &routing, payload).await {
             // What is left, and only that, so the suggested `--from` publishes nothing twice.
             let rest = &payloads[n..];
             let mut file = std::fs::File::create(kept_in).map_err(|err| file_error(kept_in, err))?;

@@ -116,6 +116,12 @@ impl SecretSource for KubeSecrets {
     }
 }
 
+/// The RabbitMQ exchange and routing key a CR's broker names (defaults: the topic, and for
+/// publishes an empty key, for subscriptions `#`).
+pub fn routing(spec: &BrokerSpec) -> hyperfleet_broker::Routing {
+    hyperfleet_broker::Routing { exchange: spec.exchange.clone(), key: spec.routing_key.clone() }
+}
+
 /// Secrets from environment variables, for `local` mode: `<NAME>_<KEY>` upper-cased with every
 /// other character turned into `_` (Secret `hyperfleet-rabbitmq`, key `url` ->
 /// `HYPERFLEET_RABBITMQ_URL`).

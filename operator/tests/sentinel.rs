@@ -37,6 +37,7 @@ fn sentinel(name: &str, region: &str, topic: &str, client: &Client, broker: Arc<
         poll_interval: Duration::from_millis(100),
         backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
         topic: topic.into(),
+        routing: hyperfleet_broker::Routing::default(),
         rules: CustomRules::default(),
     };
     Sentinel::new(settings, client.clone(), broker)

@@ -74,6 +74,7 @@ async fn one_trace_follows_an_event_from_the_sentinel_publish_to_the_stored_repo
         poll_interval: Duration::from_secs(5),
         backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
         topic: topic.clone(),
+        routing: hyperfleet_broker::Routing::default(),
         rules: CustomRules::default(),
     };
     let mut sentinel = Sentinel::new(settings, client.clone(), broker.clone());

@@ -102,11 +102,15 @@ pub struct BrokerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 200), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
     pub subscription: Option<String>,
-    /// RabbitMQ exchange (default: the topic).
+    /// RabbitMQ topic exchange events go through (default: the topic). Pub/Sub ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
     pub exchange: Option<String>,
-    /// RabbitMQ routing key for publishes (default: empty).
+    /// RabbitMQ routing key: a SentinelConfig publishes with it (default: empty); an
+    /// AdapterConfig binds its queue with it, as a pattern of `.`-separated words where `*` is one
+    /// word and `#` any number (default `#`: everything). Pub/Sub ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255), regex(pattern = r"^[A-Za-z0-9_*#-]*(\.[A-Za-z0-9_*#-]*)*$"))]
     pub routing_key: Option<String>,
     /// GCP project of the Pub/Sub topic.
     #[serde(default, rename = "projectID", skip_serializing_if = "Option::is_none")]

@@ -78,12 +78,88 @@ pub struct Subscription {
     pub concurrency: usize,
     /// Deliveries before a message that keeps failing is dead-lettered.
     pub max_deliveries: u32,
+    /// Which publishes it takes, beyond the topic (RabbitMQ: the exchange its queue is bound to
+    /// and the binding key).
+    pub routing: Routing,
+}
+
+/// RabbitMQ's addressing beyond the topic, as the CRDs' `broker.exchange` and
+/// `broker.routingKey` give it. The memory broker routes the same way; Pub/Sub addresses by
+/// topic alone and ignores it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Routing {
+    /// The exchange (default: the topic).
+    pub exchange: Option<String>,
+    /// A publish's routing key (default empty), or a subscription's binding key: an AMQP topic
+    /// pattern of `.`-separated words where `*` is one word and `#` any number (default `#`).
+    pub key: Option<String>,
+}
+
+impl Routing {
+    /// The exchange a publish to (or subscription of) `topic` uses.
+    pub fn exchange_of<'a>(&'a self, topic: &'a str) -> &'a str {
+        self.exchange.as_deref().unwrap_or(topic)
+    }
+
+    /// A publish's routing key.
+    pub fn publish_key(&self) -> &str {
+        self.key.as_deref().unwrap_or("")
+    }
+
+    /// A subscription's binding key.
+    pub fn binding_key(&self) -> &str {
+        self.key.as_deref().unwrap_or("#")
+    }
+
+    /// A routing key its own binding key matches (`*` -> `replay`, `#` -> no word): what a
+    /// replay of the subscription's dead letters publishes with.
+    pub fn replay_key(&self) -> String {
+        let words: Vec<&str> = self
+            .binding_key()
+            .split('.')
+            .filter(|word| *word != "#")
+            .map(|word| if word == "*" { "replay" } else { word })
+            .collect();
+        words.join(".")
+    }
+}
+
+/// Whether the routing key `key` matches the AMQP topic pattern `pattern` (`*` one word, `#`
+/// zero or more words), as a RabbitMQ topic exchange decides.
+pub fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn matches(pattern: &[&str], key: &[&str]) -> bool {
+        match (pattern.first(), key.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => {
+                matches(&pattern[1..], key) || (!key.is_empty() && matches(pattern, &key[1..]))
+            }
+            (Some(&"*"), Some(_)) => matches(&pattern[1..], &key[1..]),
+            (Some(word), Some(actual)) if word == actual => matches(&pattern[1..], &key[1..]),
+            _ => false,
+        }
+    }
+    fn words(text: &str) -> Vec<&str> {
+        if text.is_empty() { Vec::new() } else { text.split('.').collect() }
+    }
+    matches(&words(pattern), &words(key))
 }
 
 impl Subscription {
     /// A subscription with concurrency 1 and 5 deliveries before dead-lettering.
     pub fn new(topic: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { topic: topic.into(), name: name.into(), concurrency: 1, max_deliveries: 5 }
+        Self {
+            topic: topic.into(),
+            name: name.into(),
+            concurrency: 1,
+            max_deliveries: 5,
+            routing: Routing::default(),
+        }
+    }
+
+    /// Takes only the publishes `routing` selects.
+    pub fn with_routing(mut self, routing: Routing) -> Self {
+        self.routing = routing;
+        self
     }
 
     /// Sets the handler concurrency (at least 1).
@@ -162,12 +238,27 @@ pub trait Broker: Send + Sync + fmt::Debug {
 
     /// Publishes `event` to `topic`; returns once the broker has taken responsibility for it.
     async fn publish(&self, topic: &str, event: &Event) -> Result<(), BrokerError> {
+        self.publish_routed(topic, &Routing::default(), event).await
+    }
+
+    /// Publishes `event` to `topic` with `routing` (RabbitMQ's exchange and routing key).
+    async fn publish_routed(&self, topic: &str, routing: &Routing, event: &Event) -> Result<(), BrokerError> {
         let payload = event::encode(event).map_err(BrokerError::Encode)?;
-        self.publish_raw(topic, &payload).await
+        self.publish_raw_routed(topic, routing, &payload).await
     }
 
     /// Publishes bytes as they are: for tooling, and for testing poison-message handling.
-    async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError>;
+    async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+        self.publish_raw_routed(topic, &Routing::default(), payload).await
+    }
+
+    /// Publishes bytes as they are, with `routing`.
+    async fn publish_raw_routed(
+        &self,
+        topic: &str,
+        routing: &Routing,
+        payload: &[u8],
+    ) -> Result<(), BrokerError>;
 
     /// Creates the subscription (and its dead-letter destination) without consuming, so events
     /// published before its first consumer starts are kept.
@@ -209,4 +300,41 @@ pub(crate) fn check_names(topic: &str, subscription: Option<&Subscription>) -> R
 pub fn retry_delay(attempt: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << attempt.saturating_sub(1).min(6)))
         .min(Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::topic_matches;
+
+    #[test]
+    fn routing_keys_match_binding_patterns_as_a_topic_exchange_does() {
+        let cases = [
+            ("#", "", true),
+            ("#", "clusters.changed", true),
+            ("clusters.*", "clusters.changed", true),
+            ("clusters.*", "clusters.changed.now", false),
+            ("clusters.#", "clusters", true),
+            ("clusters.#", "clusters.a.b", true),
+            ("*.changed", "nodepools.changed", true),
+            ("*.changed", "changed", false),
+            ("clusters.changed", "clusters.changed", true),
+            ("clusters.changed", "nodepools.changed", false),
+            ("#.changed", "a.b.changed", true),
+            ("", "", true),
+            ("", "x", false),
+        ];
+        for (pattern, key, expected) in cases {
+            assert_eq!(topic_matches(pattern, key), expected, "{pattern:?} vs {key:?}");
+        }
+    }
+
+    #[test]
+    fn a_replay_key_matches_its_own_binding() {
+        for binding in ["#", "clusters.*", "nodepools.#", "*.changed", "clusters.changed", "a.*.#.b"] {
+            let routing = super::Routing { exchange: None, key: Some(binding.to_owned()) };
+            let key = routing.replay_key();
+            assert!(topic_matches(binding, &key), "{binding:?} does not match {key:?}");
+        }
+        assert_eq!(super::Routing::default().replay_key(), "");
+    }
 }

@@ -1,7 +1,9 @@
 //! In-process broker with the same semantics as the real ones (fan-out per subscription,
 //! competing consumers, bounded redelivery, dead-lettering), for local runs and tests. Messages
 //! travel as encoded bytes so the wire format and poison handling are exercised too. Nothing
-//! survives the process. Also known as `stub` (the original design's name).
+//! survives the process. Routing is RabbitMQ's: a subscription's queue is bound to an exchange
+//! (default: the topic) with a binding key (default `#`), and a publish reaches the queues whose
+//! binding key matches its routing key. Also known as `stub` (the original design's name).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -12,7 +14,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use crate::{
-    Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
+    Broker, BrokerError, Consumer, Handler, Outcome, Routing, Subscription,
     consumer::{Inbound, Source},
     metrics::BrokerMetrics,
 };
@@ -31,8 +33,8 @@ struct Inner {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Topic -> the queues of its subscriptions.
-    bindings: HashMap<String, Vec<Arc<Queue>>>,
+    /// Exchange -> the queues bound to it, with their binding keys.
+    bindings: HashMap<String, Vec<(String, Arc<Queue>)>>,
     /// (topic, subscription name) -> its queue.
     queues: HashMap<(String, String), Arc<Queue>>,
 }
@@ -80,7 +82,9 @@ impl MemoryBroker {
         }
         let queue = Arc::new(Queue::default());
         state.queues.insert(key, queue.clone());
-        state.bindings.entry(subscription.topic.clone()).or_default().push(queue.clone());
+        let routing = &subscription.routing;
+        let exchange = routing.exchange_of(&subscription.topic).to_owned();
+        state.bindings.entry(exchange).or_default().push((routing.binding_key().to_owned(), queue.clone()));
         queue
     }
 }
@@ -91,9 +95,22 @@ impl Broker for MemoryBroker {
         "memory"
     }
 
-    async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+    async fn publish_raw_routed(
+        &self,
+        topic: &str,
+        routing: &Routing,
+        payload: &[u8],
+    ) -> Result<(), BrokerError> {
         crate::check_names(topic, None)?;
-        let queues = locked(&self.inner.state).bindings.get(topic).cloned().unwrap_or_default();
+        let key = routing.publish_key();
+        let queues: Vec<Arc<Queue>> = locked(&self.inner.state)
+            .bindings
+            .get(routing.exchange_of(topic))
+            .into_iter()
+            .flatten()
+            .filter(|(binding, _)| crate::topic_matches(binding, key))
+            .map(|(_, queue)| queue.clone())
+            .collect();
         if queues.is_empty() {
             tracing::warn!(topic, "no subscription on this topic; the event reaches nobody");
         }

@@ -25,7 +25,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
+    Broker, BrokerError, Consumer, Handler, Outcome, Routing, Subscription,
     consumer::{Inbound, Pump, Source},
     event,
     metrics::{BrokerMetrics, ErrorType},
@@ -195,7 +195,13 @@ impl Broker for PubSubBroker {
         "gcp-pubsub"
     }
 
-    async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+    /// Pub/Sub addresses by topic alone: RabbitMQ's exchange and routing key do not apply.
+    async fn publish_raw_routed(
+        &self,
+        topic: &str,
+        _routing: &Routing,
+        payload: &[u8],
+    ) -> Result<(), BrokerError> {
         crate::check_names(topic, None)?;
         let publisher = match self.publisher(topic).await {
             Ok(publisher) => publisher,

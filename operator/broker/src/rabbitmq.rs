@@ -1,7 +1,8 @@
 //! RabbitMQ backend (lapin, AMQP 0-9-1).
 //!
-//! Topology: one durable topic exchange per topic; one durable quorum queue
-//! `<topic>-<subscription>` bound to it with `#`; its dead letters go through the default
+//! Topology: one durable topic exchange per topic (or the subscription's `exchange`); one durable
+//! quorum queue `<topic>-<subscription>` bound to it with `#` (or its routing key, an AMQP topic
+//! pattern); publishes carry their routing key (default empty); its dead letters go through the default
 //! exchange to the quorum queue `<topic>-<subscription>-dlq`. Publishes are `mandatory` and
 //! confirmed. A failed delivery is nacked after a backoff and comes back with `x-delivery-count`,
 //! so the attempt count survives restarts; at the subscription's limit it is rejected into the
@@ -25,7 +26,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Broker, BrokerError, Consumer, Handler, Outcome, Subscription,
+    Broker, BrokerError, Consumer, Handler, Outcome, Routing, Subscription,
     consumer::{Inbound, Pump, Source},
     event,
     metrics::{BrokerMetrics, ErrorType},
@@ -136,7 +137,10 @@ async fn declare_exchange(channel: &Channel, topic: &str) -> Result<(), BrokerEr
 }
 
 async fn declare_topology(channel: &Channel, subscription: &Subscription) -> Result<(), BrokerError> {
-    declare_exchange(channel, &subscription.topic).await?;
+    let exchange = subscription.routing.exchange_of(&subscription.topic);
+    crate::config::validate_name("exchange", exchange)
+        .map_err(|err| BrokerError::operation("validate", err))?;
+    declare_exchange(channel, exchange).await?;
     let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
     let mut quorum = FieldTable::default();
     quorum.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
@@ -151,8 +155,8 @@ async fn declare_topology(channel: &Channel, subscription: &Subscription) -> Res
     channel
         .queue_bind(
             queue.as_str().into(),
-            subscription.topic.as_str().into(),
-            "#".into(),
+            exchange.into(),
+            subscription.routing.binding_key().into(),
             QueueBindOptions::default(),
             FieldTable::default(),
         )
@@ -166,9 +170,17 @@ impl Broker for RabbitMqBroker {
         "rabbitmq"
     }
 
-    async fn publish_raw(&self, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+    async fn publish_raw_routed(
+        &self,
+        topic: &str,
+        routing: &Routing,
+        payload: &[u8],
+    ) -> Result<(), BrokerError> {
         crate::check_names(topic, None)?;
-        let channel = match self.publisher(Some(topic)).await {
+        let exchange = routing.exchange_of(topic);
+        crate::config::validate_name("exchange", exchange)
+            .map_err(|err| BrokerError::operation("validate", err))?;
+        let channel = match self.publisher(Some(exchange)).await {
             Ok(channel) => channel,
             Err(err) => {
                 // No connection could be had: a failed publish too (the next call reconnects).
@@ -176,7 +188,7 @@ impl Broker for RabbitMqBroker {
                 return Err(err);
             }
         };
-        let result = publish_confirmed(&channel, topic, payload).await;
+        let result = publish_confirmed(&channel, exchange, routing.publish_key(), payload).await;
         match &result {
             Ok(()) => self.inner.metrics.published(topic),
             Err(err) => {
@@ -244,12 +256,17 @@ impl Broker for RabbitMqBroker {
     }
 }
 
-async fn publish_confirmed(channel: &Channel, topic: &str, payload: &[u8]) -> Result<(), BrokerError> {
+async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    key: &str,
+    payload: &[u8],
+) -> Result<(), BrokerError> {
     let properties =
         BasicProperties::default().with_content_type(event::CONTENT_TYPE.into()).with_delivery_mode(2); // persistent
     let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
     let confirm = channel
-        .basic_publish(topic.into(), "".into(), options, payload, properties)
+        .basic_publish(exchange.into(), key.into(), options, payload, properties)
         .await
         .map_err(|err| BrokerError::unreachable("publish", err))?;
     // A broker under a memory or disk alarm blocks publishers: give up rather than hang the caller.
@@ -261,10 +278,10 @@ async fn publish_confirmed(channel: &Channel, topic: &str, payload: &[u8]) -> Re
         Confirmation::Ack(Some(_)) => {
             // Nobody subscribed yet: the event reaches nobody. Subscriptions declared ahead of
             // time (`declare`) avoid this; the Sentinel re-publishes what stays unreconciled.
-            tracing::warn!(topic, "no queue is bound to this topic; the event reaches nobody");
+            tracing::warn!(exchange, key, "no queue is bound for this routing key; the event reaches nobody");
             Ok(())
         }
-        Confirmation::Nack(_) => Err(BrokerError::NotConfirmed { topic: topic.to_owned() }),
+        Confirmation::Nack(_) => Err(BrokerError::NotConfirmed { topic: exchange.to_owned() }),
     }
 }
 

@@ -10,7 +10,7 @@ use std::{
 
 use cloudevents::{AttributesReader, EventBuilder, EventBuilderV10};
 use hyperfleet_broker::{
-    Broker, BrokerMetrics, Delivery, Event, Outcome, Subscription, memory::MemoryBroker,
+    Broker, BrokerMetrics, Delivery, Event, Outcome, Routing, Subscription, memory::MemoryBroker,
 };
 
 fn event(n: usize) -> Event {
@@ -242,6 +242,44 @@ pub async fn a_panicking_handler_is_retried(broker: Arc<dyn Broker>) {
     consumer.close().await;
 }
 
+/// RabbitMQ's exchange and routing keys choose which subscriptions get a publish (the memory
+/// broker routes the same way; Pub/Sub has no routing keys and is not run here).
+pub async fn routing_keys_choose_the_subscriptions(broker: Arc<dyn Broker>) {
+    let base = subscription("routed");
+    let exchange = format!("{}-exchange", base.topic);
+    let routing =
+        |key: Option<&str>| Routing { exchange: Some(exchange.clone()), key: key.map(str::to_owned) };
+    let named = |suffix: &str, routing: Routing| {
+        Subscription { name: format!("{}-{suffix}", base.name), ..base.clone() }.with_routing(routing)
+    };
+    let bound = [
+        named("clusters", routing(Some("clusters.*"))),
+        named("nodepools", routing(Some("nodepools.#"))),
+        named("all", routing(None)),
+        // Bound to the topic's own exchange: nothing published through the other one reaches it.
+        named("topic", Routing::default()),
+    ];
+    let mut consumers = Vec::new();
+    let mut logs = Vec::new();
+    for sub in bound {
+        let (seen, handler) = recorder(|_| Outcome::Ack);
+        consumers.push(broker.subscribe(sub, handler).await.unwrap());
+        logs.push(seen);
+    }
+    broker.publish_routed(&base.topic, &routing(Some("clusters.changed")), &event(0)).await.unwrap();
+    broker.publish_routed(&base.topic, &routing(Some("nodepools.changed.eu")), &event(1)).await.unwrap();
+    eventually("the catch-all binding gets both", || logs[2].lock().unwrap().len() == 2).await;
+    eventually("clusters.* gets its event", || !logs[0].lock().unwrap().is_empty()).await;
+    eventually("nodepools.# gets its event", || !logs[1].lock().unwrap().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(ids(&logs[0]), ["event-0"]);
+    assert_eq!(ids(&logs[1]), ["event-1"]);
+    assert!(logs[3].lock().unwrap().is_empty(), "another exchange's publishes do not reach it");
+    for consumer in consumers {
+        consumer.close().await;
+    }
+}
+
 macro_rules! suite {
     ($backend:ident, $connect:expr) => {
         mod $backend {
@@ -277,6 +315,16 @@ async fn rabbitmq() -> Arc<dyn Broker> {
 
 suite!(memory_backend, memory());
 suite!(rabbitmq_backend, rabbitmq().await);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_keys_choose_the_subscriptions_in_memory() {
+    routing_keys_choose_the_subscriptions(memory()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_keys_choose_the_subscriptions_on_rabbitmq() {
+    routing_keys_choose_the_subscriptions(rabbitmq().await).await;
+}
 
 async fn pubsub() -> Arc<dyn Broker> {
     let host = std::env::var("PUBSUB_EMULATOR_HOST")

@@ -74,6 +74,8 @@ pub struct AdapterPlan {
     pub topic: String,
     /// Subscription name.
     pub subscription: String,
+    /// RabbitMQ exchange and binding key of the subscription.
+    pub routing: hyperfleet_broker::Routing,
     /// Events handled at once.
     pub concurrency: usize,
     /// Deliveries before dead-lettering.
@@ -150,6 +152,7 @@ impl AdapterPlan {
             resource_type: spec.resource_type,
             topic: spec.broker.topic.clone(),
             subscription: spec.subscription().to_owned(),
+            routing: crate::resolve::routing(&spec.broker),
             // The schema bounds both to 1..=100 (i32 in the CRD: Kubernetes knows no uint32).
             concurrency: usize::try_from(spec.concurrency.max(1)).unwrap_or(1),
             max_deliveries: u32::try_from(spec.max_deliveries.max(1)).unwrap_or(1),

@@ -88,6 +88,7 @@ impl AdapterRunner {
     pub async fn run(self, context: TaskContext<AdapterProgress>) {
         let plan = self.adapter.plan.clone();
         let subscription = Subscription::new(&plan.topic, &plan.subscription)
+            .with_routing(plan.routing.clone())
             .with_concurrency(plan.concurrency)
             .with_max_deliveries(plan.max_deliveries);
         let shared = Arc::new(Shared {

@@ -208,7 +208,10 @@ impl Sentinel {
             data.extra = custom_data(&self.settings.rules.data, json, reason).map_err(PublishError::Data)?;
         }
         let event = reconcile_event(&data, &self.settings.name, now)?;
-        self.broker.publish(&self.settings.topic, &event).await.map_err(PublishError::Broker)?;
+        self.broker
+            .publish_routed(&self.settings.topic, &self.settings.routing, &event)
+            .await
+            .map_err(PublishError::Broker)?;
         tracing::debug!(sentinel = %self.settings.name, id = %resource.id, reason = reason.as_str(), "published");
         Ok(())
     }

@@ -34,6 +34,8 @@ pub struct SentinelSettings {
     pub backoff: Backoff,
     /// Topic events go to.
     pub topic: String,
+    /// RabbitMQ exchange and routing key of the publishes.
+    pub routing: hyperfleet_broker::Routing,
     /// CEL overrides of the decision and the event data.
     pub rules: CustomRules,
 }
@@ -66,6 +68,7 @@ impl SentinelSettings {
             poll_interval,
             backoff: Backoff { not_ready: to_chrono(not_ready), ready: to_chrono(ready) },
             topic: spec.broker.topic.clone(),
+            routing: crate::resolve::routing(&spec.broker),
             rules,
         })
     }
@@ -110,6 +113,19 @@ mod tests {
         assert_eq!(settings.poll_interval, Duration::from_secs(5));
         assert_eq!(settings.backoff.ready, chrono::Duration::minutes(30));
         assert!(settings.rules.uses_builtin_decision());
+        assert_eq!(
+            settings.routing,
+            hyperfleet_broker::Routing::default(),
+            "the topic's exchange, an empty key"
+        );
+        let routed = "resourceType: clusters\nhyperfleetAPI: {url: 'http://api:8000'}\n\
+            broker: {type: memory, topic: t, exchange: hyperfleet.clusters, routingKey: clusters.changed}\n";
+        let settings = SentinelSettings::from_spec(&TaskKey::new("fleet", "s"), &spec(routed)).unwrap();
+        assert_eq!(
+            (settings.routing.exchange_of("t"), settings.routing.publish_key()),
+            ("hyperfleet.clusters", "clusters.changed"),
+            "the seeds' example: publishes go to that exchange with that key"
+        );
     }
 
     #[test]
