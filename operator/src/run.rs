@@ -88,8 +88,17 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     readiness.started();
     let signal = async {
         hyperfleet_telemetry::shutdown_signal().await;
-        tracing::info!("shutting down: stopping the controllers and every task");
+        tracing::info!(
+            "shutting down: stopping the controllers and every task (a second signal exits at once)"
+        );
         shutdown.cancel();
+        // The stop is bounded (one stop timeout per kind of task), but someone who signals again
+        // does not want to wait for it.
+        tokio::spawn(async {
+            hyperfleet_telemetry::shutdown_signal().await;
+            tracing::warn!("second signal: exiting without waiting for the tasks");
+            std::process::exit(1);
+        });
     };
     // Whatever ends first ends everything else.
     let admin = async {

@@ -174,11 +174,25 @@ where
         true
     }
 
-    /// Stops every task (on shutdown or when leadership is lost).
+    /// Stops every task (on shutdown or when leadership is lost): all are told to stop at once,
+    /// then joined under one deadline (the stop timeout), and what is left is aborted, so the
+    /// whole stop takes one timeout however many tasks there are.
     pub async fn shutdown_all(&mut self) {
-        let keys: Vec<K> = self.tasks.keys().cloned().collect();
-        for key in keys {
-            self.stop(&key).await;
+        let entries: Vec<(K, Entry<P>)> = self.tasks.drain().collect();
+        for (_, entry) in &entries {
+            entry.cancel.cancel();
+        }
+        let deadline = tokio::time::Instant::now() + self.stop_timeout;
+        for (key, entry) in entries {
+            let mut handle = entry.handle;
+            match tokio::time::timeout_at(deadline, &mut handle).await {
+                Ok(Ok(())) => tracing::info!(task = %key, "task stopped"),
+                Ok(Err(err)) => tracing::warn!(task = %key, error = %err, "task ended abnormally"),
+                Err(_) => {
+                    tracing::warn!(task = %key, timeout = ?self.stop_timeout, "task ignored its stop signal; aborting it");
+                    handle.abort();
+                }
+            }
         }
     }
 

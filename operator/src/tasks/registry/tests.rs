@@ -104,6 +104,20 @@ async fn a_task_ignoring_its_stop_signal_is_aborted_after_the_timeout() {
     assert!(started.elapsed() < Duration::from_secs(2), "stop is bounded by the timeout");
 }
 
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_every_task_under_one_deadline() {
+    let mut tasks = registry();
+    for n in 0..20 {
+        let key = format!("ns/stubborn-{n}");
+        tasks.ensure(&key, 1, |_context| async { tokio::time::sleep(Duration::from_secs(3600)).await }).await;
+    }
+    let started = tokio::time::Instant::now();
+    tasks.shutdown_all().await;
+    // On the paused clock: one stop timeout (200 ms), not twenty.
+    assert!(started.elapsed() < Duration::from_millis(400), "took {:?}", started.elapsed());
+    assert_eq!(tasks.keys().count(), 0);
+}
+
 #[tokio::test]
 async fn health_reports_flow_back_to_the_registry() {
     let mut tasks = registry();
