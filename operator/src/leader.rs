@@ -64,7 +64,7 @@ pub async fn lease(
         .with_duration(seconds)
         // Renew a third of the way before expiry.
         .with_grace((seconds / 3).max(2))
-        .with_field_manager(format!("{}-lease", hyperfleet_crds::FIELD_MANAGER))
+        .with_field_manager(lease_field_manager(&settings.identity))
         .build()
         .await
         .map_err(|source| LeaderError::Lease {
@@ -73,6 +73,15 @@ pub async fn lease(
             source,
         })?;
     Ok(manager.watch().await)
+}
+
+/// The field manager of this replica's Lease writes: its own, so that replicas' applies to the
+/// Lease conflict instead of silently taking each other's fields (with one shared manager, a
+/// replica back from a partition took the Lease straight back). At most 128 characters, the
+/// API server's limit.
+fn lease_field_manager(identity: &str) -> String {
+    let manager = format!("{}-lease-{identity}", hyperfleet_crds::FIELD_MANAGER);
+    manager.chars().take(128).collect()
 }
 
 /// Runs `term` whenever `leading` is true, until `shutdown`. When leadership is lost the term is
@@ -188,6 +197,15 @@ mod tests {
         shutdown.cancel();
         assert!(leader.await.unwrap().is_ok());
         assert!(workloads.sentinel_keys().await.is_empty(), "shutdown stops every task");
+    }
+
+    #[test]
+    fn each_replica_writes_the_lease_as_its_own_field_manager() {
+        let a = lease_field_manager("hyperfleet-operator-7d9f-abcde");
+        let b = lease_field_manager("hyperfleet-operator-7d9f-fghij");
+        assert_ne!(a, b);
+        assert!(a.ends_with("-lease-hyperfleet-operator-7d9f-abcde"), "{a}");
+        assert_eq!(lease_field_manager(&"x".repeat(300)).chars().count(), 128);
     }
 
     #[tokio::test]
