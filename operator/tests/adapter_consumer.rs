@@ -30,16 +30,7 @@ use hyperfleet_operator::{
 };
 
 fn spec(topic: &str) -> String {
-    format!(
-        r#"
-adapterType: dns
-resourceType: clusters
-hyperfleetAPI: {{url: "http://api.test"}}
-broker: {{type: memory, topic: {topic}}}
-maxDeliveries: 3
-jobTemplate: {{namespace: jobs, image: "example/dns:latest"}}
-"#
-    )
+    common::dns_adapter_yaml(topic, "maxDeliveries: 3\n")
 }
 
 /// Waits up to 30 s: the Pub/Sub emulator can take seconds to create a subscription when the

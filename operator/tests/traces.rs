@@ -21,19 +21,6 @@ use hyperfleet_operator::{
 };
 use hyperfleet_testing::otlp::{ReceivedSpan, Receiver};
 
-fn adapter_spec(topic: &str) -> String {
-    // The runner is handed the RabbitMQ broker; the spec's broker type is not used here.
-    format!(
-        r#"
-adapterType: dns
-resourceType: clusters
-hyperfleetAPI: {{url: "http://api.test"}}
-broker: {{type: memory, topic: {topic}}}
-jobTemplate: {{namespace: jobs, image: "example/dns:latest"}}
-"#
-    )
-}
-
 fn one(spans: &[ReceivedSpan], name: &str, trace: &str) -> ReceivedSpan {
     let found: Vec<&ReceivedSpan> = spans.iter().filter(|s| s.name == name && s.trace_id == trace).collect();
     assert!(!found.is_empty(), "no {name} span in trace {trace}: {spans:#?}");
@@ -62,7 +49,7 @@ async fn one_trace_follows_an_event_from_the_sentinel_publish_to_the_stored_repo
     let topic = format!("traced-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
 
     let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
-    let adapter = common::adapter(&adapter_spec(&topic), &client, &dry_run);
+    let adapter = common::adapter(&common::dns_adapter_yaml(&topic, ""), &client, &dry_run);
     let (mut tasks, _) = common::run_adapter(adapter, broker.clone()).await;
 
     let cluster = common::cluster(&client, "traced", &[]).await;

@@ -73,6 +73,15 @@ pub fn adapter(yaml: &str, client: &Client, dry_run: &Arc<DryRun>) -> Adapter {
     Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test")
 }
 
+/// The `dns` AdapterConfig spec consuming `topic` (the broker type is the runner's business:
+/// tests hand it the broker), with `extra` YAML lines.
+pub fn dns_adapter_yaml(topic: &str, extra: &str) -> String {
+    format!(
+        "adapterType: dns\nresourceType: clusters\nhyperfleetAPI: {{url: \"http://api.test\"}}\n\
+         broker: {{type: memory, topic: {topic}}}\njobTemplate: {{namespace: jobs, image: \"example/dns:latest\"}}\n{extra}"
+    )
+}
+
 /// Runs `adapter` as the task `test/dns` consuming from `broker`, once it consumes.
 pub async fn run_adapter(
     adapter: Adapter,
