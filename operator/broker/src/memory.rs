@@ -77,14 +77,21 @@ impl MemoryBroker {
     fn queue(&self, subscription: &Subscription) -> Arc<Queue> {
         let mut state = locked(&self.inner.state);
         let key = (subscription.topic.clone(), subscription.name.clone());
-        if let Some(queue) = state.queues.get(&key) {
-            return queue.clone();
-        }
-        let queue = Arc::new(Queue::default());
-        state.queues.insert(key, queue.clone());
+        let queue = state.queues.entry(key).or_default().clone();
+        // As on RabbitMQ: the queue is bound as this declaration says (and no longer with the
+        // defaults, when it names a routing).
         let routing = &subscription.routing;
+        if *routing != Routing::default()
+            && let Some(bound) = state.bindings.get_mut(&subscription.topic)
+        {
+            bound.retain(|(binding, q)| !(Arc::ptr_eq(q, &queue) && binding == "#"));
+        }
         let exchange = routing.exchange_of(&subscription.topic).to_owned();
-        state.bindings.entry(exchange).or_default().push((routing.binding_key().to_owned(), queue.clone()));
+        let binding = routing.binding_key().to_owned();
+        let bound = state.bindings.entry(exchange).or_default();
+        if !bound.iter().any(|(b, q)| Arc::ptr_eq(q, &queue) && *b == binding) {
+            bound.push((binding, queue.clone()));
+        }
         queue
     }
 }

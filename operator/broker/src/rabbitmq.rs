@@ -161,7 +161,24 @@ async fn declare_topology(channel: &Channel, subscription: &Subscription) -> Res
             FieldTable::default(),
         )
         .await
-        .map_err(op("queue.bind"))
+        .map_err(op("queue.bind"))?;
+    // Bindings add up: a queue first declared with the defaults (the topic's exchange, `#`)
+    // would keep taking everything after its AdapterConfig set a routing key. Drop that one.
+    // (The topic's exchange is declared first: unbinding from a missing one closes the channel.)
+    if subscription.routing != Routing::default() {
+        declare_exchange(channel, &subscription.topic).await?;
+        let default = Routing::default();
+        channel
+            .queue_unbind(
+                queue.as_str().into(),
+                subscription.topic.as_str().into(),
+                default.binding_key().into(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(op("queue.unbind"))?;
+    }
+    Ok(())
 }
 
 #[async_trait]

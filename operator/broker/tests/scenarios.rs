@@ -259,6 +259,9 @@ pub async fn routing_keys_choose_the_subscriptions(broker: Arc<dyn Broker>) {
         // Bound to the topic's own exchange: nothing published through the other one reaches it.
         named("topic", Routing::default()),
     ];
+    // The clusters queue existed before its routing was set: it must not keep the default binding.
+    let before = Subscription { name: bound[0].name.clone(), ..base.clone() };
+    broker.declare(&before).await.unwrap();
     let mut consumers = Vec::new();
     let mut logs = Vec::new();
     for sub in bound {
@@ -268,13 +271,16 @@ pub async fn routing_keys_choose_the_subscriptions(broker: Arc<dyn Broker>) {
     }
     broker.publish_routed(&base.topic, &routing(Some("clusters.changed")), &event(0)).await.unwrap();
     broker.publish_routed(&base.topic, &routing(Some("nodepools.changed.eu")), &event(1)).await.unwrap();
+    // Through the topic's own exchange: only the queue still bound there by default gets it.
+    broker.publish(&base.topic, &event(2)).await.unwrap();
     eventually("the catch-all binding gets both", || logs[2].lock().unwrap().len() == 2).await;
     eventually("clusters.* gets its event", || !logs[0].lock().unwrap().is_empty()).await;
     eventually("nodepools.# gets its event", || !logs[1].lock().unwrap().is_empty()).await;
+    eventually("the topic's exchange delivers its event", || !logs[3].lock().unwrap().is_empty()).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(ids(&logs[0]), ["event-0"]);
+    assert_eq!(ids(&logs[0]), ["event-0"], "its old default binding is gone");
     assert_eq!(ids(&logs[1]), ["event-1"]);
-    assert!(logs[3].lock().unwrap().is_empty(), "another exchange's publishes do not reach it");
+    assert_eq!(ids(&logs[3]), ["event-2"], "another exchange's publishes do not reach it");
     for consumer in consumers {
         consumer.close().await;
     }
