@@ -339,3 +339,23 @@ async fn repeated_reports_refresh_the_time_but_the_history_keeps_only_changes(po
         "a change is kept"
     );
 }
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_resource_and_its_reports_come_in_one_request_when_asked(pool: PgPool) {
+    let api = common::start(pool).await;
+    let cluster = api.cluster("one-trip", &[]).await;
+    let report = json!({"adapter": "dns", "observed_generation": 1, "conditions": [
+        {"type": "Applied", "status": "True"}, {"type": "Available", "status": "True"}, {"type": "Health", "status": "True"}]});
+    let path = format!("/clusters/{}", cluster.id);
+    assert_eq!(api.send(reqwest::Method::PUT, &format!("{path}/statuses"), Some(report)).await.status, 201);
+    let plain = api.get(&path).await;
+    assert!(plain.body.get("statuses").is_none(), "no statuses unless asked: {}", plain.body);
+    let both = api.get(&format!("{path}?include=statuses")).await;
+    assert_eq!(both.body["id"], cluster.id.to_string());
+    assert_eq!(both.body["statuses"][0]["adapter"], "dns");
+    let (resource, statuses) = api.client.get_resource_with_statuses(&cluster.href).await.unwrap().unwrap();
+    assert_eq!((resource.id, statuses.len()), (cluster.id, 1));
+    api.get(&format!("{path}?include=everything")).await.problem(400, "HYPERFLEET-VAL-005");
+    let gone = format!("/api/hyperfleet/v1/clusters/{}", uuid::Uuid::now_v7());
+    assert!(api.client.get_resource_with_statuses(&gone).await.unwrap().is_none());
+}

@@ -61,12 +61,8 @@ struct VanishingApi(Client);
 
 #[async_trait::async_trait]
 impl AdapterApi for VanishingApi {
-    async fn resource(&self, href: &str) -> Result<Option<Resource>, ClientError> {
+    async fn resource(&self, href: &str) -> Result<Option<(Resource, Vec<AdapterStatus>)>, ClientError> {
         self.0.resource(href).await
-    }
-
-    async fn statuses(&self, href: &str) -> Result<Vec<AdapterStatus>, ClientError> {
-        self.0.statuses(href).await
     }
 
     async fn report(&self, href: &str, report: &StatusReport) -> Result<bool, ClientError> {

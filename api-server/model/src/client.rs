@@ -8,8 +8,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use crate::{
-    AdapterStatus, BASE_PATH, CreateResource, ForceDelete, ListParams, Page, PageParams, PatchResource,
-    Problem, Resource, StatusReport,
+    AdapterStatus, BASE_PATH, CreateResource, ForceDelete, GetParams, ListParams, Page, PageParams,
+    PatchResource, Problem, Resource, ResourceWithStatuses, StatusReport,
 };
 
 /// What can go wrong calling the API.
@@ -178,6 +178,21 @@ impl Client {
     pub async fn get_resource(&self, href: &str) -> Result<Option<Resource>, ClientError> {
         match self.call(Method::GET, relative(href), None::<&()>).await {
             Ok(resource) => Ok(Some(resource)),
+            Err(err) if err.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `GET` the resource at `href` and every adapter's report in one request
+    /// (`?include=statuses`); `None` when it no longer exists.
+    pub async fn get_resource_with_statuses(
+        &self,
+        href: &str,
+    ) -> Result<Option<(Resource, Vec<AdapterStatus>)>, ClientError> {
+        let params = GetParams { include: Some("statuses".into()) };
+        let request = self.request(Method::GET, relative(href)).query(&params);
+        match decode::<ResourceWithStatuses>(request.send().await?).await {
+            Ok(answer) => Ok(Some((answer.resource, answer.statuses.unwrap_or_default()))),
             Err(err) if err.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
             Err(err) => Err(err),
         }

@@ -25,8 +25,8 @@ pub use resource::{
 };
 
 pub use status::{
-    AdapterCondition, AdapterStatus, ForceDelete, ReportedCondition, StatusHistoryEntry, StatusPatch,
-    StatusReport,
+    AdapterCondition, AdapterStatus, ForceDelete, GetParams, ReportedCondition, ResourceWithStatuses,
+    StatusHistoryEntry, StatusPatch, StatusReport,
 };
 
 /// Base path every route of the API lives under.

@@ -172,6 +172,29 @@ impl StatusPatch {
     }
 }
 
+/// `GET` of one resource with `?include=statuses`: the resource and every adapter's latest
+/// report in one answer (what an adapter reads for each event). `statuses` is absent without it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResourceWithStatuses {
+    /// The resource.
+    #[serde(flatten)]
+    pub resource: crate::Resource,
+    /// Every adapter's latest report, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statuses: Option<Vec<AdapterStatus>>,
+}
+
+/// Query of `GET` on one resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct GetParams {
+    /// `statuses`: answer every adapter's latest report with the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
+}
+
 /// Body of `POST .../force-delete`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

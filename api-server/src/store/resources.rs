@@ -98,6 +98,20 @@ impl Store {
         fetch(&mut conn, at).await
     }
 
+    /// Reads one resource and every adapter's report about it, in one snapshot.
+    #[tracing::instrument(name = "store.get_with_statuses", skip_all, fields(kind = %at.kind, id = %at.id))]
+    pub async fn get_with_statuses(
+        &self,
+        at: Locator,
+    ) -> Result<(Resource, Vec<hyperfleet_api_model::AdapterStatus>), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
+        let resource = fetch(&mut tx, at).await?;
+        let statuses = super::aggregation::load_reports(&mut tx, at.id).await?;
+        tx.commit().await?;
+        Ok((resource, statuses))
+    }
+
     /// Replaces spec and/or labels; bumps `generation` only when something actually changed.
     #[tracing::instrument(name = "store.patch", skip_all, fields(kind = %at.kind, id = %at.id))]
     pub async fn patch(&self, at: Locator, changes: Changes, actor: &str) -> Result<Resource, StoreError> {

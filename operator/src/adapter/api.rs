@@ -14,22 +14,17 @@ use hyperfleet_api_model::{
 /// The API as an adapter sees it.
 #[async_trait]
 pub trait AdapterApi: Send + Sync + std::fmt::Debug {
-    /// The resource at `href`, `None` when it is gone.
-    async fn resource(&self, href: &str) -> Result<Option<Resource>, ClientError>;
-    /// Every adapter's status of the resource at `href`.
-    async fn statuses(&self, href: &str) -> Result<Vec<AdapterStatus>, ClientError>;
+    /// The resource at `href` and every adapter's status of it (one request), `None` when it is
+    /// gone.
+    async fn resource(&self, href: &str) -> Result<Option<(Resource, Vec<AdapterStatus>)>, ClientError>;
     /// Reports; `false` when the API discarded the report as stale.
     async fn report(&self, href: &str, report: &StatusReport) -> Result<bool, ClientError>;
 }
 
 #[async_trait]
 impl AdapterApi for Client {
-    async fn resource(&self, href: &str) -> Result<Option<Resource>, ClientError> {
-        Ok(self.get_resource(href).await?)
-    }
-
-    async fn statuses(&self, href: &str) -> Result<Vec<AdapterStatus>, ClientError> {
-        Ok(self.list_statuses(href).await?.items)
+    async fn resource(&self, href: &str) -> Result<Option<(Resource, Vec<AdapterStatus>)>, ClientError> {
+        self.get_resource_with_statuses(href).await
     }
 
     async fn report(&self, href: &str, report: &StatusReport) -> Result<bool, ClientError> {
@@ -50,12 +45,8 @@ pub struct FixedApi {
 
 #[async_trait]
 impl AdapterApi for FixedApi {
-    async fn resource(&self, _href: &str) -> Result<Option<Resource>, ClientError> {
-        Ok(Some(self.resource.clone()))
-    }
-
-    async fn statuses(&self, _href: &str) -> Result<Vec<AdapterStatus>, ClientError> {
-        Ok(self.statuses.clone())
+    async fn resource(&self, _href: &str) -> Result<Option<(Resource, Vec<AdapterStatus>)>, ClientError> {
+        Ok(Some((self.resource.clone(), self.statuses.clone())))
     }
 
     async fn report(&self, _href: &str, report: &StatusReport) -> Result<bool, ClientError> {

@@ -94,14 +94,14 @@ impl Adapter {
     }
 
     async fn handle_present(&self, event: &ReconcileEventData) -> Result<Handled, HandleError> {
-        let Some(resource) = self.api.resource(&event.href).await.map_err(HandleError::Api)? else {
+        let Some((resource, statuses)) = self.api.resource(&event.href).await.map_err(HandleError::Api)?
+        else {
             return Ok(Handled::Gone);
         };
         check_identity(event, &resource)?;
         if event.generation < resource.generation {
             return Ok(Handled::Stale { event: event.generation, current: resource.generation });
         }
-        let statuses = self.api.statuses(&resource.href).await.map_err(HandleError::Api)?;
         let event_json = serde_json::to_value(event).map_err(HandleError::Encode)?;
         let mut variables =
             Variables::new(&self.plan, &resource, &statuses, &event_json).map_err(HandleError::Encode)?;

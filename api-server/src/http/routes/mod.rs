@@ -17,7 +17,8 @@ use axum::{
 use uuid::Uuid;
 
 use hyperfleet_api_model::{
-    CreateResource, FieldError, ListParams, Page, PatchResource, Resource, problem::Constraint,
+    CreateResource, FieldError, GetParams, ListParams, Page, PatchResource, Resource, ResourceWithStatuses,
+    problem::Constraint,
 };
 
 use self::paths::ResourcePath;
@@ -147,8 +148,17 @@ fn list_order(params: &ListParams) -> Result<Vec<OrderBy>, ApiError> {
 async fn get_one<P: ResourcePath>(
     State(state): State<AppState>,
     Path(path): Path<P>,
-) -> Result<Json<Resource>, ApiError> {
-    Ok(Json(state.store.get(path.locate()?).await?))
+    params: GetParams,
+) -> Result<Json<ResourceWithStatuses>, ApiError> {
+    let at = path.locate()?;
+    match params.include.as_deref().filter(|i| !i.trim().is_empty()) {
+        None => Ok(Json(ResourceWithStatuses { resource: state.store.get(at).await?, statuses: None })),
+        Some("statuses") => {
+            let (resource, statuses) = state.store.get_with_statuses(at).await?;
+            Ok(Json(ResourceWithStatuses { resource, statuses: Some(statuses) }))
+        }
+        Some(other) => Err(ApiError::BadQuery(format!("cannot include '{other}'; use include=statuses"))),
+    }
 }
 
 async fn patch_one<P: ResourcePath>(

@@ -22,16 +22,17 @@ macro_rules! resource_routes {
             use hyperfleet_api_model::{PatchResource, Problem, Resource};
 
             use super::*;
-            use crate::http::{error::ApiError, extract::{AppJson, Caller}, routes};
+            use crate::http::{error::ApiError, extract::{AppJson, AppQuery, Caller}, routes};
 
             #[doc = $get_doc]
-            #[utoipa::path(get, path = $one, tag = $tag, operation_id = concat!("get_", $id), params($($param)*),
+            #[utoipa::path(get, path = $one, tag = $tag, operation_id = concat!("get_", $id), params($($param)* hyperfleet_api_model::GetParams),
                 responses(
-                    (status = 200, description = concat!("The ", $noun), body = Resource),
+                    (status = 200, description = concat!("The ", $noun, " (with every adapter's latest report when asked: `include=statuses`)"), body = hyperfleet_api_model::ResourceWithStatuses),
+                    (status = 400, description = "Unknown include", body = Problem, content_type = "application/problem+json"),
                     (status = 404, description = $missing, body = Problem, content_type = "application/problem+json"),
                 ))]
-            pub async fn get_one(state: State<AppState>, path: Path<$path>) -> Result<Json<Resource>, ApiError> {
-                routes::get_one(state, path).await
+            pub async fn get_one(state: State<AppState>, path: Path<$path>, AppQuery(params): AppQuery<hyperfleet_api_model::GetParams>) -> Result<Json<hyperfleet_api_model::ResourceWithStatuses>, ApiError> {
+                routes::get_one(state, path, params).await
             }
 
             #[doc = $patch_doc]
