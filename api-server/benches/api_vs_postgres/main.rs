@@ -89,23 +89,26 @@ const REPORTED: &str = "jsonb_build_array(\
     jsonb_build_object('type', 'Applied', 'status', 'True', 'last_transition_time', now()), \
     jsonb_build_object('type', 'Available', 'status', 'True', 'last_transition_time', now()), \
     jsonb_build_object('type', 'Health', 'status', 'True', 'last_transition_time', now()))";
-const AGGREGATED_NEW: &str = "jsonb_build_array(\
-    jsonb_build_object('type', 'Reconciled', 'status', 'False', 'reason', 'ReconciledMissingAdapters', \
-      'message', 'not yet available at generation 1', 'observed_generation', 1, 'created_time', now(), \
-      'last_updated_time', now(), 'last_transition_time', now()), \
-    jsonb_build_object('type', 'LastKnownReconciled', 'status', 'False', 'reason', 'NeverReconciled', \
-      'message', 'never reconciled', 'observed_generation', 1, 'created_time', now(), \
-      'last_updated_time', now(), 'last_transition_time', now()))";
-const AGGREGATED_REPORTED: &str = "jsonb_build_array(\
-    jsonb_build_object('type', 'Reconciled', 'status', 'False', 'reason', 'ReconciledMissingAdapters', \
-      'message', 'not yet available at generation 1', 'observed_generation', 1, 'created_time', now(), \
-      'last_updated_time', now(), 'last_transition_time', now()), \
-    jsonb_build_object('type', 'LastKnownReconciled', 'status', 'False', 'reason', 'NeverReconciled', \
-      'message', 'never reconciled', 'observed_generation', 1, 'created_time', now(), \
-      'last_updated_time', now(), 'last_transition_time', now()), \
-    jsonb_build_object('type', 'ValidationSuccessful', 'status', 'True', 'reason', 'AdapterReportedAvailable', \
-      'message', 'available', 'observed_generation', 1, 'created_time', now(), \
-      'last_updated_time', now(), 'last_transition_time', now()))";
+/// The two aggregated conditions every cluster with required adapters carries (not reconciled
+/// yet), as a `jsonb_build_object` list.
+macro_rules! unreconciled {
+    () => {
+        "jsonb_build_object('type', 'Reconciled', 'status', 'False', 'reason', 'ReconciledMissingAdapters', \
+           'message', 'not yet available at generation 1', 'observed_generation', 1, 'created_time', now(), \
+           'last_updated_time', now(), 'last_transition_time', now()), \
+         jsonb_build_object('type', 'LastKnownReconciled', 'status', 'False', 'reason', 'NeverReconciled', \
+           'message', 'never reconciled', 'observed_generation', 1, 'created_time', now(), \
+           'last_updated_time', now(), 'last_transition_time', now())"
+    };
+}
+const AGGREGATED_NEW: &str = concat!("jsonb_build_array(", unreconciled!(), ")");
+const AGGREGATED_REPORTED: &str = concat!(
+    "jsonb_build_array(",
+    unreconciled!(),
+    ", jsonb_build_object('type', 'ValidationSuccessful', 'status', 'True', 'reason', 'AdapterReportedAvailable', \
+       'message', 'available', 'observed_generation', 1, 'created_time', now(), \
+       'last_updated_time', now(), 'last_transition_time', now()))"
+);
 
 fn report() -> serde_json::Value {
     json!({"adapter": "validation", "observed_generation": 1, "conditions": [
