@@ -155,3 +155,68 @@ async fn shards_publish_for_their_own_resources_over_pubsub(pool: PgPool) {
     let broker = hyperfleet_broker::connect(&config, BrokerMetrics::default()).await.unwrap();
     shards_publish_for_their_own_resources(pool, broker).await;
 }
+
+/// A broker whose publishes each wait until `together` of them are in flight at once.
+#[derive(Debug)]
+struct OverlapOnly {
+    together: tokio::sync::Barrier,
+}
+
+#[async_trait::async_trait]
+impl Broker for OverlapOnly {
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+
+    async fn publish_raw_routed(
+        &self,
+        _topic: &str,
+        _routing: &hyperfleet_broker::Routing,
+        _payload: &[u8],
+    ) -> Result<(), hyperfleet_broker::BrokerError> {
+        self.together.wait().await;
+        Ok(())
+    }
+
+    async fn declare(&self, _subscription: &Subscription) -> Result<(), hyperfleet_broker::BrokerError> {
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        _subscription: Subscription,
+        _handler: Arc<dyn hyperfleet_broker::Handler>,
+    ) -> Result<Consumer, hyperfleet_broker::BrokerError> {
+        Err(hyperfleet_broker::BrokerError::unavailable("publishing only"))
+    }
+
+    async fn drain_dead_letters(
+        &self,
+        _subscription: &Subscription,
+        _max: usize,
+    ) -> Result<Vec<Vec<u8>>, hyperfleet_broker::BrokerError> {
+        Ok(Vec::new())
+    }
+
+    async fn health(&self) -> Result<(), hyperfleet_broker::BrokerError> {
+        Ok(())
+    }
+
+    async fn close(&self) {}
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_poll_publishes_its_events_without_waiting_for_each_confirmation(pool: PgPool) {
+    let client = common::api(pool).await;
+    for n in 0..3 {
+        common::cluster(&client, &format!("overlap-{n}"), &[("region", "eu")]).await;
+    }
+    // Sequential publishes would each wait forever for the others.
+    let broker = Arc::new(OverlapOnly { together: tokio::sync::Barrier::new(3) });
+    let mut sentinel = sentinel("overlap", "eu", "overlap", &client, broker);
+    let report = tokio::time::timeout(Duration::from_secs(10), sentinel.poll(Utc::now()))
+        .await
+        .expect("the three publishes were in flight together")
+        .unwrap();
+    assert_eq!((report.published, report.publish_errors), (3, 0));
+}

@@ -6,6 +6,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use uuid::Uuid;
 
 use hyperfleet_api_model::{ListParams, Page, ReconcileEventData, Resource, client::Client, search::Expr};
@@ -27,6 +28,8 @@ use crate::{
 
 /// Page size of a poll.
 const PAGE_SIZE: u32 = 1000;
+/// Publishes of one poll awaiting their broker's confirmation at once.
+const PUBLISHES_IN_FLIGHT: usize = 64;
 /// Longest wait between polls while the API or broker keeps failing.
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(60);
 /// The shard is counted (an exact COUNT on the API side) on one poll in this many: the figure is
@@ -139,28 +142,54 @@ impl Sentinel {
         let resources = self.list_all(search.as_ref()).await?;
         let mut report =
             PollReport { in_shard: self.in_shard, fetched: resources.len(), ..PollReport::default() };
+        let mut due = Vec::new();
         for resource in &resources {
             if !is_reconciled(resource) {
                 report.pending += 1;
             }
-            if let Err(err) = self.handle(resource, now, &mut report).await {
-                report.publish_errors += 1;
-                let message = hyperfleet_telemetry::error_chain(&err);
-                tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %message, category = err.category(), "publish failed; will retry");
-                report.last_error = Some(format!("{}: {message}", resource.id));
+            match self.decide_for(resource, now) {
+                Ok(Some((reason, json))) => due.push((resource, reason, json)),
+                Ok(None) => {}
+                Err(err) => self.failed(resource, &err, &mut report),
+            }
+        }
+        // Publishes overlap (a broker confirming one at a time would otherwise bound the rate);
+        // each resource has at most one event in flight, and what is remembered is what went out.
+        let this = &*self;
+        let mut publishes = Vec::with_capacity(due.len());
+        for (resource, reason, json) in due {
+            publishes
+                .push(async move { (resource, this.publish(resource, json.as_ref(), reason, now).await) });
+        }
+        let outcomes: Vec<_> =
+            futures::stream::iter(publishes).buffer_unordered(PUBLISHES_IN_FLIGHT).collect().await;
+        for (resource, outcome) in outcomes {
+            match outcome {
+                Ok(()) => {
+                    report.published += 1;
+                    self.published
+                        .insert(resource.id, Published { generation: resource.generation, at: now });
+                }
+                Err(err) => self.failed(resource, &err, &mut report),
             }
         }
         self.forget_older_than(now - self.settings.backoff.ready * 2);
         Ok(report)
     }
 
-    /// Decides for one resource and publishes when due.
-    async fn handle(
-        &mut self,
+    fn failed(&self, resource: &Resource, err: &PublishError, report: &mut PollReport) {
+        report.publish_errors += 1;
+        let message = hyperfleet_telemetry::error_chain(err);
+        tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %message, category = err.category(), "publish failed; will retry");
+        report.last_error = Some(format!("{}: {message}", resource.id));
+    }
+
+    /// Whether `resource` is due now, why, and (when CEL needs it) the resource as JSON.
+    fn decide_for(
+        &self,
         resource: &Resource,
         now: DateTime<Utc>,
-        report: &mut PollReport,
-    ) -> Result<(), PublishError> {
+    ) -> Result<Option<(Reason, Option<serde_json::Value>)>, PublishError> {
         let rules = &self.settings.rules;
         let json = (rules.decision.is_some() || !rules.data.is_empty())
             .then(|| serde_json::to_value(resource))
@@ -174,11 +203,10 @@ impl Sentinel {
             }
             _ => decide(resource, published, self.settings.backoff, now),
         };
-        let Decision::Publish(reason) = decision else { return Ok(()) };
-        self.publish(resource, json.as_ref(), reason, now).await?;
-        report.published += 1;
-        self.published.insert(resource.id, Published { generation: resource.generation, at: now });
-        Ok(())
+        Ok(match decision {
+            Decision::Publish(reason) => Some((reason, json)),
+            _ => None,
+        })
     }
 
     /// Each published event starts its own trace: the provisioning step it announces.
