@@ -1,6 +1,7 @@
 //! Benchmark: Sentinel poll cycles over 10k and 100k clusters in one shard, against the real API
 //! (in-process, over the PostgreSQL at `DATABASE_URL`) and the memory broker. Reports the cold
-//! cycle (every cluster new: fetched, decided, published), the steady cycle (every cluster
+//! cycle (every cluster new: fetched, decided, published; also over RabbitMQ with publisher
+//! confirms when `AMQP_URL` is set), the steady cycle (every cluster
 //! reconciled: the possibly-due search fetches nothing) and the process's resident memory.
 //! Run with `hack/bench.sh --bench sentinel_cycle`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -61,12 +62,13 @@ async fn reconcile_all(pool: &PgPool) {
     sqlx::query("analyze resource_conditions").execute(pool).await.unwrap();
 }
 
-async fn run(url: &str, clusters: i64) {
+async fn run(url: &str, clusters: i64, config: &BrokerConfig) {
     let pool = database(url, clusters).await;
     let base = hyperfleet_testing::api::serve_kinds(pool.clone(), Kinds::default()).await.unwrap().base;
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
-    broker.declare(&Subscription::new("bench-clusters", "bench")).await.unwrap();
+    let broker = hyperfleet_broker::connect(config, BrokerMetrics::default()).await.unwrap();
+    // A fresh topic per run: a RabbitMQ queue outlives the process.
+    let topic = format!("bench-clusters-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    broker.declare(&Subscription::new(&topic, "bench")).await.unwrap();
     let settings = SentinelSettings {
         namespace: "test".into(),
         name: "bench".into(),
@@ -74,7 +76,7 @@ async fn run(url: &str, clusters: i64) {
         shard: Some(Expr::eq(Field::label("region"), "us-east")),
         poll_interval: Duration::from_secs(5),
         backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
-        topic: "bench-clusters".into(),
+        topic: topic.clone(),
         routing: hyperfleet_broker::Routing::default(),
         rules: CustomRules::default(),
     };
@@ -112,7 +114,13 @@ async fn run(url: &str, clusters: i64) {
 async fn main() {
     let url =
         std::env::var("DATABASE_URL").expect("DATABASE_URL must point at PostgreSQL (use hack/bench.sh)");
+    println!("memory broker");
     for clusters in [10_000, 100_000] {
-        run(&url, clusters).await;
+        run(&url, clusters, &BrokerConfig::Memory {}).await;
+    }
+    // Over RabbitMQ (publisher confirms) when hack/bench.sh started one.
+    if let Ok(url_amqp) = std::env::var("AMQP_URL") {
+        println!("RabbitMQ");
+        run(&url, 10_000, &BrokerConfig::Rabbitmq { url: url_amqp, prefetch: None }).await;
     }
 }
