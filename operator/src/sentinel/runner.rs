@@ -156,13 +156,20 @@ impl Sentinel {
         // Publishes overlap (a broker confirming one at a time would otherwise bound the rate);
         // each resource has at most one event in flight, and what is remembered is what went out.
         let this = &*self;
-        let mut publishes = Vec::with_capacity(due.len());
-        for (resource, reason, json) in due {
-            publishes
-                .push(async move { (resource, this.publish(resource, json.as_ref(), reason, now).await) });
+        let mut outcomes = Vec::with_capacity(due.len());
+        // In slices, so that a cold poll of 100k resources does not hold 100k pending publishes.
+        for slice in due.chunks(PUBLISHES_IN_FLIGHT * 16) {
+            let mut publishes = Vec::with_capacity(slice.len());
+            for (resource, reason, json) in slice {
+                let (resource, reason) = (*resource, *reason);
+                publishes.push(async move {
+                    (resource, this.publish(resource, json.as_ref(), reason, now).await)
+                });
+            }
+            let done: Vec<_> =
+                futures::stream::iter(publishes).buffer_unordered(PUBLISHES_IN_FLIGHT).collect().await;
+            outcomes.extend(done);
         }
-        let outcomes: Vec<_> =
-            futures::stream::iter(publishes).buffer_unordered(PUBLISHES_IN_FLIGHT).collect().await;
         for (resource, outcome) in outcomes {
             match outcome {
                 Ok(()) => {
