@@ -51,11 +51,6 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Whether spans are exported.
-    pub fn tracing(&self) -> bool {
-        self.traces.is_some()
-    }
-
     /// Sends what is buffered now (tests; a process about to be killed).
     pub fn flush(&self) {
         if let Some(provider) = &self.traces

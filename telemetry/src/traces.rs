@@ -41,7 +41,8 @@ impl Export {
         Some(Self { endpoint })
     }
 
-    /// A batching tracer provider exporting to the endpoint as `service`, installed globally.
+    /// A batching tracer provider exporting to the endpoint as `service` (the `tracing` layer
+    /// holds its tracer; nothing reads a global provider).
     pub fn provider(&self, service: &'static str) -> Result<SdkTracerProvider, String> {
         use opentelemetry_otlp::WithExportConfig as _;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -53,7 +54,6 @@ impl Export {
             .with_batch_exporter(exporter)
             .with_resource(Resource::builder().with_service_name(service).build())
             .build();
-        opentelemetry::global::set_tracer_provider(provider.clone());
         Ok(provider)
     }
 }
@@ -108,33 +108,9 @@ pub fn record_trace_id(span: &tracing::Span) {
     }
 }
 
-/// HTTP headers as a propagation carrier.
-#[derive(Debug)]
-pub struct Headers<'a>(pub &'a http::HeaderMap);
-
-impl Extractor for Headers<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(http::HeaderName::as_str).collect()
-    }
-}
-
-/// A map as a propagation carrier (what [`current_context`] fills).
-#[derive(Debug)]
-pub struct Map<'a>(pub &'a HashMap<String, String>);
-
-impl Extractor for Map<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(String::as_str).collect()
-    }
-}
+/// HTTP headers as a propagation carrier (OpenTelemetry's own; a `HashMap<String, String>`
+/// is one too).
+pub use opentelemetry_http::HeaderExtractor;
 
 #[cfg(test)]
 mod tests {

@@ -147,7 +147,7 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     // An incoming `traceparent` (an adapter reporting, a traced client) is this span's parent.
     hyperfleet_telemetry::traces::continue_from(
         &span,
-        &hyperfleet_telemetry::traces::Headers(request.headers()),
+        &hyperfleet_telemetry::traces::HeaderExtractor(request.headers()),
     );
     span
 }

@@ -98,17 +98,16 @@ impl Store {
         fetch(&mut conn, at).await
     }
 
-    /// Reads one resource and every adapter's report about it, in one snapshot.
+    /// Reads one resource and every adapter's report about it over one connection (two
+    /// statements, no transaction: a report stored in between is simply the newer state).
     #[tracing::instrument(name = "store.get_with_statuses", skip_all, fields(kind = %at.kind, id = %at.id))]
     pub async fn get_with_statuses(
         &self,
         at: Locator,
     ) -> Result<(Resource, Vec<hyperfleet_api_model::AdapterStatus>), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
-        let resource = fetch(&mut tx, at).await?;
-        let statuses = super::aggregation::load_reports(&mut tx, at.id).await?;
-        tx.commit().await?;
+        let mut conn = self.pool.acquire().await?;
+        let resource = fetch(&mut conn, at).await?;
+        let statuses = super::aggregation::load_reports(&mut conn, at.id).await?;
         Ok((resource, statuses))
     }
 

@@ -49,9 +49,7 @@ impl Store {
 
     /// Every adapter's latest report about a resource.
     pub async fn list_statuses(&self, at: Locator) -> Result<Vec<AdapterStatus>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        super::resources::fetch(&mut conn, at).await?;
-        load_reports(&mut conn, at.id).await
+        Ok(self.get_with_statuses(at).await?.1)
     }
 
     /// One adapter's latest report.

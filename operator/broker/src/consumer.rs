@@ -205,7 +205,7 @@ fn consume_span(event: &cloudevents::Event, subscription: &Subscription, attempt
         .into_iter()
         .filter_map(|name| Some((name.to_owned(), event.extension(name)?.to_string())))
         .collect();
-    hyperfleet_telemetry::traces::continue_from(&span, &hyperfleet_telemetry::traces::Map(&context));
+    hyperfleet_telemetry::traces::continue_from(&span, &context);
     span
 }
 
