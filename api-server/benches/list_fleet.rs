@@ -30,8 +30,11 @@ const ROUNDS: usize = 200;
 #[tokio::main]
 async fn main() {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server");
-    let clusters: usize = std::env::var("HYPERFLEET_BENCH_CLUSTERS").map_or(100_000, |n| n.parse().unwrap());
-    let pool = hyperfleet_testing::api::fresh_database(&url, "hyperfleet_bench", 10).await.unwrap();
+    let clusters: usize = std::env::var("HYPERFLEET_BENCH_CLUSTERS")
+        .map_or(100_000, |n| n.parse().expect("HYPERFLEET_BENCH_CLUSTERS is a number of clusters"));
+    let pool = hyperfleet_testing::api::fresh_database(&url, "hyperfleet_bench", 10)
+        .await
+        .unwrap_or_else(|err| panic!("cannot prepare the benchmark database: {err}"));
     let load = Instant::now();
     load_fleet(&pool, clusters).await;
     println!("loaded {clusters} clusters in {:.1?}", load.elapsed());

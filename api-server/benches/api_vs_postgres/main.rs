@@ -194,8 +194,10 @@ fn cases() -> Vec<Case> {
 async fn main() {
     let url =
         std::env::var("DATABASE_URL").expect("DATABASE_URL must point at PostgreSQL (use hack/bench.sh)");
-    let clusters: usize = std::env::var("HYPERFLEET_BENCH_CLUSTERS").map_or(10_000, |n| n.parse().unwrap());
-    let seconds = std::env::var("HYPERFLEET_BENCH_SECONDS").map_or(10, |n| n.parse().unwrap());
+    let clusters: usize = std::env::var("HYPERFLEET_BENCH_CLUSTERS")
+        .map_or(10_000, |n| n.parse().expect("HYPERFLEET_BENCH_CLUSTERS is a number of clusters"));
+    let seconds = std::env::var("HYPERFLEET_BENCH_SECONDS")
+        .map_or(10, |n| n.parse().expect("HYPERFLEET_BENCH_SECONDS is a number of seconds"));
     let duration = Duration::from_secs(seconds);
     // `HYPERFLEET_BENCH_LOGS=off` leaves the request logs out, to see what they cost;
     // `HYPERFLEET_BENCH_ONLY=<text>` runs only the cases whose name contains it.
@@ -213,7 +215,9 @@ async fn main() {
         })))
         .init();
 
-    let pool = hyperfleet_testing::api::fresh_database(&url, "hyperfleet_pgbench", 16).await.unwrap();
+    let pool = hyperfleet_testing::api::fresh_database(&url, "hyperfleet_pgbench", 16)
+        .await
+        .unwrap_or_else(|err| panic!("cannot prepare the benchmark database: {err}"));
     let ids = seed(&pool, clusters).await;
     let required = vec!["validation".to_owned(), "dns".to_owned()];
     let kinds = Kinds {
