@@ -3,6 +3,8 @@
 # the whole workspace's tests against them, and stop them again, whatever the outcome.
 # Extra arguments go to the test runner, e.g. `hack/test.sh -E 'test(search)'`.
 set -euo pipefail
+# A clean clone never reuses incremental state: skipping it saves ~1.4 GB of disk and some build time.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cd "$(dirname "$0")/.."
 # Helm's own SDK (from PyPI) lints and renders the chart for the packaging tests.
 HYPERFLEET_HELM_PYTHON="$(hack/helm-env.sh)"

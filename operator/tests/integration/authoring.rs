@@ -1,0 +1,86 @@
+//! `hyperfleet-operator adapter test` on the committed samples: the dns adapter waits for
+//! validation, then renders its Job with the zone computed from the cluster.
+
+use std::path::PathBuf;
+
+use hyperfleet_operator::{
+    authoring::{AuthoringError, adapter_test},
+    cli::{AdapterTestArgs, SimulatedJob},
+};
+
+fn sample(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/samples").join(path)
+}
+
+fn args(statuses: Option<&str>, job: SimulatedJob) -> AdapterTestArgs {
+    AdapterTestArgs {
+        file: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../adapters/dns/adapterconfig.yaml"),
+        resource: sample("api/cluster.json"),
+        statuses: statuses.map(sample),
+        deleting: false,
+        job,
+    }
+}
+
+#[tokio::test]
+async fn the_dns_sample_waits_for_validation() {
+    let out = adapter_test(&args(None, SimulatedJob::Running)).await.unwrap();
+    assert!(out.starts_with("# decision: DependenciesNotMet: waiting for validation"), "{out}");
+    assert!(out.contains("# manifests: 0"), "{out}");
+}
+
+#[tokio::test]
+async fn the_dns_sample_renders_its_job_once_validation_is_done() {
+    let out = adapter_test(&args(Some("api/statuses-validation-done.json"), SimulatedJob::Succeeded))
+        .await
+        .unwrap();
+    assert!(out.contains("# decision: act (JobCreated)"), "{out}");
+    assert!(
+        out.contains("- prod-us-east-1.clusters.example.com"),
+        "the zone param reaches the Job's args:\n{out}"
+    );
+    assert!(out.contains("\"reason\": \"JobSucceeded\""), "{out}");
+}
+
+#[tokio::test]
+async fn a_missing_file_names_the_file() {
+    let mut args = args(None, SimulatedJob::Running);
+    args.resource = sample("api/nope.json");
+    let err = adapter_test(&args).await.unwrap_err();
+    assert!(matches!(err, AuthoringError::Read { .. }));
+    assert!(err.to_string().contains("nope.json"), "{err}");
+}
+
+#[tokio::test]
+async fn every_catalog_adapter_compiles_and_runs_on_the_samples_while_live_and_while_deleting() {
+    let catalog = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../adapters");
+    let mut tested = 0;
+    for entry in std::fs::read_dir(&catalog).unwrap() {
+        let file = entry.unwrap().path().join("adapterconfig.yaml");
+        if !file.exists() {
+            continue;
+        }
+        let resource = if file.to_string_lossy().contains("nodepool") {
+            "api/nodepool.json"
+        } else {
+            "api/cluster.json"
+        };
+        for (deleting, job) in
+            [(false, SimulatedJob::Running), (false, SimulatedJob::Succeeded), (true, SimulatedJob::Running)]
+        {
+            let args = AdapterTestArgs {
+                file: file.clone(),
+                resource: sample(resource),
+                statuses: Some(sample("api/statuses-validation-done.json")),
+                deleting,
+                job,
+            };
+            let out = adapter_test(&args).await.unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+            for broken in ["StatusRuleFailed", "ExpressionFailed", "TemplateFailed", "ParamsFailed"] {
+                assert!(!out.contains(broken), "{} (deleting: {deleting}): {broken}\n{out}", file.display());
+            }
+        }
+        tested += 1;
+    }
+    assert_eq!(tested, 7, "the catalog's five cluster and two node pool adapters");
+}

@@ -1,0 +1,16 @@
+//! The operator's integration tests, one binary: Sentinels, adapters, consumers and the DLQ tool
+//! against the real API over PostgreSQL and the real brokers started by `hack/test.sh`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns
+
+mod adapter_consumer;
+mod adapter_events;
+mod adapter_ownership;
+mod adapter_pipeline;
+mod authoring;
+mod common;
+mod crd_rules;
+mod dlq;
+mod sentinel;
+mod sentinel_rules;
+mod shard_queries;
+mod traces;
