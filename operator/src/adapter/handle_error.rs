@@ -1,9 +1,10 @@
 //! Why the pipeline could not handle an event, and what the consumer does about it: transient
-//! errors are redelivered, the others make the event poison (dead-lettered now).
+//! errors are redelivered, the others make the event poison (dead-lettered now); and why acting
+//! on one failed, which is reported (`Health=False`) unless a retry may help.
 
 use hyperfleet_api_model::client::ClientError;
 
-use super::transport::TransportError;
+use super::{ownership::OwnershipError, report::Reason, transport::TransportError};
 
 /// Why an event could not be handled now: transient errors are retried by redelivery, the
 /// others make the event poison (dead-lettered).
@@ -54,5 +55,38 @@ impl HandleError {
     /// Bounded label for metrics.
     pub fn category(&self) -> &'static str {
         self.into()
+    }
+}
+
+/// Why acting failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ActError {
+    #[error(transparent)]
+    Template(#[from] super::template::TemplateError),
+    #[error(transparent)]
+    Cel(#[from] crate::cel::CelError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    NotOwned(Box<super::ownership::NotOwned>),
+}
+
+impl From<OwnershipError> for ActError {
+    fn from(err: OwnershipError) -> Self {
+        match err {
+            OwnershipError::NotOwned(err) => ActError::NotOwned(Box::new(err)),
+            OwnershipError::Transport(err) => ActError::Transport(err),
+        }
+    }
+}
+
+impl ActError {
+    pub(super) fn reason(&self) -> Reason {
+        match self {
+            ActError::Template(_) => Reason::TemplateFailed,
+            ActError::Cel(_) => Reason::ExpressionFailed,
+            ActError::Transport(_) => Reason::ExecutionFailed,
+            ActError::NotOwned(_) => Reason::NotOwned,
+        }
     }
 }

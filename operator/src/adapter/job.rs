@@ -96,6 +96,9 @@ pub fn job_manifest(
                         args: (!args.is_empty()).then_some(args),
                         env: Some(env),
                         resources: template.resources.clone(),
+                        // A program that dies without writing its result leaves its last log
+                        // lines, which the adapter reports instead.
+                        termination_message_policy: Some("FallbackToLogsOnError".into()),
                         security_context: Some(
                             template.security_context.clone().unwrap_or_else(restricted_container),
                         ),
@@ -155,6 +158,13 @@ pub enum JobState {
     Failed(String),
 }
 
+impl JobState {
+    /// Succeeded or failed.
+    pub fn is_finished(&self) -> bool {
+        matches!(self, JobState::Succeeded | JobState::Failed(_))
+    }
+}
+
 /// Reads a Job object's state from its status conditions (`Complete`/`Failed`).
 pub fn job_state(job: Option<&Value>) -> JobState {
     let Some(job) = job else { return JobState::Missing };
@@ -173,15 +183,17 @@ pub fn job_state(job: Option<&Value>) -> JobState {
 
 /// The report metadata key holding the outcome of the generation's Job (`succeeded`, `failed`).
 pub const METADATA_JOB_RESULT: &str = "job_result";
-/// The report metadata key holding a failed Job's message.
+/// The report metadata key holding a finished Job's message: its pod's termination message, or
+/// for a failed Job without one, the Job's own.
 pub const METADATA_JOB_MESSAGE: &str = "job_message";
 
-/// What a report keeps of a finished Job, so that a Job deleted after it finished (by its
-/// `ttlSecondsAfterFinished`) is not run again for the same generation.
-pub fn job_memory(job: Option<&Value>) -> Option<serde_json::Map<String, Value>> {
+/// What a report keeps of a finished Job (and the result its program wrote, `termination`), so
+/// that a Job deleted after it finished (by its `ttlSecondsAfterFinished`) is not run again for
+/// the same generation, and its result is still known.
+pub fn job_memory(job: Option<&Value>, termination: Option<&str>) -> Option<serde_json::Map<String, Value>> {
     let (result, message) = match job_state(job) {
-        JobState::Succeeded => ("succeeded", None),
-        JobState::Failed(message) => ("failed", Some(message)),
+        JobState::Succeeded => ("succeeded", termination.map(str::to_owned)),
+        JobState::Failed(message) => ("failed", Some(termination.map_or(message, str::to_owned))),
         JobState::Running | JobState::Missing => return None,
     };
     let mut memory = serde_json::Map::from_iter([(METADATA_JOB_RESULT.to_owned(), result.into())]);
@@ -189,6 +201,16 @@ pub fn job_memory(job: Option<&Value>) -> Option<serde_json::Map<String, Value>>
         memory.insert(METADATA_JOB_MESSAGE.to_owned(), message.into());
     }
     Some(memory)
+}
+
+/// The result of the generation's Job that this adapter's own last report remembers, if that
+/// report is for `generation`.
+pub fn remembered_message(own_report: Option<&Value>, generation: i64) -> Option<String> {
+    let report = own_report?;
+    if report.get("observed_generation").and_then(Value::as_i64) != Some(generation) {
+        return None;
+    }
+    report.pointer(&format!("/metadata/{METADATA_JOB_MESSAGE}")).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// The Job `manifest` as it finished, rebuilt from this adapter's own last report when that

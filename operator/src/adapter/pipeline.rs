@@ -15,11 +15,15 @@ use hyperfleet_crds::v1alpha1::Transport;
 pub use super::handle_error::HandleError;
 use super::{
     api::AdapterApi,
-    job::{JobState, LABEL_GENERATION, job_manifest, job_memory, job_name, job_state, remembered_job},
+    handle_error::ActError,
+    job::{
+        JobState, LABEL_GENERATION, job_manifest, job_memory, job_name, job_state, remembered_job,
+        remembered_message,
+    },
     ownership::{Owner, OwnershipError},
     plan::{AdapterPlan, PlannedResource, PlannedSelect},
     report::{Observed, Reason, Verdict, apply_rules, conditions_value, default_conditions},
-    transport::{ObjectTransport, Select, Target, TransportError},
+    transport::{ObjectTransport, Select, Target},
     variables::{Variables, unmet_dependency},
 };
 
@@ -151,6 +155,9 @@ impl Adapter {
             (observed.job, observed.job_created) =
                 self.act_job(resource, variables, &context, deleting).await?;
             observed.job_cannot_start = self.why_job_cannot_start(observed.job.as_ref()).await?;
+            if !deleting {
+                observed.job_message = self.job_message(variables, resource, observed.job.as_ref()).await?;
+            }
             for planned in &self.plan.resources {
                 self.act_resource(planned, resource, variables, &context, &mut observed).await?;
             }
@@ -212,6 +219,22 @@ impl Adapter {
             return Ok(None);
         }
         Ok(self.transports.kubernetes.warnings(&Target::of(job)?).await?.pop())
+    }
+
+    /// A finished Job's result as its program wrote it (the pod's termination message), taken
+    /// from this adapter's last report of the generation when that remembers it.
+    async fn job_message(
+        &self,
+        variables: &Variables,
+        resource: &Resource,
+        job: Option<&Value>,
+    ) -> Result<Option<String>, ActError> {
+        let Some(job) = job.filter(|job| job_state(Some(job)).is_finished()) else { return Ok(None) };
+        let own_report = variables.status_of(&self.plan.adapter);
+        if let Some(message) = remembered_message(own_report, resource.generation) {
+            return Ok(Some(message));
+        }
+        Ok(self.transports.kubernetes.termination_message(&Target::of(job)?).await?)
     }
 
     async fn act_resource(
@@ -288,7 +311,8 @@ impl Adapter {
             ("job_namespace".to_owned(), job.spec.namespace.clone().into()),
         ]);
         if let Verdict::Acted(observed) = verdict {
-            metadata.extend(job_memory(observed.job.as_ref()).unwrap_or_default());
+            let memory = job_memory(observed.job.as_ref(), observed.job_message.as_deref());
+            metadata.extend(memory.unwrap_or_default());
         }
         Some(Value::Object(metadata))
     }
@@ -351,37 +375,4 @@ fn stamp(manifest: &mut Value, adapter: &str, resource: &Resource) {
         metadata["labels"][key] = value.into();
     }
     metadata["annotations"][LABEL_GENERATION] = resource.generation.to_string().into();
-}
-
-/// Why acting failed.
-#[derive(Debug, thiserror::Error)]
-enum ActError {
-    #[error(transparent)]
-    Template(#[from] super::template::TemplateError),
-    #[error(transparent)]
-    Cel(#[from] crate::cel::CelError),
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-    #[error(transparent)]
-    NotOwned(Box<super::ownership::NotOwned>),
-}
-
-impl From<OwnershipError> for ActError {
-    fn from(err: OwnershipError) -> Self {
-        match err {
-            OwnershipError::NotOwned(err) => ActError::NotOwned(Box::new(err)),
-            OwnershipError::Transport(err) => ActError::Transport(err),
-        }
-    }
-}
-
-impl ActError {
-    fn reason(&self) -> Reason {
-        match self {
-            ActError::Template(_) => Reason::TemplateFailed,
-            ActError::Cel(_) => Reason::ExpressionFailed,
-            ActError::Transport(_) => Reason::ExecutionFailed,
-            ActError::NotOwned(_) => Reason::NotOwned,
-        }
-    }
 }

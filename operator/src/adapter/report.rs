@@ -80,6 +80,8 @@ pub struct Observed {
     pub job_created: bool,
     /// Why the Job cannot start (its pods are refused), when it is running without any.
     pub job_cannot_start: Option<String>,
+    /// A finished Job's result as its program wrote it (its pod's termination message).
+    pub job_message: Option<String>,
     /// Each managed resource found, by entry name.
     pub resources: BTreeMap<String, Value>,
     /// Entries that should exist (not deleted by lifecycle rules).
@@ -145,7 +147,12 @@ fn acted(observed: &Observed) -> Vec<ReportedCondition> {
     match job_state(observed.job.as_ref()) {
         JobState::Succeeded => vec![
             applied,
-            condition("Available", true, Reason::JobSucceeded, ""),
+            condition(
+                "Available",
+                true,
+                Reason::JobSucceeded,
+                observed.job_message.clone().unwrap_or_default(),
+            ),
             condition("Health", true, Reason::NoErrors, ""),
         ],
         JobState::Running | JobState::Missing => match &observed.job_cannot_start {
@@ -160,11 +167,14 @@ fn acted(observed: &Observed) -> Vec<ReportedCondition> {
                 condition("Health", true, Reason::NoErrors, ""),
             ],
         },
-        JobState::Failed(message) => vec![
-            applied,
-            condition("Available", false, Reason::JobFailed, message.clone()),
-            condition("Health", false, Reason::JobFailed, message),
-        ],
+        JobState::Failed(message) => {
+            let message = observed.job_message.clone().unwrap_or(message);
+            vec![
+                applied,
+                condition("Available", false, Reason::JobFailed, message.clone()),
+                condition("Health", false, Reason::JobFailed, message),
+            ]
+        }
     }
 }
 
@@ -216,10 +226,11 @@ pub fn apply_rules(
         };
         let text = |expression: &Option<crate::cel::Expression>| -> Result<Option<String>, CelError> {
             let Some(expression) = expression else { return Ok(None) };
-            Ok(Some(match expression.evaluate(variables)? {
-                Value::String(s) => s,
-                other => other.to_string(),
-            }))
+            Ok(match expression.evaluate(variables)? {
+                Value::Null => None,
+                Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            })
         };
         let new = ReportedCondition {
             type_: rule.type_.clone(),

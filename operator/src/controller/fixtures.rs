@@ -46,6 +46,30 @@ impl ApiServer {
         self.expect_typed(method, path, |_| (code, answer)).await.1
     }
 
+    /// Like [`ApiServer::expect`]; returns the request's query string (selectors, options).
+    pub async fn expect_query(&mut self, method: &str, path: &str, answer: Value) -> String {
+        let (request, send) = self.receive(method, path).await;
+        let query = request.uri().query().unwrap_or_default().to_owned();
+        let response = Response::builder().status(200).body(Body::from(serde_json::to_vec(&answer).unwrap()));
+        send.send_response(response.unwrap());
+        query
+    }
+
+    /// The next request (waiting at most a second), asserted to be `method path`.
+    async fn receive(
+        &mut self,
+        method: &str,
+        path: &str,
+    ) -> (Request<Body>, tower_test::mock::SendResponse<Response<Body>>) {
+        let (request, send) = tokio::time::timeout(Duration::from_secs(1), self.0.next_request())
+            .await
+            .unwrap_or_else(|_| panic!("no request came; expected {method} {path}"))
+            .expect("the client is gone");
+        assert_eq!(request.method().as_str(), method, "method of {}", request.uri());
+        assert_eq!(request.uri().path(), path);
+        (request, send)
+    }
+
     /// Like [`ApiServer::expect_answering`], the answer chosen by the request's content type
     /// (which says whether a PATCH is a server-side apply or a merge patch); returns both.
     pub async fn expect_typed(
@@ -54,12 +78,7 @@ impl ApiServer {
         path: &str,
         answer: impl FnOnce(&str) -> (u16, Value),
     ) -> (String, Value) {
-        let (request, send) = tokio::time::timeout(Duration::from_secs(1), self.0.next_request())
-            .await
-            .unwrap_or_else(|_| panic!("no request came; expected {method} {path}"))
-            .expect("the client is gone");
-        assert_eq!(request.method().as_str(), method, "method of {}", request.uri());
-        assert_eq!(request.uri().path(), path);
+        let (request, send) = self.receive(method, path).await;
         let content_type = request
             .headers()
             .get(http::header::CONTENT_TYPE)

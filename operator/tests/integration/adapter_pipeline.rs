@@ -138,7 +138,9 @@ async fn an_event_for_an_older_generation_is_dropped(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
-async fn a_failed_job_reports_health_false_with_the_jobs_message(pool: PgPool) {
+/// The Job controller only says "backoff limit reached"; what went wrong is what the program
+/// wrote to its termination message, and that is what the adapter reports.
+async fn a_failed_job_reports_health_false_with_what_its_program_wrote(pool: PgPool) {
     let client = common::api_requiring(pool, &["validation", "dns"]).await;
     let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Fail("image pull failed".into())));
     let dns = adapter(DNS, &client, &dry_run);
@@ -149,6 +151,8 @@ async fn a_failed_job_reports_health_false_with_the_jobs_message(pool: PgPool) {
     let health = condition(reported(&handled), "Health");
     assert_eq!((health.status, health.reason.as_deref()), (ConditionStatus::False, Some("JobFailed")));
     assert_eq!(health.message.as_deref(), Some("image pull failed"));
+    let available = condition(reported(&handled), "Available");
+    assert_eq!(available.message.as_deref(), Some("image pull failed"));
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
@@ -199,9 +203,9 @@ async fn deletion_removes_the_objects_and_reports_finalized_until_the_resource_i
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn a_finished_job_removed_by_its_ttl_is_remembered_not_run_again(pool: PgPool) {
     let client = common::api_requiring(pool, &["validation", "dns"]).await;
-    for (outcome, available) in [
-        (JobOutcome::Succeed, ConditionStatus::True),
-        (JobOutcome::Fail("quota exceeded".into()), ConditionStatus::False),
+    for (outcome, available, message) in [
+        (JobOutcome::Succeed, ConditionStatus::True, None),
+        (JobOutcome::Fail("quota exceeded".into()), ConditionStatus::False, Some("quota exceeded")),
     ] {
         let dry_run = Arc::new(DryRun::new(Duration::ZERO, outcome));
         let dns = adapter(DNS, &client, &dry_run);
@@ -218,6 +222,7 @@ async fn a_finished_job_removed_by_its_ttl_is_remembered_not_run_again(pool: PgP
         assert!(dry_run.find(&target).await.unwrap().is_none());
         let report = reported(&again);
         assert_eq!(condition(report, "Available").status, available, "the outcome is remembered");
+        assert_eq!(condition(report, "Available").message.as_deref(), message, "and what the program wrote");
         assert_eq!(condition(report, "Health").status, available);
         client.delete_cluster(cluster.id).await.unwrap();
         client.force_delete(&cluster.href, "next round").await.unwrap();

@@ -92,6 +92,7 @@ const ADAPTER_CALLS: &[(&str, &str, &str)] = &[
     ("", "configmaps", "patch"),
     ("", "configmaps", "delete"),
     ("", "events", "list"),
+    ("", "pods", "list"),
 ];
 
 fn allows(rules: &[PolicyRule], (group, resource, verb): (&str, &str, &str)) -> bool {
@@ -295,6 +296,24 @@ async fn the_dashboard_and_the_alerts_name_metrics_the_code_exports(pool: sqlx::
     );
 }
 
+/// `images/<component>.Dockerfile` builds `binary` (`hyperfleet-<component>`) and runs it as
+/// `user`.
+fn assert_dockerfile_builds(binary: &str, user: i64) {
+    let component = binary.trim_start_matches("hyperfleet-");
+    let dockerfile = std::fs::read_to_string(
+        hyperfleet_packaging::repo_root().join(format!("images/{component}.Dockerfile")),
+    )
+    .unwrap_or_else(|err| panic!("no Dockerfile for {binary}: {err}"));
+    assert!(
+        dockerfile.contains(&format!("--bin {binary}")),
+        "images/{component}.Dockerfile does not build {binary}"
+    );
+    assert!(
+        dockerfile.contains(&format!("USER {user}:{user}")),
+        "images/{component}.Dockerfile does not run as {user}"
+    );
+}
+
 #[test]
 fn the_images_build_the_binaries_the_chart_runs_as_the_user_it_expects() {
     let objects = helm::render(None).unwrap();
@@ -302,21 +321,41 @@ fn the_images_build_the_binaries_the_chart_runs_as_the_user_it_expects() {
         let pod = &deployment["spec"]["template"]["spec"];
         let image = pod["containers"][0]["image"].as_str().unwrap();
         let binary = image.rsplit('/').next().unwrap().split(':').next().unwrap();
-        let component = binary.trim_start_matches("hyperfleet-");
-        let dockerfile = std::fs::read_to_string(
-            hyperfleet_packaging::repo_root().join(format!("images/{component}.Dockerfile")),
-        )
-        .unwrap_or_else(|err| panic!("no Dockerfile for {binary}: {err}"));
-        assert!(
-            dockerfile.contains(&format!("--bin {binary}")),
-            "images/{component}.Dockerfile does not build {binary}"
-        );
-        let user = pod["securityContext"]["runAsUser"].as_i64().unwrap();
-        assert!(
-            dockerfile.contains(&format!("USER {user}:{user}")),
-            "images/{component}.Dockerfile does not run as {user}"
-        );
+        assert_dockerfile_builds(binary, pod["securityContext"]["runAsUser"].as_i64().unwrap());
     }
+}
+
+/// Every Job the catalog runs uses an image this repository builds, from the chart's registry at
+/// the chart's version, running as the non-root user the Jobs' `runAsNonRoot` needs; no
+/// placeholder is left.
+#[test]
+fn the_catalogs_jobs_run_images_this_repository_builds() {
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(&path).unwrap();
+    let chart: Value = serde_saphyr::from_str(&read(chart_dir().join("Chart.yaml"))).unwrap();
+    let values: Value = serde_saphyr::from_str(&read(chart_dir().join("values.yaml"))).unwrap();
+    let prefix = format!("{}/", values["image"]["registry"].as_str().unwrap());
+    let tag = format!(":{}", chart["appVersion"].as_str().unwrap());
+    let mut images = 0;
+    for entry in std::fs::read_dir(hyperfleet_packaging::repo_root().join("adapters")).unwrap() {
+        let dir = entry.unwrap().path();
+        for file in std::fs::read_dir(&dir).into_iter().flatten() {
+            let text = read(file.unwrap().path());
+            assert!(
+                !text.contains("example.com/") && !text.contains("PLACEHOLDER"),
+                "{}: a placeholder",
+                dir.display()
+            );
+        }
+        let Ok(text) = std::fs::read_to_string(dir.join("adapterconfig.yaml")) else { continue };
+        let config: Value = serde_saphyr::from_str(&text).unwrap();
+        let Some(image) = config["spec"]["jobTemplate"]["image"].as_str() else { continue };
+        let binary = image.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(&tag));
+        let binary =
+            binary.unwrap_or_else(|| panic!("{}: {image} is not {prefix}<binary>{tag}", dir.display()));
+        assert_dockerfile_builds(binary, 65532);
+        images += 1;
+    }
+    assert!(images >= 2, "the cluster and node pool validations run Jobs");
 }
 
 #[test]

@@ -15,13 +15,15 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{ObjectTransport, Select, Target, TransportError, generation_of};
+use crate::adapter::job::{JobState, job_state};
 
 /// How simulated Jobs end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
     /// They complete.
     Succeed,
-    /// They fail with this message.
+    /// They fail (as the Job controller says: `BackoffLimitExceeded`), their pod's termination
+    /// message saying this.
     Fail(String),
     /// Their pods are refused (as PodSecurity admission would): they never start, and a
     /// `FailedCreate` warning with this message says why.
@@ -80,9 +82,10 @@ impl DryRun {
                     JobOutcome::Succeed => {
                         json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
                     }
-                    JobOutcome::Fail(message) => json!({"failed": 1, "conditions": [
-                        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": message}
-                    ]}),
+                    JobOutcome::Fail(_) => json!({"failed": 1, "conditions": [{
+                        "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit"
+                    }]}),
                 }
             };
         }
@@ -164,6 +167,15 @@ impl ObjectTransport for DryRun {
         let keys = self.matching(target);
         let mut objects = self.objects();
         Ok(keys.iter().filter(|key| objects.remove(*key).is_some()).count() > 0)
+    }
+
+    async fn termination_message(&self, job: &Target) -> Result<Option<String>, TransportError> {
+        let found = self.find(job).await?;
+        let failed = matches!(job_state(found.as_ref()), JobState::Failed(_));
+        Ok(match &self.job_outcome {
+            JobOutcome::Fail(message) if failed => Some(message.clone()),
+            _ => None,
+        })
     }
 
     async fn warnings(&self, target: &Target) -> Result<Vec<String>, TransportError> {

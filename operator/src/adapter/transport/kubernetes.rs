@@ -9,7 +9,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::{
     Api, Client,
     api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams},
@@ -184,6 +184,34 @@ impl ObjectTransport for Kubernetes {
         refusals.sort_by_key(|event| event.last_timestamp.as_ref().map(|t| t.0));
         Ok(refusals.into_iter().filter_map(|event| event.message.clone()).collect())
     }
+
+    #[tracing::instrument(name = "kube.termination_message", skip_all)]
+    async fn termination_message(&self, job: &Target) -> Result<Option<String>, TransportError> {
+        let (Some(namespace), Select::Name(name)) = (&job.namespace, &job.select) else {
+            return Ok(None);
+        };
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        // The Job controller labels its pods with the Job's name (`job-name`, on every version).
+        let list = pods
+            .list(&ListParams::default().labels(&format!("job-name={name}")))
+            .await
+            .map_err(failed("list pods of", job))?;
+        let mut finished: Vec<(&Pod, String)> =
+            list.items.iter().filter_map(|pod| Some((pod, terminated_message(pod)?))).collect();
+        finished.sort_by_key(|(pod, _)| pod.metadata.creation_timestamp.as_ref().map(|t| t.0));
+        Ok(finished.pop().map(|(_, message)| message))
+    }
+}
+
+/// The first non-empty termination message among a pod's containers.
+fn terminated_message(pod: &Pod) -> Option<String> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    statuses
+        .iter()
+        .filter_map(|status| status.state.as_ref()?.terminated.as_ref()?.message.as_deref())
+        .map(str::trim)
+        .find(|message| !message.is_empty())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -112,6 +112,13 @@ pub trait ObjectTransport: Send + Sync + std::fmt::Debug {
         let _ = target;
         Ok(Vec::new())
     }
+
+    /// What the newest finished pod of the Job `job` left as its container's termination
+    /// message (the result a Job program writes for the adapter, or its last log lines), if any.
+    async fn termination_message(&self, job: &Target) -> Result<Option<String>, TransportError> {
+        let _ = job;
+        Ok(None)
+    }
 }
 
 /// The generation label of an object (0 without one), for picking the newest of several.

@@ -92,6 +92,30 @@ async fn label_discovery_picks_the_newest_generation_and_errors_are_classified()
 }
 
 #[tokio::test]
+async fn a_finished_jobs_result_is_its_newest_pods_termination_message() {
+    let (client, mut server) = client();
+    let transport = Kubernetes::new(client);
+    let target = Target::of(&job(json!(null))).unwrap();
+    let message = tokio::spawn(async move { transport.termination_message(&target).await });
+    let pod = |name: &str, at: &str, state: Value| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "namespace": "jobs", "creationTimestamp": at, "labels": {"job-name": "dns-abc-1"}},
+               "status": {"containerStatuses": [{"name": "adapter", "image": "i", "imageID": "", "ready": false,
+                          "restartCount": 0, "state": state}]}})
+    };
+    let terminated = |message: &str| json!({"terminated": {"exitCode": 1, "message": message}});
+    let list = json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [
+        pod("dns-abc-1-b", "2026-01-01T00:00:02Z", terminated("2 problems: name: ...; spec.release.version: required\n")),
+        pod("dns-abc-1-a", "2026-01-01T00:00:01Z", terminated("an older attempt")),
+        pod("dns-abc-1-c", "2026-01-01T00:00:03Z", json!({"running": {}})),
+    ]});
+    let query = server.expect_query("GET", "/api/v1/namespaces/jobs/pods", list).await;
+    assert!(query.contains("labelSelector=job-name%3Ddns-abc-1"), "{query}");
+    let message = message.await.unwrap().unwrap();
+    assert_eq!(message.as_deref(), Some("2 problems: name: ...; spec.release.version: required"));
+}
+
+#[tokio::test]
 async fn a_jobs_failed_create_warnings_say_why_it_cannot_start() {
     let (client, mut server) = client();
     let transport = Kubernetes::new(client);
