@@ -21,6 +21,9 @@ fn good_cluster_spec() -> Value {
     })
 }
 
+/// A change to the good spec.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
 /// The fields of the problems `check` finds in a cluster whose spec has `edit` applied.
 fn cluster_problems(name: &str, edit: impl FnOnce(&mut Value), rules: &Rules) -> Vec<String> {
     let mut spec = good_cluster_spec();
@@ -37,7 +40,7 @@ fn a_well_formed_cluster_has_no_problems() {
 fn every_cluster_rule_names_its_field() {
     let rules = Rules { regions: vec!["us-east1".into(), "europe-west1".into()], ..Rules::default() };
     let long = "a".repeat(55);
-    let cases: Vec<(&str, &str, Box<dyn FnOnce(&mut Value)>)> = vec![
+    let cases: Vec<(&str, &str, Edit)> = vec![
         ("Prod", "name: 'Prod' must be lowercase", Box::new(|_| {})),
         ("1prod", "name: '1prod' must be lowercase", Box::new(|_| {})),
         ("prod-", "name: 'prod-' must be lowercase", Box::new(|_| {})),
