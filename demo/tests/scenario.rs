@@ -36,7 +36,7 @@ async fn scenario(pool: PgPool, broker: serde_json::Value, secrets: StaticSecret
     let (client, base) = api(pool).await;
     let metrics = OperatorMetrics::new();
     let dry_run = Arc::new(DryRun::new(Duration::from_millis(500), JobOutcome::Succeed));
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run };
+    let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
     let resources = Resources::new(&metrics, Arc::new(secrets), transports).with_api_url(Some(base));
     let (workloads, mut changes) = Workloads::new(resources);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -46,8 +46,8 @@ async fn scenario(pool: PgPool, broker: serde_json::Value, secrets: StaticSecret
     let operator = {
         let shutdown = shutdown.clone();
         async move {
-            run_configs(&dirs, &overrides, &workloads, &mut changes, Duration::from_millis(500), &shutdown)
-                .await;
+            let reload = Duration::from_millis(500);
+            run_configs(&dirs, &overrides, &dry_run, &workloads, &mut changes, reload, &shutdown).await;
             workloads.shutdown().await;
         }
     };

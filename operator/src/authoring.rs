@@ -16,6 +16,7 @@ use crate::{
     adapter::{
         Adapter, AdapterPlan, Handled, Transports,
         api::FixedApi,
+        redact::Redactor,
         report::Verdict,
         transport::dry_run::{DryRun, JobOutcome},
     },
@@ -58,8 +59,31 @@ fn content(path: &std::path::Path, message: impl std::fmt::Display) -> Authoring
     AuthoringError::Content { path: path.to_path_buf(), message: message.to_string() }
 }
 
+/// What one `adapter test` run did.
+#[derive(Debug)]
+pub struct TestRun {
+    /// What came of the event.
+    pub handled: Handled,
+    /// The objects the adapter created or applied, in order.
+    pub manifests: Vec<Value>,
+    /// The secret values of the objects the run was given.
+    pub redactor: Redactor,
+}
+
+impl TestRun {
+    /// The run as `adapter test` prints it: decision, manifests, report; no secret value.
+    pub fn render(&self) -> String {
+        self.redactor.redact(&render(&self.handled, &self.manifests))
+    }
+}
+
 /// Runs the test and returns the report to print.
 pub async fn adapter_test(args: &AdapterTestArgs) -> Result<String, AuthoringError> {
+    Ok(run(args).await?.render())
+}
+
+/// Runs one event through the AdapterConfig as `args` say.
+pub async fn run(args: &AdapterTestArgs) -> Result<TestRun, AuthoringError> {
     let spec = load_spec(&args.file)?;
     let plan = AdapterPlan::compile(&spec).map_err(AuthoringError::Invalid)?;
     let resource = load_resource(&args.resource, spec.resource_type, args.deleting)?;
@@ -73,12 +97,28 @@ pub async fn adapter_test(args: &AdapterTestArgs) -> Result<String, AuthoringErr
     };
     let duration = if args.job == SimulatedJob::Running { Duration::from_secs(3600) } else { Duration::ZERO };
     let dry_run = Arc::new(DryRun::new(duration, outcome));
+    let redactor = seed(&dry_run, &args.objects)?;
     let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
     let api = Arc::new(FixedApi { resource: resource.clone(), statuses, reports: Default::default() });
     let adapter = Adapter::new(plan, api, transports, spec.hyperfleet_api.url.clone());
     let event = ReconcileEventData::new(&resource, spec.resource_type, ReconcileReason::New);
     let handled = adapter.handle(&event).await?;
-    Ok(render(&handled, &dry_run.recorded()))
+    Ok(TestRun { handled, manifests: dry_run.recorded(), redactor })
+}
+
+/// Puts the objects of `files` in the simulated cluster; returns a redactor of their Secrets'
+/// values (sensitive lookups of other kinds are redacted by the adapter itself).
+fn seed(dry_run: &DryRun, files: &[PathBuf]) -> Result<Redactor, AuthoringError> {
+    let mut redactor = Redactor::default();
+    for file in files {
+        let loaded = crate::local::load_file(file)
+            .map_err(|source| AuthoringError::Read { path: file.clone(), source })?;
+        for object in &loaded.objects {
+            dry_run.seed(object).map_err(|err| content(file, err))?;
+            redactor.add_object_if_secret(object);
+        }
+    }
+    Ok(redactor)
 }
 
 fn render(handled: &Handled, manifests: &[Value]) -> String {

@@ -119,9 +119,14 @@ pub struct AdapterTestArgs {
     /// Treat the resource as being deleted.
     #[arg(long)]
     pub deleting: bool,
-    /// The state of the simulated Job when the status is computed.
+    /// The state of the simulated Job when the status is computed (`running` also leaves the
+    /// simulated HostedClusters, NodePools and DNSEndpoints not ready yet).
     #[arg(long, value_enum, default_value_t = SimulatedJob::Running)]
     pub job: SimulatedJob,
+    /// YAML files of objects already in the cluster, for `lookups` (an inventory ConfigMap, a
+    /// Secret); repeatable. Secret values never appear in the output.
+    #[arg(long = "objects")]
+    pub objects: Vec<PathBuf>,
 }
 
 /// `run` flags.

@@ -2,7 +2,9 @@
 //! Kubernetes API, with every adapter object going to the dry-run transport (simulated Jobs).
 //! The directory is re-read every reload interval: a new document starts a task, a changed spec
 //! restarts it, a removed one stops it. Status is logged (one line per change) instead of
-//! patched. Secret references read environment variables (see [`EnvSecrets`]).
+//! patched. Secret references read environment variables (see [`EnvSecrets`]). Every other
+//! Kubernetes object in the directory (an inventory ConfigMap, a Secret an adapter copies) is
+//! applied to the simulated cluster, where adapters' `lookups` find it.
 
 use std::{
     collections::{HashMap, hash_map::DefaultHasher},
@@ -63,6 +65,15 @@ pub struct Document {
     pub value: Value,
 }
 
+/// What a directory holds.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// SentinelConfigs and AdapterConfigs.
+    pub configs: Vec<Document>,
+    /// Every other Kubernetes object (with `apiVersion`, `kind` and `metadata.name`).
+    pub objects: Vec<Value>,
+}
+
 /// Statuses last logged, by kind and key.
 type Shown = HashMap<(&'static str, TaskKey), Value>;
 
@@ -96,7 +107,7 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
     }
     let metrics = Arc::new(OperatorMetrics::new());
     let dry_run = Arc::new(DryRun::new(args.job_duration, JobOutcome::Succeed));
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run };
+    let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
     let resources =
         Resources::new(&metrics, Arc::new(EnvSecrets), transports).with_api_url(args.api_url.clone());
     let (workloads, mut changes) = Workloads::new(resources);
@@ -122,6 +133,7 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
         let run = run_configs(
             &args.config_dir,
             &overrides,
+            &dry_run,
             &workloads,
             &mut changes,
             args.reload_interval,
@@ -137,10 +149,12 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
 }
 
 /// Keeps the tasks in line with the documents in `dirs` (re-read every `reload`) until
-/// `shutdown`, logging status changes. The caller stops the tasks afterwards.
+/// `shutdown`, logging status changes, and applies the other objects there to `cluster`. The
+/// caller stops the tasks afterwards.
 pub async fn run_configs(
     dirs: &[PathBuf],
     overrides: &Overrides,
+    cluster: &DryRun,
     workloads: &Workloads,
     changes: &mut Changes,
     reload: std::time::Duration,
@@ -152,7 +166,10 @@ pub async fn run_configs(
         let mut readable = true;
         for dir in dirs {
             match load_dir(dir) {
-                Ok(found) => documents.extend(found),
+                Ok(found) => {
+                    documents.extend(found.configs);
+                    seed(cluster, &found.objects);
+                }
                 Err(err) => {
                     tracing::error!(dir = %dir.display(), error = %err, "cannot read a config directory; keeping the running tasks");
                     readable = false;
@@ -250,33 +267,65 @@ fn fingerprint(spec: &Value) -> i64 {
     i64::from_ne_bytes(hasher.finish().to_ne_bytes()) & i64::MAX
 }
 
-/// Every SentinelConfig and AdapterConfig document under `dir` (recursively, `.yaml`/`.yml`,
-/// multi-document). Files that are not YAML are reported, never skipped silently.
-pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Document>> {
-    let mut found = Vec::new();
-    for path in yaml_files(dir)? {
-        let text = std::fs::read_to_string(&path)?;
-        let documents: Vec<Value> = match serde_saphyr::from_multiple(&text) {
-            Ok(documents) => documents,
-            Err(err) => {
-                tracing::warn!(file = %path.display(), error = %err, "not valid YAML; skipped");
-                continue;
-            }
-        };
-        for (index, value) in documents.into_iter().enumerate() {
-            let kind = value["kind"].as_str().unwrap_or_default().to_owned();
-            if kind != SentinelConfig::KIND && kind != AdapterConfig::KIND {
-                continue;
-            }
-            let namespace =
-                value.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(DEFAULT_NAMESPACE);
-            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-            let name = value
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("{stem}-{index}"), str::to_owned);
-            found.push(Document { path: path.clone(), kind, key: TaskKey::new(namespace, name), value });
+/// Applies `objects` to the simulated cluster (as `kubectl apply` would: changed ones are
+/// replaced, removed ones stay).
+fn seed(cluster: &DryRun, objects: &[Value]) {
+    for object in objects {
+        if let Err(err) = cluster.seed(object) {
+            let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+            tracing::warn!(kind = %object["kind"], name, error = %err, "object not applied");
         }
+    }
+}
+
+/// Every document under `dir` (recursively, `.yaml`/`.yml`, multi-document): the
+/// SentinelConfigs and AdapterConfigs, and the other Kubernetes objects. Files that are not
+/// YAML are reported, never skipped silently.
+pub fn load_dir(dir: &Path) -> std::io::Result<Loaded> {
+    let mut found = Loaded::default();
+    for path in yaml_files(dir)? {
+        let loaded = load_file(&path)?;
+        found.configs.extend(loaded.configs);
+        found.objects.extend(loaded.objects);
+    }
+    Ok(found)
+}
+
+/// The documents of one YAML file (multi-document); a file that is not YAML is reported and
+/// gives none.
+pub fn load_file(path: &Path) -> std::io::Result<Loaded> {
+    let mut found = Loaded::default();
+    let text = std::fs::read_to_string(path)?;
+    let documents: Vec<Value> = match serde_saphyr::from_multiple(&text) {
+        Ok(documents) => documents,
+        Err(err) => {
+            tracing::warn!(file = %path.display(), error = %err, "not valid YAML; skipped");
+            return Ok(found);
+        }
+    };
+    for (index, value) in documents.into_iter().enumerate() {
+        let kind = value["kind"].as_str().unwrap_or_default().to_owned();
+        if kind != SentinelConfig::KIND && kind != AdapterConfig::KIND {
+            if value["apiVersion"].is_string()
+                && value.pointer("/metadata/name").is_some_and(Value::is_string)
+            {
+                found.objects.push(value);
+            }
+            continue;
+        }
+        let namespace =
+            value.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(DEFAULT_NAMESPACE);
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("{stem}-{index}"), str::to_owned);
+        found.configs.push(Document {
+            path: path.to_path_buf(),
+            kind,
+            key: TaskKey::new(namespace, name),
+            value,
+        });
     }
     Ok(found)
 }

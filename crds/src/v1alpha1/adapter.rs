@@ -53,7 +53,7 @@ use super::common::{BrokerSpec, HyperfleetApi, ResourceType};
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.jobTemplate) || (has(self.resources) && size(self.resources) > 0)").message("an adapter needs a jobTemplate or at least one entry in resources"))]
+#[x_kube(validation = Rule::new("has(self.jobTemplate) || (has(self.resources) && size(self.resources) > 0) || (has(self.data) && size(self.data) > 0)").message("an adapter needs a jobTemplate, an entry in resources, or data to report"))]
 pub struct AdapterConfigSpec {
     /// The adapter's name in status reports (`dns`, `validation`, ...); one of the API's required
     /// adapters for the resource type.
@@ -77,6 +77,10 @@ pub struct AdapterConfigSpec {
     /// When the adapter acts.
     #[serde(default)]
     pub criteria: Criteria,
+    /// Kubernetes objects read for each event before the params (`lookups.<name>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub lookups: Vec<super::Lookup>,
     /// Named values computed per event (CEL), usable in templates and later expressions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<Param>,
@@ -90,6 +94,15 @@ pub struct AdapterConfigSpec {
     /// over the Job and resources.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub status: Vec<StatusRule>,
+    /// Values reported in the status's `data`, by key (CEL, evaluated with the status rules):
+    /// what the adapter chose or found, for later adapters (`statuses.<adapter>.data`) and API
+    /// clients.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = crate::MAX_MAP_ENTRIES,
+        "additionalProperties" = {"type": "string", "minLength": 1, "maxLength": crate::MAX_EXPRESSION_LEN}
+    ))]
+    pub data: BTreeMap<String, String>,
 }
 
 impl AdapterConfigSpec {
@@ -98,6 +111,12 @@ impl AdapterConfigSpec {
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errors = Vec::new();
         self.hyperfleet_api.check(&mut errors);
+        let mut lookups = std::collections::BTreeSet::new();
+        for lookup in &self.lookups {
+            if !lookups.insert(lookup.name.as_str()) {
+                errors.push(format!("lookups: '{}' is defined twice", lookup.name));
+            }
+        }
         let mut names = std::collections::BTreeSet::new();
         for param in &self.params {
             if !names.insert(param.name.as_str()) {

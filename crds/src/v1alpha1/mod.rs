@@ -2,8 +2,10 @@
 
 mod adapter;
 mod common;
+mod lookup;
 mod sentinel;
 
 pub use adapter::*;
 pub use common::*;
+pub use lookup::*;
 pub use sentinel::*;

@@ -42,6 +42,15 @@ pub fn labels(adapter: &str, resource: &Resource) -> BTreeMap<String, String> {
     labels
 }
 
+/// Labels and the generation annotation on every managed object.
+pub fn stamp(manifest: &mut Value, adapter: &str, resource: &Resource) {
+    let metadata = &mut manifest["metadata"];
+    for (key, value) in labels(adapter, resource) {
+        metadata["labels"][key] = value.into();
+    }
+    metadata["annotations"][LABEL_GENERATION] = resource.generation.to_string().into();
+}
+
 /// The Job manifest for `resource`, its strings rendered with `context`.
 pub fn job_manifest(
     plan: &AdapterPlan,

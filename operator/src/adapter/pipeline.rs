@@ -16,13 +16,12 @@ pub use super::handle_error::HandleError;
 use super::{
     api::AdapterApi,
     handle_error::ActError,
-    job::{
-        JobState, LABEL_GENERATION, job_manifest, job_memory, job_name, job_state, remembered_job,
-        remembered_message,
-    },
+    job::{JobState, job_manifest, job_memory, job_name, job_state, remembered_job, remembered_message},
+    lookups::{self, LookupError},
     ownership::{Owner, OwnershipError},
     plan::{AdapterPlan, PlannedResource, PlannedSelect},
-    report::{Observed, Reason, Verdict, apply_rules, conditions_value, default_conditions},
+    redact::Redactor,
+    report::{Observed, Reason, Verdict, apply_rules, conditions_value, default_conditions, evaluate_data},
     transport::{ObjectTransport, Select, Target},
     variables::{Variables, unmet_dependency},
 };
@@ -109,17 +108,43 @@ impl Adapter {
         let event_json = serde_json::to_value(event).map_err(HandleError::Encode)?;
         let mut variables =
             Variables::new(&self.plan, &resource, &statuses, &event_json).map_err(HandleError::Encode)?;
+        let (mut verdict, redactor) = self.decide(&resource, &statuses, &mut variables).await?;
+        let mut report = self.report(&resource, &mut variables, &verdict);
+        redactor.redact_report(&mut report);
+        if let Verdict::NotMet { message, .. } | Verdict::Failed { message, .. } = &mut verdict {
+            *message = redactor.redact(message);
+        }
+        let stored = self.api.report(&resource.href, &report).await.map_err(HandleError::Api)?;
+        Ok(Handled::Reported { report, stored, verdict })
+    }
+
+    /// Lookups, params, preconditions and dependencies, then acting when they allow it; with
+    /// the secret values the lookups read.
+    async fn decide(
+        &self,
+        resource: &Resource,
+        statuses: &[hyperfleet_api_model::AdapterStatus],
+        variables: &mut Variables,
+    ) -> Result<(Verdict, Redactor), HandleError> {
+        let redactor = match lookups::read(&self.plan, self.transports.kubernetes.as_ref(), variables).await {
+            Ok(redactor) => redactor,
+            Err(LookupError::Transport { source, .. }) if source.is_transient() => {
+                return Err(HandleError::Transport(source));
+            }
+            Err(err) => {
+                let message = hyperfleet_telemetry::error_chain(&err);
+                return Ok((Verdict::Failed { reason: Reason::LookupFailed, message }, Redactor::default()));
+            }
+        };
         // Params first (preconditions may use them), but an unmet precondition explains a
         // failing param better than the param's error does (e.g. both need a missing field).
         let params = variables.compute_params(&self.plan);
-        let verdict = match (self.unmet(&variables, &resource, &statuses), params) {
+        let verdict = match (self.unmet(variables, resource, statuses), params) {
             (Some(verdict), _) => verdict,
             (None, Err(err)) => Verdict::Failed { reason: Reason::ParamsFailed, message: err.to_string() },
-            (None, Ok(())) => self.act(&resource, &variables).await?,
+            (None, Ok(())) => self.act(resource, variables).await?,
         };
-        let report = self.report(&resource, &mut variables, &verdict);
-        let stored = self.api.report(&resource.href, &report).await.map_err(HandleError::Api)?;
-        Ok(Handled::Reported { report, stored, verdict })
+        Ok((verdict, redactor))
     }
 
     /// The first precondition or dependency that does not hold (none apply while deleting).
@@ -246,7 +271,7 @@ impl Adapter {
         observed: &mut Observed,
     ) -> Result<(), ActError> {
         let mut manifest = self.plan.templates.render_object(&planned.manifest, context)?;
-        stamp(&mut manifest, &self.plan.adapter, resource);
+        super::job::stamp(&mut manifest, &self.plan.adapter, resource);
         let owner = self.owner(resource);
         let target = owner.narrow(self.discovery_target(planned, &manifest, context)?);
         let transport = match planned.transport {
@@ -332,23 +357,25 @@ impl Adapter {
         variables.set("resources", Value::Object(resources.into_iter().collect()));
         variables.set("conditions", conditions_value(&defaults));
         // Rules describe what the adapter made; when it made nothing, the defaults say why.
-        let conditions = match verdict {
-            Verdict::Acted(_) => apply_rules(&self.plan.status_rules, &variables.bindings(), defaults)
-                .unwrap_or_else(|err| {
-                    default_conditions(&Verdict::Failed {
-                        reason: Reason::StatusRuleFailed,
-                        message: err.to_string(),
-                    })
-                }),
-            Verdict::NotMet { .. } | Verdict::Failed { .. } => defaults,
+        let evaluated = match verdict {
+            Verdict::Acted(_) => {
+                let bindings = variables.bindings();
+                apply_rules(&self.plan.status_rules, &bindings, defaults)
+                    .and_then(|conditions| Ok((conditions, evaluate_data(&self.plan.data, &bindings)?)))
+            }
+            Verdict::NotMet { .. } | Verdict::Failed { .. } => Ok((defaults, None)),
         };
+        let (conditions, data) = evaluated.unwrap_or_else(|err| {
+            let failed = Verdict::Failed { reason: Reason::StatusRuleFailed, message: err.to_string() };
+            (default_conditions(&failed), None)
+        });
         let metadata = self.report_metadata(resource, verdict);
         StatusReport {
             adapter: self.plan.adapter.clone(),
             observed_generation: resource.generation,
             observed_time: Some(Utc::now()),
             conditions,
-            data: None,
+            data,
             metadata,
         }
     }
@@ -366,13 +393,4 @@ fn check_identity(event: &ReconcileEventData, resource: &Resource) -> Result<(),
         return Ok(());
     }
     Err(HandleError::WrongResource { event: event.resource_id, href: event.href.clone(), found: resource.id })
-}
-
-/// Labels and the generation annotation on every managed object.
-fn stamp(manifest: &mut Value, adapter: &str, resource: &Resource) {
-    let metadata = &mut manifest["metadata"];
-    for (key, value) in super::job::labels(adapter, resource) {
-        metadata["labels"][key] = value.into();
-    }
-    metadata["annotations"][LABEL_GENERATION] = resource.generation.to_string().into();
 }

@@ -2,7 +2,9 @@
 //! (all problems listed at once, so one `InvalidConfig` message says everything to fix), plus
 //! the settings the consumer needs. Pure: the same in `run`, `local` and `adapter test`.
 
-use hyperfleet_crds::v1alpha1::{AdapterConfigSpec, JobTemplate, ManagedResource, ResourceType, Transport};
+use hyperfleet_crds::v1alpha1::{
+    AdapterConfigSpec, JobTemplate, Lookup, ManagedResource, ResourceType, Transport,
+};
 
 use super::template::{TemplateId, Templates, TemplatesBuilder};
 use crate::cel::Expression;
@@ -50,6 +52,23 @@ pub struct PlannedResource {
     pub adopt: bool,
 }
 
+/// A lookup, compiled.
+#[derive(Debug, Clone)]
+pub struct PlannedLookup {
+    /// `lookups.<name>`.
+    pub name: String,
+    /// `apiVersion` of the objects.
+    pub api_version: String,
+    /// `kind` of the objects.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: Option<TemplateId>,
+    /// By name (one object or null) or labels (a list).
+    pub select: PlannedSelect,
+    /// Whether its values are redacted.
+    pub sensitive: bool,
+}
+
 /// A status rule, compiled.
 #[derive(Debug, Clone)]
 pub struct PlannedRule {
@@ -80,6 +99,8 @@ pub struct AdapterPlan {
     pub concurrency: usize,
     /// Deliveries before dead-lettering.
     pub max_deliveries: u32,
+    /// Lookups in order.
+    pub lookups: Vec<PlannedLookup>,
     /// Params in order.
     pub params: Vec<(String, Expression)>,
     /// Preconditions in order.
@@ -92,6 +113,8 @@ pub struct AdapterPlan {
     pub resources: Vec<PlannedResource>,
     /// Custom status rules.
     pub status_rules: Vec<PlannedRule>,
+    /// The report's `data`, by key.
+    pub data: Vec<(String, Expression)>,
     /// Every template.
     pub templates: Templates,
 }
@@ -118,6 +141,12 @@ impl AdapterPlan {
             .collect();
         let mut builder = TemplatesBuilder::default();
         let job = spec.job_template.as_ref().map(|job| PlannedJob::new(job, &mut builder));
+        let lookups = spec.lookups.iter().map(|lookup| PlannedLookup::new(lookup, &mut builder)).collect();
+        let data = spec
+            .data
+            .iter()
+            .filter_map(|(key, source)| Some((key.clone(), compile(format!("data.{key}"), source)?)))
+            .collect();
         let mut resources = Vec::new();
         for resource in &spec.resources {
             let delete_when = resource.lifecycle.as_ref().and_then(|l| l.delete_when.as_deref());
@@ -156,12 +185,14 @@ impl AdapterPlan {
             // The schema bounds both to 1..=100 (i32 in the CRD: Kubernetes knows no uint32).
             concurrency: usize::try_from(spec.concurrency.max(1)).unwrap_or(1),
             max_deliveries: u32::try_from(spec.max_deliveries.max(1)).unwrap_or(1),
+            lookups,
             params,
             preconditions,
             dependencies: spec.criteria.dependencies.clone(),
             job,
             resources,
             status_rules,
+            data,
             templates,
         })
     }
@@ -195,6 +226,34 @@ impl PlannedJob {
             })
             .collect();
         Self { spec: job.clone(), command, args, env }
+    }
+}
+
+impl PlannedLookup {
+    /// Registers the lookup's templates as `lookups.<name>.…`.
+    fn new(lookup: &Lookup, builder: &mut TemplatesBuilder) -> Self {
+        let name = &lookup.name;
+        let mut add =
+            |field: &str, source: &String| builder.add(format!("lookups.{name}.{field}"), source.clone());
+        let namespace = lookup.namespace.as_ref().map(|source| add("namespace", source));
+        let select = match (&lookup.by_name, &lookup.by_labels) {
+            (Some(by_name), _) => PlannedSelect::Name(add("byName", by_name)),
+            (None, labels) => PlannedSelect::Labels(
+                labels
+                    .iter()
+                    .flatten()
+                    .map(|(key, value)| (key.clone(), add(&format!("byLabels.{key}"), value)))
+                    .collect(),
+            ),
+        };
+        Self {
+            name: name.clone(),
+            api_version: lookup.api_version.clone(),
+            kind: lookup.kind.clone(),
+            namespace,
+            select,
+            sensitive: lookup.is_sensitive(),
+        }
     }
 }
 

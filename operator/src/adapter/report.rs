@@ -22,6 +22,7 @@ use crate::cel::CelError;
 pub enum Reason {
     PreconditionsNotMet,
     DependenciesNotMet,
+    LookupFailed,
     ParamsFailed,
     TemplateFailed,
     ExpressionFailed,
@@ -60,7 +61,8 @@ pub enum Verdict {
     },
     /// The adapter could not do its work (bad params, bad template output, refused manifest).
     Failed {
-        /// `ParamsFailed`, `TemplateFailed`, `ExpressionFailed`, `ExecutionFailed`, `StatusRuleFailed`.
+        /// `LookupFailed`, `ParamsFailed`, `TemplateFailed`, `ExpressionFailed`, `ExecutionFailed`,
+        /// `StatusRuleFailed`.
         reason: Reason,
         /// What went wrong.
         message: String,
@@ -202,6 +204,21 @@ pub fn conditions_value(conditions: &[ReportedCondition]) -> Value {
     Value::Object(map)
 }
 
+/// The report's `data` from the config's `data` expressions (`None` when it has none).
+pub fn evaluate_data(
+    data: &[(String, crate::cel::Expression)],
+    variables: &[(&str, &Value)],
+) -> Result<Option<Value>, CelError> {
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let values = data
+        .iter()
+        .map(|(key, expression)| Ok((key.clone(), expression.evaluate(variables)?)))
+        .collect::<Result<serde_json::Map<String, Value>, CelError>>()?;
+    Ok(Some(Value::Object(values)))
+}
+
 /// Applies the config's status rules over `variables` (which include `conditions`, the
 /// defaults): a rule replaces the condition of its type or adds one.
 pub fn apply_rules(
@@ -228,6 +245,7 @@ pub fn apply_rules(
             let Some(expression) = expression else { return Ok(None) };
             Ok(match expression.evaluate(variables)? {
                 Value::Null => None,
+                Value::String(s) if s.is_empty() => None,
                 Value::String(s) => Some(s),
                 other => Some(other.to_string()),
             })

@@ -143,6 +143,10 @@ impl ObjectTransport for ForbiddenJobs {
         self.0.find(target).await
     }
 
+    async fn list(&self, target: &Target) -> Result<Vec<serde_json::Value>, TransportError> {
+        self.0.list(target).await
+    }
+
     async fn delete(&self, target: &Target) -> Result<bool, TransportError> {
         self.0.delete(target).await
     }

@@ -1,5 +1,5 @@
 //! `hyperfleet-operator adapter test` on the committed samples: the dns adapter waits for
-//! validation, then renders its Job with the zone computed from the cluster.
+//! placement, then renders its DNSEndpoint with the zone computed from the cluster.
 
 use std::path::PathBuf;
 
@@ -19,27 +19,31 @@ fn args(statuses: Option<&str>, job: SimulatedJob) -> AdapterTestArgs {
         statuses: statuses.map(sample),
         deleting: false,
         job,
+        objects: Vec::new(),
     }
 }
 
 #[tokio::test]
-async fn the_dns_sample_waits_for_validation() {
+async fn the_dns_sample_waits_for_placement() {
     let out = adapter_test(&args(None, SimulatedJob::Running)).await.unwrap();
-    assert!(out.starts_with("# decision: DependenciesNotMet: waiting for validation"), "{out}");
+    assert!(out.starts_with("# decision: DependenciesNotMet: waiting for placement"), "{out}");
     assert!(out.contains("# manifests: 0"), "{out}");
 }
 
 #[tokio::test]
-async fn the_dns_sample_renders_its_job_once_validation_is_done() {
-    let out = adapter_test(&args(Some("api/statuses-validation-done.json"), SimulatedJob::Succeeded))
-        .await
-        .unwrap();
-    assert!(out.contains("# decision: act (JobCreated)"), "{out}");
+async fn the_dns_sample_renders_its_records_once_placement_is_done() {
+    let out =
+        adapter_test(&args(Some("api/statuses-placement-done.json"), SimulatedJob::Succeeded)).await.unwrap();
+    assert!(out.contains("# decision: act (ResourcesApplied)"), "{out}");
     assert!(
-        out.contains("- prod-us-east-1.clusters.example.com"),
-        "the zone param reaches the Job's args:\n{out}"
+        out.contains("dnsName: api.prod-us-east-1.clusters.example.com"),
+        "the zone param reaches the DNSEndpoint:\n{out}"
     );
-    assert!(out.contains("\"reason\": \"JobSucceeded\""), "{out}");
+    assert!(
+        out.contains("- router.mgmt-us-east1.hyperfleet.internal"),
+        "placement's data reaches it:\n{out}"
+    );
+    assert!(out.contains("\"reason\": \"RecordsPublished\""), "{out}");
 }
 
 #[tokio::test]
@@ -71,9 +75,13 @@ async fn every_catalog_adapter_compiles_and_runs_on_the_samples_while_live_and_w
             let args = AdapterTestArgs {
                 file: file.clone(),
                 resource: sample(resource),
-                statuses: Some(sample("api/statuses-validation-done.json")),
+                statuses: Some(sample("api/statuses-dependencies-done.json")),
                 deleting,
                 job,
+                objects: vec![
+                    catalog.join("placement/management-clusters.yaml"),
+                    sample("../local/pull-secret.yaml"),
+                ],
             };
             let out = adapter_test(&args).await.unwrap_or_else(|err| panic!("{}: {err}", file.display()));
             for broken in ["StatusRuleFailed", "ExpressionFailed", "TemplateFailed", "ParamsFailed"] {

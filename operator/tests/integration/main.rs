@@ -7,6 +7,7 @@ mod adapter_events;
 mod adapter_ownership;
 mod adapter_pipeline;
 mod authoring;
+mod catalog;
 mod common;
 mod crd_rules;
 mod dlq;

@@ -70,10 +70,17 @@ impl DryRun {
         }
     }
 
-    /// The object as it looks now: Jobs get a status from their age.
+    /// The object as it looks now: Jobs and the [`simulated`](super::simulated) kinds get a
+    /// status from their age, unless they have one of their own (a seeded object's).
     fn observe(&self, stored: &Stored) -> Value {
         let mut object = stored.object.clone();
-        if object["kind"] == "Job" {
+        if object.get("status").is_some_and(|status| !status.is_null()) {
+            return object;
+        }
+        if let Some(status) = super::simulated::status(&object, stored.created.elapsed() >= self.job_duration)
+        {
+            object["status"] = status;
+        } else if object["kind"] == "Job" {
             object["status"] = if stored.created.elapsed() < self.job_duration {
                 json!({"active": 1})
             } else {
@@ -99,7 +106,24 @@ impl DryRun {
             return Ok((self.observe(stored), false));
         }
         let created = objects.get(&key).map_or_else(Instant::now, |s| s.created);
-        let stored = Stored { object: manifest.clone(), created };
+        // As the API server does: `metadata.generation` starts at 1 and counts spec changes.
+        let generation = match objects.get(&key) {
+            Some(old) if old.object.get("spec") == manifest.get("spec") => generation(&old.object),
+            Some(old) => generation(&old.object) + 1,
+            None => 1,
+        };
+        let mut object = manifest.clone();
+        object["metadata"]["generation"] = generation.into();
+        // As with server-side apply: the status (another controller's) and finalizers stay.
+        if let Some(old) = objects.get(&key) {
+            if let Some(status) = old.object.get("status").filter(|s| !s.is_null()) {
+                object["status"] = status.clone();
+            }
+            if let Some(finalizers) = old.object.pointer("/metadata/finalizers") {
+                object["metadata"]["finalizers"] = finalizers.clone();
+            }
+        }
+        let stored = Stored { object, created };
         let observed = self.observe(&stored);
         objects.insert(key, stored);
         let mut creates = self.creates.lock().unwrap_or_else(PoisonError::into_inner);
@@ -108,6 +132,17 @@ impl DryRun {
         }
         creates.push_back(manifest.clone());
         Ok((observed, true))
+    }
+
+    /// Puts `object` in the simulated cluster as it is (an object someone else made: an
+    /// inventory ConfigMap, a Secret), without recording it as applied.
+    pub fn seed(&self, object: &Value) -> Result<(), TransportError> {
+        let key = Self::key(object)?;
+        let mut objects = self.objects();
+        if objects.get(&key).is_none_or(|stored| stored.object != *object) {
+            objects.insert(key, Stored { object: object.clone(), created: Instant::now() });
+        }
+        Ok(())
     }
 
     /// The live objects, after removing the finished Jobs whose TTL has passed.
@@ -146,6 +181,10 @@ impl DryRun {
     }
 }
 
+fn generation(object: &Value) -> i64 {
+    object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1)
+}
+
 #[async_trait]
 impl ObjectTransport for DryRun {
     async fn create(&self, manifest: &Value) -> Result<(Value, bool), TransportError> {
@@ -163,10 +202,30 @@ impl ObjectTransport for DryRun {
         Ok(found.max_by_key(generation_of))
     }
 
+    async fn list(&self, target: &Target) -> Result<Vec<Value>, TransportError> {
+        let keys = self.matching(target);
+        let objects = self.objects();
+        // Keys order by (apiVersion, kind, namespace, name): one target's objects by name.
+        Ok(keys.iter().filter_map(|key| objects.get(key)).map(|stored| self.observe(stored)).collect())
+    }
+
+    /// As the API server does: an object with finalizers is only marked for deletion
+    /// (`metadata.deletionTimestamp`), and stays until its controller removes them.
     async fn delete(&self, target: &Target) -> Result<bool, TransportError> {
         let keys = self.matching(target);
         let mut objects = self.objects();
-        Ok(keys.iter().filter(|key| objects.remove(*key).is_some()).count() > 0)
+        let mut deleted = 0;
+        for key in &keys {
+            let Some(stored) = objects.get_mut(key) else { continue };
+            deleted += 1;
+            let finalizers = stored.object.pointer("/metadata/finalizers").and_then(Value::as_array);
+            if finalizers.is_some_and(|f| !f.is_empty()) {
+                stored.object["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z".into();
+            } else {
+                objects.remove(key);
+            }
+        }
+        Ok(deleted > 0)
     }
 
     async fn termination_message(&self, job: &Target) -> Result<Option<String>, TransportError> {

@@ -138,13 +138,21 @@ impl ObjectTransport for Kubernetes {
             Select::Name(name) => {
                 api.get_opt(name).await.map_err(failed("get", target))?.map(|o| to_value(&o)).transpose()
             }
-            Select::Labels(labels) => {
-                let params = ListParams::default().labels(&selector(labels));
-                let list = api.list(&params).await.map_err(failed("list", target))?;
-                let objects = list.items.iter().map(to_value).collect::<Result<Vec<_>, _>>()?;
-                Ok(objects.into_iter().max_by_key(generation_of))
-            }
+            Select::Labels(_) => Ok(self.list(target).await?.into_iter().max_by_key(generation_of)),
         }
+    }
+
+    #[tracing::instrument(name = "kube.list", skip_all)]
+    async fn list(&self, target: &Target) -> Result<Vec<Value>, TransportError> {
+        let api = self.api(target).await?;
+        let mut params = ListParams::default();
+        match &target.select {
+            Select::Labels(labels) => params = params.labels(&selector(labels)),
+            Select::Name(name) => params = params.fields(&format!("metadata.name={name}")),
+        }
+        let mut list = api.list(&params).await.map_err(failed("list", target))?;
+        list.items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        list.items.iter().map(to_value).collect()
     }
 
     #[tracing::instrument(name = "kube.delete", skip_all)]

@@ -5,6 +5,7 @@
 
 pub mod dry_run;
 pub mod kubernetes;
+pub mod simulated;
 
 use std::collections::BTreeMap;
 
@@ -103,6 +104,8 @@ pub trait ObjectTransport: Send + Sync + std::fmt::Debug {
     async fn apply(&self, manifest: &Value) -> Result<Value, TransportError>;
     /// The object `target` selects, if any.
     async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError>;
+    /// Every object `target` selects, sorted by name.
+    async fn list(&self, target: &Target) -> Result<Vec<Value>, TransportError>;
     /// Deletes what `target` selects; returns whether anything was there.
     async fn delete(&self, target: &Target) -> Result<bool, TransportError>;
 
