@@ -6,6 +6,8 @@
 //! crate is not a default workspace member, so `cargo test --workspace` does not build it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
 
+pub mod catalog;
+
 use std::future::Future;
 
 use hyperfleet_api_model::{CreateResource, Resource};

@@ -1,7 +1,8 @@
 //! End to end on a real cluster: the CRDs install, the samples apply and show the printer
-//! columns; a cluster created through the API gets its adapters' Jobs, and once they complete
-//! (patched complete when no kubelet runs them) it is Ready; a shard is added and removed by
-//! applying and deleting a SentinelConfig.
+//! columns; a cluster created through the API gets its adapters' Jobs, DNSEndpoint and
+//! HostedCluster, and once they complete (Jobs patched complete when no kubelet runs them, the
+//! other objects marked ready when their controllers are absent) it is Ready; deleting it
+//! removes them; a shard is added and removed by applying and deleting a SentinelConfig.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -16,7 +17,11 @@ use kube::{
 
 use hyperfleet_api_model::{CreateResource, Phase};
 use hyperfleet_crds::v1alpha1::SentinelConfig;
-use hyperfleet_e2e::{apply_yaml, env, eventually, with_cluster, with_temp_ns};
+use hyperfleet_e2e::{
+    apply_yaml,
+    catalog::{Catalog, KINDS, SECRET},
+    env, eventually, with_cluster, with_temp_ns,
+};
 
 const SENTINEL_SAMPLE: &str = include_str!("../../config/samples/sentinelconfig-clusters-eu-west.yaml");
 
@@ -70,8 +75,10 @@ fn http_table_request(path: &str) -> http::Request<Vec<u8>> {
 }
 
 #[tokio::test]
-async fn a_cluster_becomes_ready_as_its_adapter_jobs_complete() {
-    let Some(env) = env("a_cluster_becomes_ready_as_its_adapter_jobs_complete").await else { return };
+async fn a_cluster_gets_its_objects_becomes_ready_and_deleting_it_removes_them() {
+    let Some(env) = env("a_cluster_gets_its_objects_becomes_ready_and_deleting_it_removes_them").await else {
+        return;
+    };
     let sample: serde_json::Value =
         serde_json::from_str(include_str!("../../config/samples/api/cluster.json")).unwrap();
     let body = CreateResource {
@@ -80,24 +87,39 @@ async fn a_cluster_becomes_ready_as_its_adapter_jobs_complete() {
         spec: sample["spec"].clone(),
         labels: [("region".to_owned(), "eu-west".to_owned())].into(),
     };
-    let (api, kube) = (env.api.clone(), env.kube.clone());
+    let catalog = Catalog::prepare(&env.kube).await;
+    let (api, kube, world) = (env.api.clone(), env.kube.clone(), catalog.clone());
     with_cluster(&env.api, &body, |cluster| async move {
         let jobs: Api<Job> = Api::all(kube.clone());
         let selector = format!("hyperfleet.io/resource-id={}", cluster.id);
+        let id = cluster.id.to_string();
         eventually("the cluster to be Ready", Duration::from_secs(600), || async {
             // No kubelet in a test cluster: complete every Job the adapters made for this cluster.
             let listed = jobs.list(&ListParams::default().labels(&selector)).await;
             for job in listed.unwrap_or_else(|err| panic!("listing the cluster's Jobs: {err}")).items {
                 complete(&kube, &job).await;
             }
+            world.play_controllers(&id).await;
             let current =
                 api.get_cluster(cluster.id).await.unwrap_or_else(|err| panic!("reading the cluster: {err}"));
             (current.status.phase == Phase::Ready).then_some(())
         })
         .await;
+        for kind in [KINDS[0], KINDS[2], SECRET] {
+            assert_eq!(world.objects(kind, &id).await.len(), 1, "the cluster's {}", kind.2);
+        }
         api.delete_cluster(cluster.id).await.unwrap_or_else(|err| panic!("deleting the cluster: {err}"));
+        eventually("the cluster's objects to go", Duration::from_secs(300), || async {
+            let mut left = 0;
+            for kind in KINDS.into_iter().chain([SECRET]) {
+                left += world.objects(kind, &id).await.len();
+            }
+            (left == 0).then_some(())
+        })
+        .await;
     })
     .await;
+    catalog.clean_up().await;
 }
 
 /// Marks `job` succeeded the way the Job controller would, in a form the API server accepts:

@@ -95,6 +95,23 @@ const ADAPTER_CALLS: &[(&str, &str, &str)] = &[
     ("", "pods", "list"),
 ];
 
+/// What the catalog's adapters do in HyperShift's namespace (`adapters.catalog.namespace`):
+/// apply and delete their objects, read them back by name and by labels.
+const CATALOG_CALLS: &[(&str, &str, &str)] = &[
+    ("hypershift.openshift.io", "hostedclusters", "patch"),
+    ("hypershift.openshift.io", "hostedclusters", "list"),
+    ("hypershift.openshift.io", "hostedclusters", "delete"),
+    ("hypershift.openshift.io", "nodepools", "patch"),
+    ("hypershift.openshift.io", "nodepools", "get"),
+    ("hypershift.openshift.io", "nodepools", "delete"),
+    ("externaldns.k8s.io", "dnsendpoints", "patch"),
+    ("externaldns.k8s.io", "dnsendpoints", "get"),
+    ("externaldns.k8s.io", "dnsendpoints", "delete"),
+    ("", "secrets", "patch"),
+    ("", "secrets", "get"),
+    ("", "secrets", "delete"),
+];
+
 fn allows(rules: &[PolicyRule], (group, resource, verb): (&str, &str, &str)) -> bool {
     rules.iter().any(|rule| {
         let has =
@@ -132,6 +149,20 @@ fn rbac_covers_what_the_operator_and_its_adapters_call_and_no_more_than_their_na
         );
         assert!(!allows(&cluster_rules, *call), "{call:?} must not be granted cluster-wide");
     }
+    let in_namespace = |namespace: &str| -> Vec<PolicyRule> {
+        roles
+            .iter()
+            .filter(|r| r.metadata.namespace.as_deref() == Some(namespace))
+            .flat_map(|r| r.rules.clone().unwrap_or_default())
+            .collect()
+    };
+    for call in CATALOG_CALLS {
+        assert!(allows(&in_namespace("clusters"), *call), "the catalog may not {call:?} in clusters");
+        assert!(!allows(&cluster_rules, *call), "{call:?} must not be granted cluster-wide");
+    }
+    // The placement inventory: ConfigMaps listed in the release namespace, read-only.
+    assert!(allows(&in_namespace("hyperfleet"), ("", "configmaps", "list")));
+    assert!(!allows(&in_namespace("hyperfleet"), ("", "configmaps", "patch")));
     for call in [("", "secrets", "get"), ("", "namespaces", "delete"), ("", "namespaces", "create")] {
         assert!(!allows(&cluster_rules, call), "by default {call:?} is not granted cluster-wide");
     }

@@ -136,3 +136,34 @@ async fn a_jobs_failed_create_warnings_say_why_it_cannot_start() {
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[1].contains("violates PodSecurity"), "newest last: {warnings:?}");
 }
+
+#[tokio::test]
+async fn a_label_lookup_lists_with_the_selector_and_sorts_by_name() {
+    let (client, mut server) = client();
+    let transport = Kubernetes::new(client);
+    let target = Target {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        namespace: Some("hyperfleet".into()),
+        select: Select::Labels(BTreeMap::from([(
+            "hyperfleet.io/management-cluster".to_owned(),
+            "true".to_owned(),
+        )])),
+    };
+    let list = tokio::spawn(async move { transport.list(&target).await });
+    let core = json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [
+        {"name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap",
+         "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]});
+    server.expect("GET", "/api/v1", core).await;
+    let configmap = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "hyperfleet"}, "data": {"region": "us-east1"}})
+    };
+    let answer = json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {},
+                        "items": [configmap("mgmt-b"), configmap("mgmt-a")]});
+    let query = server.expect_query("GET", "/api/v1/namespaces/hyperfleet/configmaps", answer).await;
+    assert!(query.contains("labelSelector=hyperfleet.io%2Fmanagement-cluster%3Dtrue"), "{query}");
+    let names: Vec<Value> =
+        list.await.unwrap().unwrap().iter().map(|o| o["metadata"]["name"].clone()).collect();
+    assert_eq!(names, [json!("mgmt-a"), json!("mgmt-b")]);
+}
