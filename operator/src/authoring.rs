@@ -162,7 +162,7 @@ pub(crate) fn load_spec(path: &std::path::Path) -> Result<AdapterConfigSpec, Aut
 
 /// A resource as the API returns it, or a create payload (`config/samples/api/cluster.json`)
 /// completed with an id, href, generation and times.
-fn load_resource(
+pub(crate) fn load_resource(
     path: &std::path::Path,
     resource_type: ResourceType,
     deleting: bool,
@@ -202,7 +202,7 @@ fn load_resource(
 }
 
 /// A list of statuses, or a page of them (`{"items": [...]}`) as the API returns.
-fn load_statuses(path: &std::path::Path) -> Result<Vec<AdapterStatus>, AuthoringError> {
+pub(crate) fn load_statuses(path: &std::path::Path) -> Result<Vec<AdapterStatus>, AuthoringError> {
     let value: Value = serde_json::from_str(&read(path)?).map_err(|err| content(path, err))?;
     let items = value.get("items").cloned().unwrap_or(value);
     serde_json::from_value(items)

@@ -22,3 +22,5 @@ pub mod variables;
 pub use pipeline::{Adapter, HandleError, Handled, Transports};
 pub use plan::AdapterPlan;
 pub use runner::{AdapterProgress, AdapterRunner};
+#[cfg(test)]
+mod catalog_tests;

@@ -55,6 +55,15 @@ impl ApiServer {
         query
     }
 
+    /// Like [`ApiServer::expect`], answering with the request's own body, as the API server
+    /// answers an apply with the object it stored; returns that body.
+    pub async fn expect_echo(&mut self, method: &str, path: &str) -> Value {
+        let (request, send) = self.receive(method, path).await;
+        let body = request.into_body().collect_bytes().await.unwrap();
+        send.send_response(Response::builder().status(200).body(Body::from(body.to_vec())).unwrap());
+        serde_json::from_slice(&body).unwrap()
+    }
+
     /// The next request (waiting at most a second), asserted to be `method path`.
     async fn receive(
         &mut self,
