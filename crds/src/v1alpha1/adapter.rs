@@ -209,6 +209,11 @@ pub struct JobTemplate {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = crate::MAX_MAP_ENTRIES))]
     pub env: BTreeMap<String, String>,
+    /// Environment from Secrets in the Job's namespace (the value never passes through the
+    /// operator), e.g. `HYPERFLEET_API_TOKEN: {name: hyperfleet-job-token, key: token}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = crate::MAX_MAP_ENTRIES))]
+    pub secret_env: BTreeMap<String, super::SecretKeyRef>,
     /// Service account the Job runs as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,

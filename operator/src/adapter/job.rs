@@ -8,8 +8,8 @@ use k8s_openapi::{
     api::{
         batch::v1::{Job, JobSpec},
         core::v1::{
-            Capabilities, Container, EnvVar, PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile,
-            SecurityContext,
+            Capabilities, Container, EnvVar, EnvVarSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+            SeccompProfile, SecretKeySelector, SecurityContext,
         },
     },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -73,6 +73,12 @@ pub fn job_manifest(
     ];
     for (name, id) in &job.env {
         env.push(env_var(name, &render(id)?));
+    }
+    for (name, secret) in &template.secret_env {
+        let selector =
+            SecretKeySelector { name: secret.name.clone(), key: secret.key.clone(), optional: None };
+        let value_from = EnvVarSource { secret_key_ref: Some(selector), ..EnvVarSource::default() };
+        env.push(EnvVar { name: name.clone(), value: None, value_from: Some(value_from) });
     }
     let labels = labels(&plan.adapter, resource);
     let job = Job {
@@ -264,6 +270,16 @@ mod tests {
             "updated_time": "2026-01-01T00:00:00Z", "created_by": "u", "updated_by": "u"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn secret_env_refers_to_the_secret_and_never_carries_its_value() {
+        let plan = plan("  secretEnv:\n    HYPERFLEET_API_TOKEN: {name: job-token, key: token}\n");
+        let manifest = job_manifest(&plan, &cluster(), &json!({}), "http://api").unwrap().unwrap();
+        let env = manifest["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap().clone();
+        let token = env.iter().find(|e| e["name"] == "HYPERFLEET_API_TOKEN").unwrap();
+        assert_eq!(token["valueFrom"], json!({"secretKeyRef": {"name": "job-token", "key": "token"}}));
+        assert!(token.get("value").is_none(), "{token}");
     }
 
     #[test]
