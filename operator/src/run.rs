@@ -19,7 +19,7 @@ use crate::{
     admin::{self, AdminState},
     cli::RunArgs,
     controller::{Context, watched},
-    leader::{self, LeaderError, LeaseSettings},
+    leader::{self, LeaderError, LeaseKeeper, LeaseSettings},
     metrics::OperatorMetrics,
     resolve::KubeSecrets,
     workloads::{Resources, Workloads},
@@ -77,7 +77,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
     let namespaces = watched::parse_namespaces(&args.namespace);
     watched::check_crds(&client, &namespaces).await?;
-    let leadership = leadership(&args, &client, identity).await?;
+    let leadership = leadership(&args, &client, identity);
     let sentinel_changes = Arc::new(Mutex::new(changes.sentinels));
     let adapter_changes = Arc::new(Mutex::new(changes.adapters));
     let term = |stop: CancellationToken| {
@@ -111,45 +111,64 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         shutdown.cancel();
         result
     };
-    let (admin, led, ()) = tokio::join!(admin, led, async {
+    let keep = async {
+        if let Some((keeper, sender)) = &leadership.keeper {
+            keeper.run(sender.clone(), shutdown.clone()).await;
+        }
+    };
+    let (admin, led, (), ()) = tokio::join!(admin, led, keep, async {
         tokio::select! { () = signal => {}, () = shutdown.cancelled() => {} }
     });
     workloads.shutdown().await;
+    // Every task has stopped: only now may another replica lead.
+    if let Some((keeper, _)) = &leadership.keeper {
+        match tokio::time::timeout(LEASE_RELEASE_TIMEOUT, keeper.release()).await {
+            Ok(Ok(())) => tracing::info!("lease released"),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "the lease could not be released; it expires by itself")
+            }
+            Err(_) => tracing::warn!("releasing the lease timed out; it expires by itself"),
+        }
+    }
     admin.map_err(RunError::Admin)?;
     led?;
     Ok(())
 }
 
-/// Whether this replica leads, and what keeps that answer alive.
+/// The shortest lease duration used.
+const MIN_LEASE_DURATION: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How long the release of the Lease may take at exit (within the pod's grace period).
+const LEASE_RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether this replica leads, and the keeper that decides it (none with leader election off).
 struct Leadership {
     leading: watch::Receiver<bool>,
-    // Held for their lifetime: dropping the keeper's handle or the constant sender would end
-    // leadership.
-    _keeper: Option<
-        tokio::task::JoinHandle<
-            Result<kube_lease_manager::LeaseManager, kube_lease_manager::LeaseManagerError>,
-        >,
-    >,
+    keeper: Option<(LeaseKeeper, watch::Sender<bool>)>,
+    // Held for its lifetime: with leader election off, dropping it would end leadership.
     _always: Option<watch::Sender<bool>>,
 }
 
 /// The Lease, or (leader election off) constant leadership.
-async fn leadership(
-    args: &RunArgs,
-    client: &kube::Client,
-    identity: String,
-) -> Result<Leadership, LeaderError> {
+fn leadership(args: &RunArgs, client: &kube::Client, identity: String) -> Leadership {
     if !args.leader_election {
         tracing::warn!("leader election off: run a single replica, or events are published twice");
         let (always, leading) = watch::channel(true);
-        return Ok(Leadership { leading, _keeper: None, _always: Some(always) });
+        return Leadership { leading, keeper: None, _always: Some(always) };
     }
     let namespace = args.lease_namespace.clone().unwrap_or_else(|| client.default_namespace().to_owned());
-    let settings =
-        LeaseSettings { name: args.lease_name.clone(), namespace, identity, duration: args.lease_duration };
-    tracing::info!(lease = %format!("{}/{}", settings.namespace, settings.name), identity = %settings.identity, "leader election on");
-    let (leading, keeper) = leader::lease(client.clone(), &settings).await?;
-    Ok(Leadership { leading, _keeper: Some(keeper), _always: None })
+    // Whole seconds on the Lease; below a few the renewals cannot keep up with the deadline.
+    let duration = args.lease_duration.max(MIN_LEASE_DURATION);
+    if duration != args.lease_duration {
+        tracing::warn!(asked = ?args.lease_duration, using = ?duration, "lease duration too short");
+    }
+    let settings = LeaseSettings { name: args.lease_name.clone(), namespace, identity, duration };
+    tracing::info!(
+        lease = %format!("{}/{}", settings.namespace, settings.name), identity = %settings.identity,
+        renew_deadline = ?settings.renew_deadline(), "leader election on"
+    );
+    let (sender, leading) = watch::channel(false);
+    Leadership { leading, keeper: Some((LeaseKeeper::new(client.clone(), settings), sender)), _always: None }
 }
 
 fn hostname() -> String {

@@ -64,6 +64,16 @@ impl ApiServer {
         serde_json::from_slice(&body).unwrap()
     }
 
+    /// Takes the next request (`method path`) and never answers it: the caller holds the
+    /// returned handle, as a frozen connection would hold the request.
+    pub async fn expect_unanswered(
+        &mut self,
+        method: &str,
+        path: &str,
+    ) -> tower_test::mock::SendResponse<Response<Body>> {
+        self.receive(method, path).await.1
+    }
+
     /// The next request (waiting at most a second), asserted to be `method path`.
     async fn receive(
         &mut self,

@@ -80,7 +80,7 @@ const OPERATOR_CALLS: &[(&str, &str, &str)] = &[
     ("", "secrets", "get"),
     ("coordination.k8s.io", "leases", "get"),
     ("coordination.k8s.io", "leases", "create"),
-    ("coordination.k8s.io", "leases", "patch"),
+    ("coordination.k8s.io", "leases", "update"),
 ];
 
 /// What adapters do in their target namespaces (Jobs; ConfigMaps in the catalog).

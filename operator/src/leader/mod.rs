@@ -1,15 +1,18 @@
 //! Leadership: only the holder of a coordination.k8s.io Lease runs controllers and tasks, so two
-//! replicas never poll and publish twice. [`lease`] keeps the Lease (kube-lease-manager: renewals
-//! by server-side apply, skew-tolerant); [`lead`] runs a *term* (the controllers) while leading
-//! and stops it, and every task, when leadership is lost.
+//! replicas never poll and publish twice. [`keeper`] keeps the Lease (acquire, renew, step down
+//! at its own deadline, release); [`lead`] runs a *term* (the controllers) while leading and
+//! stops it, and every task, when leadership is lost.
+
+pub mod keeper;
 
 use std::{future::Future, time::Duration};
 
-use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::workloads::Workloads;
+
+pub use keeper::LeaseKeeper;
 
 /// How long a term gets to wind down before it is dropped.
 const TERM_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -17,17 +20,6 @@ const TERM_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why leading ended with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderError {
-    /// The Lease could not be set up.
-    #[error("failed to set up lease {namespace}/{name}")]
-    Lease {
-        /// Lease namespace.
-        namespace: String,
-        /// Lease name.
-        name: String,
-        /// The lease manager's error.
-        #[source]
-        source: LeaseManagerError,
-    },
     /// The lease keeper stopped: leadership can no longer be known, so the process must exit.
     #[error("the lease keeper stopped")]
     KeeperStopped,
@@ -45,43 +37,23 @@ pub struct LeaseSettings {
     pub namespace: String,
     /// This replica's identity (the pod name).
     pub identity: String,
-    /// How long a lease lasts without renewal.
+    /// How long a lease lasts without renewal: others take over this long after its holder's
+    /// last renewal, as they observe it.
     pub duration: Duration,
 }
 
-/// Starts keeping the Lease; the receiver says whether this replica leads.
-pub async fn lease(
-    client: kube::Client,
-    settings: &LeaseSettings,
-) -> Result<
-    (watch::Receiver<bool>, JoinHandle<Result<kube_lease_manager::LeaseManager, LeaseManagerError>>),
-    LeaderError,
-> {
-    let seconds = settings.duration.as_secs().max(5);
-    let manager = LeaseManagerBuilder::new(client, &settings.name)
-        .with_namespace(&settings.namespace)
-        .with_identity(&settings.identity)
-        .with_duration(seconds)
-        // Renew a third of the way before expiry.
-        .with_grace((seconds / 3).max(2))
-        .with_field_manager(lease_field_manager(&settings.identity))
-        .build()
-        .await
-        .map_err(|source| LeaderError::Lease {
-            namespace: settings.namespace.clone(),
-            name: settings.name.clone(),
-            source,
-        })?;
-    Ok(manager.watch().await)
-}
+impl LeaseSettings {
+    /// How long a holder goes on without a successful renewal before it stops leading: two
+    /// thirds of the duration (client-go's 10 s of 15 s), leaving the work a third to stop.
+    pub fn renew_deadline(&self) -> Duration {
+        self.duration * 2 / 3
+    }
 
-/// The field manager of this replica's Lease writes: its own, so that replicas' applies to the
-/// Lease conflict instead of silently taking each other's fields (with one shared manager, a
-/// replica back from a partition took the Lease straight back). At most 128 characters, the
-/// API server's limit.
-fn lease_field_manager(identity: &str) -> String {
-    let manager = format!("{}-lease-{identity}", hyperfleet_crds::FIELD_MANAGER);
-    manager.chars().take(128).collect()
+    /// How often the Lease is renewed or, by others, tried: a seventh of the duration (2 s of
+    /// 15 s), so a holder gets several tries before its deadline.
+    pub fn retry_period(&self) -> Duration {
+        (self.duration / 7).max(Duration::from_millis(100))
+    }
 }
 
 /// Runs `term` whenever `leading` is true, until `shutdown`. When leadership is lost the term is
@@ -197,15 +169,6 @@ mod tests {
         shutdown.cancel();
         assert!(leader.await.unwrap().is_ok());
         assert!(workloads.sentinel_keys().await.is_empty(), "shutdown stops every task");
-    }
-
-    #[test]
-    fn each_replica_writes_the_lease_as_its_own_field_manager() {
-        let a = lease_field_manager("hyperfleet-operator-7d9f-abcde");
-        let b = lease_field_manager("hyperfleet-operator-7d9f-fghij");
-        assert_ne!(a, b);
-        assert!(a.ends_with("-lease-hyperfleet-operator-7d9f-abcde"), "{a}");
-        assert_eq!(lease_field_manager(&"x".repeat(300)).chars().count(), 128);
     }
 
     #[tokio::test]
