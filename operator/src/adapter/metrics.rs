@@ -67,7 +67,7 @@ impl AdapterMetrics {
         let registry = registry.sub_registry_with_prefix("hyperfleet_adapter");
         registry.register(
             "events_consumed",
-            "Events handled, by outcome (reported, stale, gone, retry, rejected)",
+            "Events handled, by outcome (reported, stale, gone, coalesced, retry, rejected)",
             metrics.consumed.clone(),
         );
         registry.register("jobs_created", "Jobs created", metrics.jobs_created.clone());

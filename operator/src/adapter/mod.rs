@@ -4,6 +4,7 @@
 //! (through a [`transport`]), and reports the resulting conditions to the API.
 
 pub mod api;
+pub mod coalesce;
 pub mod failures;
 pub mod handle_error;
 pub mod job;

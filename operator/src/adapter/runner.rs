@@ -1,11 +1,11 @@
 //! An adapter as a supervised task: subscribes to its topic (retrying until the broker answers),
 //! hands each delivery to the [`Adapter`] pipeline with the configured concurrency but never two
-//! events for the same resource at once, maps results to broker outcomes (transient -> retry,
+//! events for the same resource at once (and copies coalesced: see [`super::coalesce`]), maps results to broker outcomes (transient -> retry,
 //! then dead-letter; poison -> dead-letter now; everything else -> ack), and reports progress.
 
 use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, PoisonError, Weak},
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -13,12 +13,12 @@ use chrono::{DateTime, Utc};
 use cloudevents::AttributesReader as _;
 use serde::Deserialize as _;
 use serde_json::Value;
-use uuid::Uuid;
 
 use hyperfleet_api_model::ReconcileEventData;
 use hyperfleet_broker::{Broker, Delivery, Outcome, Subscription};
 
 use super::{
+    coalesce::Passes,
     failures::RecentFailures,
     job::{JobState, job_state},
     metrics::{AdapterLabels, AdapterMetrics},
@@ -43,29 +43,10 @@ pub struct AdapterProgress {
     pub last_error: Option<String>,
 }
 
-/// One lock per resource being handled, so its events run one at a time.
-#[derive(Debug, Default)]
-struct ResourceLocks(Mutex<HashMap<Uuid, Weak<tokio::sync::Mutex<()>>>>);
-
-impl ResourceLocks {
-    fn get(&self, id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(lock) = locks.get(&id).and_then(Weak::upgrade) {
-            return lock;
-        }
-        if locks.len() > 1024 {
-            locks.retain(|_, lock| lock.strong_count() > 0);
-        }
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
-        locks.insert(id, Arc::downgrade(&lock));
-        lock
-    }
-}
-
 struct Shared {
     adapter: Adapter,
     metrics: AdapterMetrics,
-    locks: ResourceLocks,
+    passes: Arc<Passes>,
     finished_jobs: Mutex<HashSet<String>>,
     recent: Mutex<RecentFailures>,
 }
@@ -94,7 +75,7 @@ impl AdapterRunner {
         let shared = Arc::new(Shared {
             adapter: self.adapter,
             metrics: self.metrics,
-            locks: ResourceLocks::default(),
+            passes: Arc::default(),
             finished_jobs: Mutex::default(),
             recent: Mutex::default(),
         });
@@ -147,8 +128,9 @@ async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, deliver
         Ok(event) => event,
         Err(err) => return finish(shared, context, &adapter, Err(err)),
     };
-    let lock = shared.locks.get(event.resource_id);
-    let _guard = lock.lock().await;
+    let Some(_pass) = shared.passes.admit(event.resource_id).await else {
+        return coalesced(shared, context, &adapter);
+    };
     let result = shared.adapter.handle(&event).await;
     if let Ok(Handled::Reported { verdict: Verdict::Acted(observed), .. }) = &result {
         record_job(shared, &adapter, observed);
@@ -157,6 +139,16 @@ async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, deliver
         tracing::warn!(adapter = %adapter.adapter, id = %delivery.event.id(), attempt = delivery.attempt, "transient failure; the event will be redelivered");
     }
     finish(shared, context, &adapter, result)
+}
+
+/// An event another one for the same resource replaced: acknowledged, its work done by that one.
+fn coalesced(shared: &Shared, context: &TaskContext<AdapterProgress>, adapter: &AdapterLabels) -> Outcome {
+    shared.metrics.consumed(adapter, "coalesced");
+    context.update(|progress| {
+        progress.processed += 1;
+        progress.last_event = Some(Utc::now());
+    });
+    Outcome::Ack
 }
 
 /// The reconcile event a delivery carries, read into the event contract.

@@ -8,6 +8,7 @@ mod adapter_ownership;
 mod adapter_pipeline;
 mod authoring;
 mod catalog;
+mod coalescing;
 mod common;
 mod crd_rules;
 mod dlq;
