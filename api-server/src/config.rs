@@ -69,6 +69,10 @@ pub struct ServeArgs {
     /// Accepted status reports kept per resource and adapter (`.../statuses/{adapter}/history`).
     #[arg(long, env = "HYPERFLEET_STATUS_HISTORY_LIMIT", default_value_t = 100)]
     pub status_history_limit: i64,
+    /// How long the change feed (`GET /changes`) keeps changes; a reader further behind is
+    /// answered 410 and lists again.
+    #[arg(long, env = "HYPERFLEET_CHANGES_RETENTION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub changes_retention: Duration,
     /// JWKS file with the keys that sign API tokens; turns JWT authentication on.
     #[arg(long, env = "HYPERFLEET_JWT_JWKS_FILE", conflicts_with = "jwt_jwks_url")]
     pub jwt_jwks_file: Option<PathBuf>,

@@ -3,6 +3,7 @@
 //! else is a library so tests drive [`http::app`] directly.
 
 pub mod config;
+pub mod feed;
 pub mod http;
 pub mod kinds;
 pub mod openapi;
@@ -84,6 +85,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let timeouts = http::Timeouts { request: args.request_timeout, body: args.body_timeout };
+    let (feed, feed_store) = (state.feed.clone(), state.store.clone());
     let app = http::app(state, timeouts);
     let listener =
         TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -97,13 +99,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let server = http::serve(listener, app, shutdown);
     tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => result.context("server failed")?,
+    // The feed's listener lives as long as the server does.
+    let stop_feed = tokio_util::sync::CancellationToken::new();
+    let feed_loop = feed.run(&feed_store, args.changes_retention, stop_feed.clone());
+    tokio::pin!(feed_loop);
+    let outcome = tokio::select! {
+        result = &mut server => result.context("server failed"),
         () = async { let _ = drained_rx.await; tokio::time::sleep(timeout).await } => {
             tracing::warn!("shutdown timeout reached with requests still in flight");
+            Ok(())
         }
-    }
-    Ok(())
+        () = &mut feed_loop => Ok(()),
+    };
+    stop_feed.cancel();
+    outcome
 }
 
 fn auth_config(args: &ServeArgs) -> anyhow::Result<Option<auth::AuthConfig>> {

@@ -105,6 +105,13 @@ impl Client {
         self.list("/clusters", params).await
     }
 
+    /// `GET /changes`: the changes after `params.after` (held up to `params.wait` seconds while
+    /// there are none). A 410 ([`ClientError::Api`]) means the cursor expired: list again.
+    pub async fn changes(&self, params: &crate::ChangesParams) -> Result<crate::ChangePage, ClientError> {
+        let request = self.request(Method::GET, "/changes").query(params);
+        decode(request.send().await?).await
+    }
+
     /// `PATCH /clusters/{id}`.
     pub async fn patch_cluster(&self, id: Uuid, body: &PatchResource) -> Result<Resource, ClientError> {
         self.call(Method::PATCH, &format!("/clusters/{id}"), Some(body)).await

@@ -6,6 +6,7 @@
 //! and the reqwest client behind the `client` feature.
 #![warn(missing_docs)]
 
+pub mod changes;
 pub mod event;
 pub mod list;
 pub mod problem;
@@ -16,6 +17,7 @@ pub mod status;
 #[cfg(feature = "client")]
 pub mod client;
 
+pub use changes::{ChangeKind, ChangePage, ChangesParams, ResourceChange};
 pub use event::{ReconcileEventData, ReconcileReason, ResourceType, event_source};
 pub use list::{ListParams, Page, PageParams};
 pub use problem::{FieldError, Problem};

@@ -71,6 +71,9 @@ pub enum ApiError {
     /// The resource's state forbids the change.
     #[error("{0}")]
     Conflict(String),
+    /// A feed cursor older than what the feed keeps: the client must list again.
+    #[error("{0}")]
+    Gone(String),
     /// The database cannot be reached.
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
@@ -114,6 +117,7 @@ impl ApiError {
             ApiError::Conflict(_) => {
                 (StatusCode::CONFLICT, "HYPERFLEET-CNF-003", "Conflict with resource state")
             }
+            ApiError::Gone(_) => (StatusCode::GONE, "HYPERFLEET-GON-001", "Cursor expired"),
             ApiError::Unavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "HYPERFLEET-SVC-001", "Service unavailable")
             }

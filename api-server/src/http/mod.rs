@@ -40,6 +40,8 @@ pub struct AppState {
     pub auth: Option<Arc<Authenticator>>,
     /// Per-caller rate limits; `None` when off.
     pub limits: Option<Arc<rate_limit::RateLimits>>,
+    /// Wakes `GET /changes` requests waiting for a change.
+    pub feed: Arc<crate::feed::ChangeFeed>,
 }
 
 impl AppState {
@@ -49,7 +51,8 @@ impl AppState {
         let mut registry = Registry::default();
         let metrics = metrics::HttpMetrics::register(&mut registry);
         let fleet = metrics::FleetMetrics::register(&mut registry, stuck_after);
-        Self { store, metrics, fleet, registry: Arc::new(registry), auth: None, limits: None }
+        let feed = Arc::default();
+        Self { store, metrics, fleet, registry: Arc::new(registry), auth: None, limits: None, feed }
     }
 
     /// Turns the per-caller rate limits on.

@@ -8,7 +8,7 @@ use enforced::{CommonResponses, FieldRules};
 
 use utoipa::OpenApi;
 
-use crate::http::routes::{clusters, health, nodepools, resource_routes, status_routes};
+use crate::http::routes::{changes, clusters, health, nodepools, resource_routes, status_routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,8 +24,10 @@ use crate::http::routes::{clusters, health, nodepools, resource_routes, status_r
         status_routes::nodepool::list, status_routes::nodepool::report, status_routes::nodepool::get_one,
         status_routes::nodepool::patch_one, status_routes::nodepool::delete_one,
         status_routes::nodepool::history, status_routes::nodepool::force_delete,
+        changes::changes,
     ),
     tags(
+        (name = "changes", description = "The change feed: what changed, in order, from a cursor (long polling)"),
         (name = "clusters", description = "Managed clusters"),
         (name = "nodepools", description = "Node pools of managed clusters"),
     )

@@ -2,6 +2,7 @@
 //! take typed inputs, run in one transaction per write, and return wire model types.
 
 mod aggregation;
+mod changes;
 mod fleet;
 mod list;
 mod resources;
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 use hyperfleet_api_model::FieldError;
 
+pub use changes::{ChangeQuery, ChangeRead, Cursor};
 pub use fleet::FleetCounts;
 pub use list::{ListQuery, OrderBy, parse_order};
 pub use resources::{Changes, DeleteMode, Locator, NewResource};
@@ -131,6 +133,11 @@ impl Store {
     /// Wraps a pool.
     pub fn new(pool: PgPool, kinds: Arc<Kinds>) -> Self {
         Self { pool, kinds, history_limit: DEFAULT_HISTORY_LIMIT }
+    }
+
+    /// The connection pool (the change feed's listener connects through it).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// Keeps at most `limit` history entries per (resource, adapter).

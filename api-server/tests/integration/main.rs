@@ -4,6 +4,7 @@
 
 mod auth;
 mod bad_reports;
+mod changes;
 mod clusters;
 mod common;
 mod concurrency;

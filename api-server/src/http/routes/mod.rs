@@ -1,6 +1,7 @@
 //! The `/api/hyperfleet/v1` routes. Cluster and node pool handlers are thin: they extract, call
 //! the shared steps below (validate, then store), and wrap the answer.
 
+pub mod changes;
 pub mod clusters;
 pub mod health;
 pub mod nodepools;
@@ -43,6 +44,7 @@ const MAX_PAGE: u32 = 100_000;
 /// Routes under the base path.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(changes::router())
         .merge(clusters::router())
         .merge(nodepools::router())
         .merge(resource_routes::cluster::router())
