@@ -191,3 +191,34 @@ async fn a_lookup_the_operator_may_not_read_is_reported_not_retried() {
     );
     assert!(message.contains("forbidden"), "{message}");
 }
+
+#[tokio::test]
+async fn dns_applies_its_dns_endpoint_and_waits_for_external_dns_to_publish_it() {
+    let expected: Value =
+        serde_saphyr::from_str(include_str!("../../tests/integration/catalog/dns.expected.yaml")).unwrap();
+    let (adapter, mut server, event) = adapter("dns");
+    let path = "/apis/externaldns.k8s.io/v1alpha1/namespaces/clusters/dnsendpoints/prod-us-east-1-dns";
+    for (published, reason) in [(false, "WaitingForExternalDNS"), (true, "RecordsPublished")] {
+        let handling = tokio::spawn({
+            let (adapter, event) = (adapter.clone(), event.clone());
+            async move { adapter.handle(&event).await }
+        });
+        if !published {
+            let discovery = resource_list("externaldns.k8s.io/v1alpha1", "DNSEndpoint", "dnsendpoints");
+            server.expect("GET", "/apis/externaldns.k8s.io/v1alpha1", discovery).await;
+            server.expect_answering("GET", path, 404, not_found()).await;
+        } else {
+            server.expect("GET", path, expected.clone()).await;
+        }
+        // As the API server stores it: generation 2 after the records changed once; external-dns
+        // writes the generation it has published.
+        let mut stored = expected.clone();
+        stored["metadata"]["generation"] = 2.into();
+        stored["status"] =
+            if published { json!({"observedGeneration": 2}) } else { json!({"observedGeneration": 1}) };
+        let (_, sent) = server.expect_typed("PATCH", path, |_| (200, stored)).await;
+        assert_eq!(sent, expected);
+        let handled = handling.await.unwrap().unwrap();
+        assert_eq!(state(report(&handled), "Available").1, reason);
+    }
+}
