@@ -6,9 +6,9 @@
 use serde_json::{Map, Value};
 
 use super::{
-    plan::{AdapterPlan, PlannedLookup, PlannedSelect},
+    plan::{AdapterPlan, PlannedLookup},
     redact::Redactor,
-    template::{TemplateError, TemplateId},
+    template::TemplateError,
     transport::{ObjectTransport, Select, Target, TransportError},
     variables::Variables,
 };
@@ -78,17 +78,10 @@ pub async fn read(
 }
 
 fn target(plan: &AdapterPlan, lookup: &PlannedLookup, context: &Value) -> Result<Target, TemplateError> {
-    let render = |id: &TemplateId| plan.templates.render(id, context);
-    let namespace = lookup.namespace.as_ref().map(render).transpose()?.filter(|ns| !ns.is_empty());
-    let select = match &lookup.select {
-        PlannedSelect::Name(name) => Select::Name(render(name)?),
-        PlannedSelect::Labels(labels) => Select::Labels(
-            labels
-                .iter()
-                .map(|(key, value)| Ok((key.clone(), render(value)?)))
-                .collect::<Result<_, TemplateError>>()?,
-        ),
-        PlannedSelect::Own => Select::Labels(Default::default()),
-    };
+    let namespace = lookup.namespace.as_ref().map(|id| plan.templates.render(id, context)).transpose()?;
+    let namespace = namespace.filter(|ns| !ns.is_empty());
+    // Neither byName nor byLabels (a config the schema did not check): every object of the kind.
+    let select =
+        lookup.select.render(&plan.templates, context)?.unwrap_or_else(|| Select::Labels(Default::default()));
     Ok(Target { api_version: lookup.api_version.clone(), kind: lookup.kind.clone(), namespace, select })
 }

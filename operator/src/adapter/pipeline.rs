@@ -19,7 +19,7 @@ use super::{
     job::{JobState, job_manifest, job_memory, job_name, job_state, remembered_job, remembered_message},
     lookups::{self, LookupError},
     ownership::{Owner, OwnershipError},
-    plan::{AdapterPlan, PlannedResource, PlannedSelect},
+    plan::{AdapterPlan, PlannedResource},
     redact::Redactor,
     report::{Observed, Reason, Verdict, apply_rules, conditions_value, default_conditions, evaluate_data},
     transport::{ObjectTransport, Select, Target},
@@ -310,20 +310,12 @@ impl Adapter {
         context: &Value,
     ) -> Result<Target, ActError> {
         let mut target = Target::of(manifest)?;
-        let render = |id| self.plan.templates.render(id, context);
         if let Some(namespace) = &planned.namespace {
-            target.namespace = Some(render(namespace)?).filter(|ns| !ns.is_empty());
+            target.namespace =
+                Some(self.plan.templates.render(namespace, context)?).filter(|ns| !ns.is_empty());
         }
-        match &planned.select {
-            PlannedSelect::Own => {}
-            PlannedSelect::Name(name) => target.select = Select::Name(render(name)?),
-            PlannedSelect::Labels(labels) => {
-                let labels = labels
-                    .iter()
-                    .map(|(key, value)| Ok((key.clone(), render(value)?)))
-                    .collect::<Result<_, ActError>>()?;
-                target.select = Select::Labels(labels);
-            }
+        if let Some(select) = planned.select.render(&self.plan.templates, context)? {
+            target.select = select;
         }
         Ok(target)
     }

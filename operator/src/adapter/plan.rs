@@ -33,6 +33,49 @@ pub enum PlannedSelect {
     Labels(Vec<(String, TemplateId)>),
 }
 
+impl PlannedSelect {
+    /// Registers `byName` / `byLabels` templates as `<prefix>.byName` / `<prefix>.byLabels.<key>`;
+    /// neither is [`PlannedSelect::Own`].
+    fn new(
+        prefix: &str,
+        by_name: Option<&String>,
+        by_labels: Option<&std::collections::BTreeMap<String, String>>,
+        builder: &mut TemplatesBuilder,
+    ) -> Self {
+        match (by_name, by_labels) {
+            (Some(name), _) => PlannedSelect::Name(builder.add(format!("{prefix}.byName"), name.clone())),
+            (None, Some(labels)) => PlannedSelect::Labels(
+                labels
+                    .iter()
+                    .map(|(key, value)| {
+                        (key.clone(), builder.add(format!("{prefix}.byLabels.{key}"), value.clone()))
+                    })
+                    .collect(),
+            ),
+            (None, None) => PlannedSelect::Own,
+        }
+    }
+
+    /// The selection rendered with `context`; `None` for [`PlannedSelect::Own`].
+    pub fn render(
+        &self,
+        templates: &Templates,
+        context: &serde_json::Value,
+    ) -> Result<Option<super::transport::Select>, super::template::TemplateError> {
+        use super::transport::Select;
+        Ok(match self {
+            PlannedSelect::Own => None,
+            PlannedSelect::Name(name) => Some(Select::Name(templates.render(name, context)?)),
+            PlannedSelect::Labels(labels) => Some(Select::Labels(
+                labels
+                    .iter()
+                    .map(|(key, value)| Ok((key.clone(), templates.render(value, context)?)))
+                    .collect::<Result<_, super::template::TemplateError>>()?,
+            )),
+        })
+    }
+}
+
 /// A resource entry, compiled.
 #[derive(Debug, Clone)]
 pub struct PlannedResource {
@@ -233,19 +276,12 @@ impl PlannedLookup {
     /// Registers the lookup's templates as `lookups.<name>.…`.
     fn new(lookup: &Lookup, builder: &mut TemplatesBuilder) -> Self {
         let name = &lookup.name;
-        let mut add =
-            |field: &str, source: &String| builder.add(format!("lookups.{name}.{field}"), source.clone());
-        let namespace = lookup.namespace.as_ref().map(|source| add("namespace", source));
-        let select = match (&lookup.by_name, &lookup.by_labels) {
-            (Some(by_name), _) => PlannedSelect::Name(add("byName", by_name)),
-            (None, labels) => PlannedSelect::Labels(
-                labels
-                    .iter()
-                    .flatten()
-                    .map(|(key, value)| (key.clone(), add(&format!("byLabels.{key}"), value)))
-                    .collect(),
-            ),
-        };
+        let prefix = format!("lookups.{name}");
+        let namespace = lookup
+            .namespace
+            .as_ref()
+            .map(|source| builder.add(format!("{prefix}.namespace"), source.clone()));
+        let select = PlannedSelect::new(&prefix, lookup.by_name.as_ref(), lookup.by_labels.as_ref(), builder);
         Self {
             name: name.clone(),
             api_version: lookup.api_version.clone(),
@@ -267,20 +303,13 @@ impl PlannedResource {
         let name = &resource.name;
         let manifest = builder.add(format!("resources.{name}.manifest"), resource.manifest.clone());
         let discovery = &resource.discovery;
-        let mut add = |field: &str, source: &String| {
-            builder.add(format!("resources.{name}.discovery.{field}"), source.clone())
-        };
-        let namespace = discovery.namespace.as_ref().map(|source| add("namespace", source));
-        let select = match (&discovery.by_name, &discovery.by_labels) {
-            (Some(by_name), _) => PlannedSelect::Name(add("byName", by_name)),
-            (None, Some(labels)) => PlannedSelect::Labels(
-                labels
-                    .iter()
-                    .map(|(key, value)| (key.clone(), add(&format!("byLabels.{key}"), value)))
-                    .collect(),
-            ),
-            (None, None) => PlannedSelect::Own,
-        };
+        let prefix = format!("resources.{name}.discovery");
+        let namespace = discovery
+            .namespace
+            .as_ref()
+            .map(|source| builder.add(format!("{prefix}.namespace"), source.clone()));
+        let select =
+            PlannedSelect::new(&prefix, discovery.by_name.as_ref(), discovery.by_labels.as_ref(), builder);
         let transport = resource.transport;
         Self {
             name: name.clone(),
