@@ -79,6 +79,7 @@ async fn run(url: &str, clusters: i64, config: &BrokerConfig) {
         topic: topic.clone(),
         routing: hyperfleet_broker::Routing::default(),
         rules: CustomRules::default(),
+        follow_wait: 0,
     };
     let mut sentinel = Sentinel::new(settings, Client::new(&base).unwrap(), broker);
     let before = rss_mib();

@@ -72,6 +72,9 @@ pub enum ReconcileReason {
     /// The SentinelConfig's `messageDecision` said so.
     #[serde(rename = "custom_decision")]
     Custom,
+    /// The API's change feed said the resource changed (an adapter's report, which may unblock
+    /// the next adapter; a spec change) while it is not reconciled: published at once.
+    ResourceChanged,
     /// A reason this build does not know (a newer Sentinel): still a valid event.
     #[serde(other)]
     Other,
@@ -86,6 +89,7 @@ impl ReconcileReason {
             ReconcileReason::NotReady => "not_ready_backoff",
             ReconcileReason::Recheck => "ready_recheck",
             ReconcileReason::Custom => "custom_decision",
+            ReconcileReason::ResourceChanged => "resource_changed",
             ReconcileReason::Other => "other",
         }
     }

@@ -97,6 +97,12 @@ impl SentinelMetrics {
         self.last_success.get_or_create(labels).set(at.timestamp());
     }
 
+    /// Records what reacting to the change feed published.
+    pub fn reacted(&self, labels: &ShardLabels, published: usize, errors: usize) {
+        self.events_created.get_or_create(labels).inc_by(published as u64);
+        self.publish_errors.get_or_create(labels).inc_by(errors as u64);
+    }
+
     /// Records a failed poll.
     pub fn poll_failed(&self, labels: &ShardLabels, took: Duration) {
         self.poll_errors.get_or_create(labels).inc();

@@ -16,6 +16,7 @@ use hyperfleet_crds::v1alpha1::ResourceType;
 use super::{
     decision::{Decision, Published, Reason, decide, is_reconciled},
     event::{EventError, reconcile_event},
+    follow::Follower,
     metrics::{SentinelMetrics, ShardLabels},
     query::poll_search,
     rules::{custom_data, decide_custom},
@@ -98,11 +99,11 @@ pub struct PollReport {
 /// A Sentinel and what it remembers between polls.
 #[derive(Debug)]
 pub struct Sentinel {
-    settings: SentinelSettings,
-    api: Client,
+    pub(super) settings: SentinelSettings,
+    pub(super) api: Client,
     broker: Arc<dyn Broker>,
-    published: HashMap<Uuid, Published>,
-    metrics: SentinelMetrics,
+    pub(super) published: HashMap<Uuid, Published>,
+    pub(super) metrics: SentinelMetrics,
     polls: u64,
     in_shard: i64,
 }
@@ -120,7 +121,7 @@ impl Sentinel {
         self
     }
 
-    fn labels(&self) -> ShardLabels {
+    pub(super) fn labels(&self) -> ShardLabels {
         ShardLabels {
             resource_type: self.settings.resource_type.as_str().to_owned(),
             namespace: self.settings.namespace.clone(),
@@ -230,7 +231,7 @@ impl Sentinel {
         span_id = tracing::field::Empty,
         )
     )]
-    async fn publish(
+    pub(super) async fn publish(
         &self,
         resource: &Resource,
         json: Option<&serde_json::Value>,
@@ -302,6 +303,7 @@ impl Sentinel {
     pub async fn run(mut self, context: TaskContext<SentinelProgress>) {
         let labels = self.labels();
         let mut failures = 0u32;
+        let mut follower = Follower::default();
         loop {
             let started = std::time::Instant::now();
             let now = Utc::now();
@@ -324,9 +326,8 @@ impl Sentinel {
                         .min(MAX_ERROR_BACKOFF)
                 }
             };
-            tokio::select! {
-                () = context.cancel.cancelled() => break,
-                () = tokio::time::sleep(wait) => {}
+            if !self.follow_until(&mut follower, &context, wait).await {
+                break;
             }
         }
         self.metrics.forget(&labels);

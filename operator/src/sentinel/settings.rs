@@ -38,6 +38,8 @@ pub struct SentinelSettings {
     pub routing: hyperfleet_broker::Routing,
     /// CEL overrides of the decision and the event data.
     pub rules: CustomRules,
+    /// Seconds a read of the API's change feed may be held (below the API client's timeout).
+    pub follow_wait: u32,
 }
 
 impl SentinelSettings {
@@ -60,6 +62,10 @@ impl SentinelSettings {
             return Err(errors);
         };
         let to_chrono = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        // The client gives up after `hyperfleetAPI.timeout`: hold reads of the feed for less.
+        let timeout =
+            parse_duration("hyperfleetAPI.timeout", &spec.hyperfleet_api.timeout).unwrap_or_default();
+        let follow_wait = u32::try_from(timeout.as_secs().saturating_sub(2).min(25)).unwrap_or(0);
         Ok(Self {
             name: key.name.clone(),
             namespace: key.namespace.clone(),
@@ -70,6 +76,7 @@ impl SentinelSettings {
             topic: spec.broker.topic.clone(),
             routing: crate::resolve::routing(&spec.broker),
             rules,
+            follow_wait,
         })
     }
 }

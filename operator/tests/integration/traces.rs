@@ -62,6 +62,7 @@ async fn one_trace_follows_an_event_from_the_sentinel_publish_to_the_stored_repo
         topic: topic.clone(),
         routing: hyperfleet_broker::Routing::default(),
         rules: CustomRules::default(),
+        follow_wait: 0,
     };
     let mut sentinel = Sentinel::new(settings, client.clone(), broker.clone());
     assert_eq!(sentinel.poll(Utc::now()).await.unwrap().published, 1);

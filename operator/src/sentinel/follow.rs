@@ -1,0 +1,175 @@
+//! Following the API's change feed (`GET /changes`) between polls: the resources of the shard
+//! that changed (an adapter's report, a spec change, a new resource) are re-evaluated at once,
+//! so the next adapter starts as soon as the previous one reports instead of a backoff later.
+//! Polls stay the safety net (and drive the ready re-checks); a feed that fails (an older API
+//! without it, a cursor past the retention) degrades to polling and is picked up again.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use hyperfleet_api_model::{BASE_PATH, ChangeKind, ChangesParams, ResourceChange, client::Client};
+use hyperfleet_crds::v1alpha1::ResourceType;
+
+use super::{
+    Sentinel, SentinelProgress, SentinelSettings,
+    decision::{Published, Reason, is_reconciled},
+};
+use crate::tasks::TaskContext;
+
+/// How soon a failing change feed is read again.
+const FEED_RETRY: Duration = Duration::from_secs(5);
+/// How often the feed is read when the API client's timeout leaves no time to hold a read.
+const SHORT_POLL: Duration = Duration::from_millis(500);
+
+/// Where this Sentinel is in the feed, and why it cannot follow it, if so.
+#[derive(Debug, Default)]
+pub struct Follower {
+    cursor: Option<String>,
+    /// The last failure, until a read succeeds again.
+    pub broken: Option<String>,
+}
+
+/// A resource to look at again, as the feed named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    /// The resource.
+    pub id: Uuid,
+    /// Its cluster, for a node pool.
+    pub owner: Option<Uuid>,
+}
+
+impl Follower {
+    /// The shard's resources that changed since the last call (each once), after holding the
+    /// read up to the settings' wait while nothing changes. Resources gone are left out.
+    pub async fn next(&mut self, api: &Client, settings: &SentinelSettings) -> Vec<Changed> {
+        let first = self.cursor.is_none();
+        let params = ChangesParams {
+            after: self.cursor.clone(),
+            kind: Some(settings.resource_type.kind().to_owned()),
+            search: settings.shard.as_ref().map(ToString::to_string),
+            limit: None,
+            wait: (!first).then_some(settings.follow_wait),
+        };
+        match api.changes(&params).await {
+            Ok(page) => {
+                if self.broken.take().is_some() {
+                    tracing::info!(sentinel = %settings.name, "following the change feed again");
+                }
+                self.cursor = Some(page.cursor);
+                changed(&page.items)
+            }
+            Err(err) => {
+                let message = hyperfleet_telemetry::error_chain(&err);
+                if err.status().map(|status| status.as_u16()) == Some(410) {
+                    // Behind the retention: start again from now; the polls cover the gap.
+                    self.cursor = None;
+                }
+                if self.broken.as_deref() != Some(message.as_str()) {
+                    tracing::warn!(sentinel = %settings.name, error = %message, "cannot follow the change feed; polling only");
+                }
+                self.broken = Some(message);
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Each changed resource once, in feed order, without the ones gone.
+fn changed(items: &[ResourceChange]) -> Vec<Changed> {
+    let mut seen = BTreeMap::new();
+    for item in items {
+        if item.change == ChangeKind::Deleted {
+            seen.remove(&item.resource_id);
+        } else {
+            seen.entry(item.resource_id).or_insert(Changed { id: item.resource_id, owner: item.owner_id });
+        }
+    }
+    seen.into_values().collect()
+}
+
+impl Sentinel {
+    /// Publishes at once for each changed resource that is not reconciled (the built-in rule
+    /// only: a `messageDecision` decides at polls); returns (published, failed).
+    async fn react(&mut self, changed: &[Changed], now: DateTime<Utc>) -> (usize, usize) {
+        if !self.settings.rules.uses_builtin_decision() {
+            return (0, 0);
+        }
+        let (mut published, mut failed) = (0, 0);
+        for change in changed {
+            let href = match (self.settings.resource_type, change.owner) {
+                (ResourceType::Nodepools, Some(cluster)) => {
+                    format!("{BASE_PATH}/clusters/{cluster}/nodepools/{}", change.id)
+                }
+                _ => format!("{BASE_PATH}/clusters/{}", change.id),
+            };
+            let resource = match self.api.get_resource(&href).await {
+                Ok(Some(resource)) if !is_reconciled(&resource) => resource,
+                Ok(_) => continue,
+                Err(err) => {
+                    tracing::warn!(sentinel = %self.settings.name, id = %change.id, error = %hyperfleet_telemetry::error_chain(&err), "cannot read a changed resource; the next poll will");
+                    continue;
+                }
+            };
+            match self.publish(&resource, None, Reason::ResourceChanged, now).await {
+                Ok(()) => {
+                    published += 1;
+                    self.published
+                        .insert(resource.id, Published { generation: resource.generation, at: now });
+                }
+                Err(err) => {
+                    failed += 1;
+                    tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %hyperfleet_telemetry::error_chain(&err), "publish failed; the next poll retries");
+                }
+            }
+        }
+        (published, failed)
+    }
+}
+
+impl Sentinel {
+    /// Until the next poll is due (`wait`), follows the change feed and reacts; `false` when
+    /// cancelled.
+    pub(super) async fn follow_until(
+        &mut self,
+        follower: &mut Follower,
+        context: &TaskContext<SentinelProgress>,
+        wait: Duration,
+    ) -> bool {
+        let due = tokio::time::Instant::now() + wait;
+        let api = self.api.clone();
+        loop {
+            let read = follower.next(&api, &self.settings);
+            let changed = tokio::select! {
+                () = context.cancel.cancelled() => return false,
+                () = tokio::time::sleep_until(due) => return true,
+                changed = read => changed,
+            };
+            if follower.broken.is_some() {
+                // Polling only until the feed answers again; not a busy loop.
+                tokio::select! {
+                    () = context.cancel.cancelled() => return false,
+                    () = tokio::time::sleep_until(due.min(tokio::time::Instant::now() + FEED_RETRY)) => {}
+                }
+                continue;
+            }
+            if changed.is_empty() {
+                if self.settings.follow_wait == 0 {
+                    // The API cannot hold the read (a short client timeout): do not spin.
+                    tokio::select! {
+                        () = context.cancel.cancelled() => return false,
+                        () = tokio::time::sleep_until(due.min(tokio::time::Instant::now() + SHORT_POLL)) => {}
+                    }
+                }
+                continue;
+            }
+            let (published, failed) = self.react(&changed, Utc::now()).await;
+            self.metrics.reacted(&self.labels(), published, failed);
+            context.update(|progress| {
+                progress.published += published as u64;
+                progress.publish_errors += failed as u64;
+            });
+        }
+    }
+}
