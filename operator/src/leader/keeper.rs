@@ -135,14 +135,16 @@ impl LeaseKeeper {
             ),
             since: Instant::now(),
         };
-        let changed = observed.as_ref().is_none_or(|o| o.holder != seen.holder || o.renewed != seen.renewed);
-        if changed {
-            *observed = Some(seen);
-        }
-        let current = observed.as_ref().unwrap_or_else(|| unreachable!("just set"));
+        // Keep the first sighting of this (holder, renewal): its age says whether it expired.
+        let current = match observed.take() {
+            Some(old) if old.holder == seen.holder && old.renewed == seen.renewed => old,
+            _ => seen,
+        };
         let ours = current.holder.as_deref() == Some(self.settings.identity.as_str());
         let expired = current.since.elapsed() >= current.duration;
-        if current.holder.is_some() && !ours && !expired {
+        let held_by_other = current.holder.is_some() && !ours && !expired;
+        *observed = Some(current);
+        if held_by_other {
             return Ok(false);
         }
         let replacement = Lease { metadata: lease.metadata.clone(), spec: Some(self.spec(Some(&spec))) };
