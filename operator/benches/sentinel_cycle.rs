@@ -6,7 +6,7 @@
 //! Run with `hack/bench.sh --bench sentinel_cycle`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use sqlx::PgPool;
@@ -18,7 +18,7 @@ use hyperfleet_api_model::{
 };
 use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Subscription};
 use hyperfleet_crds::v1alpha1::ResourceType;
-use hyperfleet_operator::sentinel::{Sentinel, SentinelSettings, decision::Backoff, rules::CustomRules};
+use hyperfleet_operator::sentinel::{Sentinel, SentinelSettings};
 
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -70,16 +70,8 @@ async fn run(url: &str, clusters: i64, config: &BrokerConfig) {
     let topic = format!("bench-clusters-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     broker.declare(&Subscription::new(&topic, "bench")).await.unwrap();
     let settings = SentinelSettings {
-        namespace: "test".into(),
-        name: "bench".into(),
-        resource_type: ResourceType::Clusters,
         shard: Some(Expr::eq(Field::label("region"), "us-east")),
-        poll_interval: Duration::from_secs(5),
-        backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
-        topic: topic.clone(),
-        routing: hyperfleet_broker::Routing::default(),
-        rules: CustomRules::default(),
-        follow_wait: 0,
+        ..SentinelSettings::new("test", "bench", ResourceType::Clusters, &topic)
     };
     let mut sentinel = Sentinel::new(settings, Client::new(&base).unwrap(), broker);
     let before = rss_mib();

@@ -43,6 +43,27 @@ pub struct SentinelSettings {
 }
 
 impl SentinelSettings {
+    /// A Sentinel `namespace/name` of every `resource_type` resource, publishing to `topic`, with
+    /// the SentinelConfig defaults (polls every 5 s, backoffs 10 s and 30 min, the built-in rule)
+    /// and not following the change feed; fields may be changed after (embedding, tests).
+    pub fn new(namespace: &str, name: &str, resource_type: ResourceType, topic: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            resource_type,
+            shard: None,
+            poll_interval: Duration::from_secs(5),
+            backoff: Backoff {
+                not_ready: chrono::Duration::seconds(10),
+                ready: chrono::Duration::minutes(30),
+            },
+            topic: topic.to_owned(),
+            routing: hyperfleet_broker::Routing::default(),
+            rules: CustomRules::default(),
+            follow_wait: 0,
+        }
+    }
+
     /// Checks `spec` and compiles its selector and CEL; every problem is listed.
     pub fn from_spec(key: &TaskKey, spec: &SentinelConfigSpec) -> Result<Self, Vec<String>> {
         let mut errors = spec.validate().err().unwrap_or_default();

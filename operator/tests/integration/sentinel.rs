@@ -17,9 +17,7 @@ use sqlx::PgPool;
 use hyperfleet_api_model::{PatchResource, client::Client};
 use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics, Consumer, Delivery, Outcome, Subscription};
 use hyperfleet_crds::v1alpha1::{ResourceType, ShardSelector};
-use hyperfleet_operator::sentinel::{
-    Sentinel, SentinelSettings, decision::Backoff, query::shard_search, rules::CustomRules,
-};
+use hyperfleet_operator::sentinel::{Sentinel, SentinelSettings, query::shard_search};
 
 type Received = Arc<Mutex<Vec<(String, i64, String)>>>; // (resource id, generation, reason)
 
@@ -34,16 +32,9 @@ fn settings(name: &str, region: &str, topic: &str) -> SentinelSettings {
         ..Default::default()
     };
     SentinelSettings {
-        namespace: "test".into(),
-        name: name.into(),
-        resource_type: ResourceType::Clusters,
         shard: shard_search(&selector).unwrap(),
         poll_interval: Duration::from_millis(100),
-        backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
-        topic: topic.into(),
-        routing: hyperfleet_broker::Routing::default(),
-        rules: CustomRules::default(),
-        follow_wait: 0,
+        ..SentinelSettings::new("test", name, ResourceType::Clusters, topic)
     }
 }
 

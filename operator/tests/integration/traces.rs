@@ -16,7 +16,7 @@ use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
 use hyperfleet_crds::v1alpha1::ResourceType;
 use hyperfleet_operator::{
     adapter::transport::dry_run::{DryRun, JobOutcome},
-    sentinel::{Sentinel, SentinelSettings, decision::Backoff, rules::CustomRules},
+    sentinel::{Sentinel, SentinelSettings},
 };
 use hyperfleet_testing::otlp::{ReceivedSpan, Receiver};
 
@@ -52,18 +52,7 @@ async fn one_trace_follows_an_event_from_the_sentinel_publish_to_the_stored_repo
     let (mut tasks, _) = common::run_adapter(adapter, broker.clone()).await;
 
     let cluster = common::cluster(&client, "traced", &[]).await;
-    let settings = SentinelSettings {
-        namespace: "test".into(),
-        name: "traced".into(),
-        resource_type: ResourceType::Clusters,
-        shard: None,
-        poll_interval: Duration::from_secs(5),
-        backoff: Backoff { not_ready: chrono::Duration::seconds(10), ready: chrono::Duration::minutes(30) },
-        topic: topic.clone(),
-        routing: hyperfleet_broker::Routing::default(),
-        rules: CustomRules::default(),
-        follow_wait: 0,
-    };
+    let settings = SentinelSettings::new("test", "traced", ResourceType::Clusters, &topic);
     let mut sentinel = Sentinel::new(settings, client.clone(), broker.clone());
     assert_eq!(sentinel.poll(Utc::now()).await.unwrap().published, 1);
     hyperfleet_testing::wait_until("the dns report", Duration::from_secs(30), async || {
