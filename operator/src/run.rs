@@ -121,15 +121,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     });
     workloads.shutdown().await;
     // Every task has stopped: only now may another replica lead.
-    if let Some((keeper, _)) = &leadership.keeper {
-        match tokio::time::timeout(LEASE_RELEASE_TIMEOUT, keeper.release()).await {
-            Ok(Ok(())) => tracing::info!("lease released"),
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "the lease could not be released; it expires by itself")
-            }
-            Err(_) => tracing::warn!("releasing the lease timed out; it expires by itself"),
-        }
-    }
+    leadership.release().await;
     admin.map_err(RunError::Admin)?;
     led?;
     Ok(())
@@ -147,6 +139,20 @@ struct Leadership {
     keeper: Option<(LeaseKeeper, watch::Sender<bool>)>,
     // Held for its lifetime: with leader election off, dropping it would end leadership.
     _always: Option<watch::Sender<bool>>,
+}
+
+impl Leadership {
+    /// Gives the Lease up (bounded), so the next replica leads at once.
+    async fn release(&self) {
+        let Some((keeper, _)) = &self.keeper else { return };
+        match tokio::time::timeout(LEASE_RELEASE_TIMEOUT, keeper.release()).await {
+            Ok(Ok(())) => tracing::info!("lease released"),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "the lease could not be released; it expires by itself")
+            }
+            Err(_) => tracing::warn!("releasing the lease timed out; it expires by itself"),
+        }
+    }
 }
 
 /// The Lease, or (leader election off) constant leadership.
