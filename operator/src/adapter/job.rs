@@ -218,36 +218,45 @@ pub fn job_memory(job: Option<&Value>, termination: Option<&str>) -> Option<serd
     Some(memory)
 }
 
-/// The result of the generation's Job that this adapter's own last report remembers, if that
-/// report is for `generation`.
-pub fn remembered_message(own_report: Option<&Value>, generation: i64) -> Option<String> {
-    let report = own_report?;
-    if report.get("observed_generation").and_then(Value::as_i64) != Some(generation) {
-        return None;
-    }
-    report.pointer(&format!("/metadata/{METADATA_JOB_MESSAGE}")).and_then(Value::as_str).map(str::to_owned)
+/// How the generation's Job ended, as this adapter's own last report remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RememberedJob {
+    /// Whether it succeeded.
+    pub succeeded: bool,
+    /// What its program wrote (or, failed without that, the Job's own message).
+    pub message: Option<String>,
 }
 
-/// The Job `manifest` as it finished, rebuilt from this adapter's own last report when that
-/// report is for the same generation and remembers the outcome; `None` otherwise.
-pub fn remembered_job(own_report: Option<&Value>, generation: i64, manifest: &Value) -> Option<Value> {
-    let report = own_report?;
-    if report.get("observed_generation").and_then(Value::as_i64) != Some(generation) {
-        return None;
-    }
-    let metadata = report.get("metadata")?;
-    let status = match metadata.get(METADATA_JOB_RESULT)?.as_str()? {
-        "succeeded" => json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
-        "failed" => {
-            let message =
-                metadata.get(METADATA_JOB_MESSAGE).and_then(Value::as_str).unwrap_or("the Job failed");
-            json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "message": message}]})
+impl RememberedJob {
+    /// What this adapter's own last report remembers of the Job of `generation`, if it is for
+    /// that generation and the Job had finished.
+    pub fn of(own_report: Option<&Value>, generation: i64) -> Option<Self> {
+        let report = own_report?;
+        if report.get("observed_generation").and_then(Value::as_i64) != Some(generation) {
+            return None;
         }
-        _ => return None,
-    };
-    let mut job = manifest.clone();
-    job["status"] = status;
-    Some(job)
+        let metadata = report.get("metadata")?;
+        let succeeded = match metadata.get(METADATA_JOB_RESULT)?.as_str()? {
+            "succeeded" => true,
+            "failed" => false,
+            _ => return None,
+        };
+        let message = metadata.get(METADATA_JOB_MESSAGE).and_then(Value::as_str).map(str::to_owned);
+        Some(Self { succeeded, message })
+    }
+
+    /// The Job `manifest` as it finished.
+    pub fn job(&self, manifest: &Value) -> Value {
+        let status = if self.succeeded {
+            json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+        } else {
+            let message = self.message.as_deref().unwrap_or("the Job failed");
+            json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "message": message}]})
+        };
+        let mut job = manifest.clone();
+        job["status"] = status;
+        job
+    }
 }
 
 #[cfg(test)]

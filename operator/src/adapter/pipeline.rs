@@ -16,7 +16,7 @@ pub use super::handle_error::HandleError;
 use super::{
     api::AdapterApi,
     handle_error::ActError,
-    job::{JobState, job_manifest, job_memory, job_name, job_state, remembered_job, remembered_message},
+    job::{JobState, RememberedJob, job_manifest, job_memory, job_name, job_state},
     lookups::{self, LookupError},
     ownership::{Owner, OwnershipError},
     plan::{AdapterPlan, PlannedResource},
@@ -213,8 +213,8 @@ impl Adapter {
         if !deleting {
             // A generation's Job runs once: gone after it finished, it is remembered, not redone.
             let own_report = variables.status_of(&self.plan.adapter);
-            let remembered = remembered_job(own_report, resource.generation, &manifest);
-            if let Some(finished) = remembered
+            let remembered = RememberedJob::of(own_report, resource.generation);
+            if let Some(finished) = remembered.map(|memory| memory.job(&manifest))
                 && transport.find(&Target::of(&manifest)?).await?.is_none()
             {
                 return Ok((Some(finished), false));
@@ -247,7 +247,8 @@ impl Adapter {
     }
 
     /// A finished Job's result as its program wrote it (the pod's termination message), taken
-    /// from this adapter's last report of the generation when that remembers it.
+    /// from this adapter's last report of the generation when that remembers the outcome (so
+    /// the pods are listed once per Job, not on every event).
     async fn job_message(
         &self,
         variables: &Variables,
@@ -256,8 +257,8 @@ impl Adapter {
     ) -> Result<Option<String>, ActError> {
         let Some(job) = job.filter(|job| job_state(Some(job)).is_finished()) else { return Ok(None) };
         let own_report = variables.status_of(&self.plan.adapter);
-        if let Some(message) = remembered_message(own_report, resource.generation) {
-            return Ok(Some(message));
+        if let Some(memory) = RememberedJob::of(own_report, resource.generation) {
+            return Ok(memory.message);
         }
         Ok(self.transports.kubernetes.termination_message(&Target::of(job)?).await?)
     }

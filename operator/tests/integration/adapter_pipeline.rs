@@ -13,10 +13,11 @@ use sqlx::PgPool;
 
 use hyperfleet_api_model::{ConditionStatus, PatchResource};
 use hyperfleet_operator::adapter::{
-    Handled,
+    Adapter, AdapterPlan, Handled, Transports,
+    api::FixedApi,
     report::Verdict,
     transport::{
-        ObjectTransport, Target,
+        ObjectTransport, Target, TransportError,
         dry_run::{DryRun, JobOutcome},
     },
 };
@@ -243,4 +244,77 @@ async fn a_job_whose_pods_are_refused_reports_health_false_with_the_cause(pool: 
     let health = condition(reported(&handled), "Health");
     assert_eq!((health.status, health.reason.as_deref()), (ConditionStatus::False, Some("JobCannotStart")));
     assert_eq!(health.message.as_deref(), Some(refusal));
+}
+
+/// The dry-run transport, counting how often a Job's pods are read for its result.
+#[derive(Debug)]
+struct CountingPods {
+    inner: DryRun,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ObjectTransport for CountingPods {
+    async fn create(
+        &self,
+        manifest: &serde_json::Value,
+    ) -> Result<(serde_json::Value, bool), TransportError> {
+        self.inner.create(manifest).await
+    }
+    async fn apply(&self, manifest: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
+        self.inner.apply(manifest).await
+    }
+    async fn find(&self, target: &Target) -> Result<Option<serde_json::Value>, TransportError> {
+        self.inner.find(target).await
+    }
+    async fn list(&self, target: &Target) -> Result<Vec<serde_json::Value>, TransportError> {
+        self.inner.list(target).await
+    }
+    async fn delete(&self, target: &Target) -> Result<bool, TransportError> {
+        self.inner.delete(target).await
+    }
+    async fn termination_message(&self, job: &Target) -> Result<Option<String>, TransportError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.termination_message(job).await
+    }
+}
+
+/// A finished Job's pods are read for its result once: after the report remembers the outcome
+/// (here a success whose program wrote nothing), later events of the generation do not list them.
+#[tokio::test]
+async fn a_remembered_job_outcome_spares_reading_its_pods_again() {
+    let cluster: hyperfleet_api_model::Resource = serde_json::from_value(serde_json::json!({
+        "id": "0190a7d2-0000-7000-8000-000000000001", "kind": "Cluster", "name": "prod",
+        "href": "/api/hyperfleet/v1/clusters/0190a7d2-0000-7000-8000-000000000001", "generation": 1,
+        "spec": {"dns": {"baseDomain": "example.com"}}, "status": {"phase": "Pending"},
+        "created_time": "2026-01-01T00:00:00Z", "updated_time": "2026-01-01T00:00:00Z",
+        "created_by": "u", "updated_by": "u"
+    }))
+    .unwrap();
+    let status = |adapter: &str, metadata: serde_json::Value| -> hyperfleet_api_model::AdapterStatus {
+        serde_json::from_value(serde_json::json!({
+            "adapter": adapter, "observed_generation": 1, "metadata": metadata,
+            "conditions": [{"type": "Available", "status": "True", "last_transition_time": "2026-01-01T00:00:00Z"}],
+            "created_time": "2026-01-01T00:00:00Z", "last_report_time": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap()
+    };
+    let transport = Arc::new(CountingPods {
+        inner: DryRun::new(Duration::ZERO, JobOutcome::Succeed),
+        reads: Default::default(),
+    });
+    let handle = |statuses: Vec<hyperfleet_api_model::AdapterStatus>| {
+        let plan = AdapterPlan::compile(&serde_saphyr::from_str(DNS).unwrap()).unwrap();
+        let api = Arc::new(FixedApi { resource: cluster.clone(), statuses, reports: Default::default() });
+        let transports = Transports { kubernetes: transport.clone(), dry_run: transport.clone() };
+        let adapter = Adapter::new(plan, api, transports, "http://api.test");
+        let event = event(&cluster);
+        async move { adapter.handle(&event).await.unwrap() }
+    };
+    let validated = status("validation", serde_json::json!({}));
+    handle(vec![validated.clone()]).await;
+    assert_eq!(transport.reads.load(std::sync::atomic::Ordering::SeqCst), 1, "the finished Job's pods, once");
+    let remembered = status("dns", serde_json::json!({"job_result": "succeeded"}));
+    handle(vec![validated, remembered]).await;
+    assert_eq!(transport.reads.load(std::sync::atomic::Ordering::SeqCst), 1, "remembered: not read again");
 }
