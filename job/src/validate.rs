@@ -50,8 +50,10 @@ pub async fn run(args: &ValidateArgs) -> ExitCode {
         Err(err) => {
             let message = hyperfleet_telemetry::error_chain(&err);
             tracing::error!(error = %message, "validation could not be done");
-            // Best effort: the adapter shows why the Job failed, if the file can take it.
-            let _ = termination::write(&args.resource.termination_log, &message);
+            // The adapter shows why the Job failed, if the file can take it.
+            if let Err(err) = termination::write(&args.resource.termination_log, &message) {
+                tracing::warn!(path = %args.resource.termination_log.display(), error = %err, "cannot write the termination message");
+            }
             ExitCode::from(UNAVAILABLE)
         }
     }

@@ -62,8 +62,14 @@ pub struct ChangeQuery {
 /// What a feed read found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChangeRead {
-    /// The changes after the cursor (possibly none).
-    Page(ChangePage),
+    /// The changes after the cursor (possibly none), and where the read ended (past changes a
+    /// filter skipped, too).
+    Page {
+        /// The answer.
+        page: ChangePage,
+        /// `page.cursor`, typed.
+        last: Cursor,
+    },
     /// The cursor is older than what the feed keeps: changes up to `through` were pruned.
     TooOld {
         /// The last pruned cursor.
@@ -124,7 +130,8 @@ impl Store {
         // From now on: whatever a transaction not yet finished writes comes after this.
         let Some(after) = query.after else {
             let start = Cursor { txid: xmin, seq: 0 }.max(through);
-            return Ok(ChangeRead::Page(ChangePage { items: Vec::new(), cursor: start.to_string() }));
+            let page = ChangePage { items: Vec::new(), cursor: start.to_string() };
+            return Ok(ChangeRead::Page { page, last: start });
         };
         if after < through {
             return Ok(ChangeRead::TooOld { through });
@@ -163,7 +170,7 @@ impl Store {
             .filter(|row| row.matches)
             .map(ResourceChange::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(ChangeRead::Page(ChangePage { items, cursor: last.to_string() }))
+        Ok(ChangeRead::Page { page: ChangePage { items, cursor: last.to_string() }, last })
     }
 
     /// Removes the changes recorded before `before`; returns how many went.

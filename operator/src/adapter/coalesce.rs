@@ -94,16 +94,6 @@ impl Passes {
             slot.notify.notify_waiters();
         }
     }
-
-    /// Resources with a pass running or waiting (for tests and bounds).
-    pub fn len(&self) -> usize {
-        self.slots().len()
-    }
-
-    /// Whether no pass runs or waits.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Drop for Pass {
@@ -154,8 +144,10 @@ mod tests {
             ran += usize::from(waiter.await.unwrap());
         }
         assert_eq!(ran, 1, "exactly one more pass");
-        hyperfleet_testing::wait_until("the slot freed", Duration::from_secs(2), async || passes.is_empty())
-            .await;
+        hyperfleet_testing::wait_until("the slot freed", Duration::from_secs(2), async || {
+            passes.slots().is_empty()
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -36,13 +36,6 @@ pub enum LookupError {
     },
 }
 
-impl LookupError {
-    /// Whether reading again later may work.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, LookupError::Transport { source, .. } if source.is_transient())
-    }
-}
-
 /// Reads every lookup of `plan` into `variables` (`lookups`), returning the secret values seen.
 pub async fn read(
     plan: &AdapterPlan,

@@ -60,8 +60,8 @@ pub async fn changes(
         let notified = state.feed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let page = match state.store.changes(&query).await? {
-            ChangeRead::Page(page) => page,
+        let (page, last) = match state.store.changes(&query).await? {
+            ChangeRead::Page { page, last } => (page, last),
             ChangeRead::TooOld { through } => {
                 return Err(ApiError::Gone(format!(
                     "changes up to {through} are no longer kept: list the resources again, then follow the feed \
@@ -74,9 +74,8 @@ pub async fn changes(
             return Ok(Json(page));
         }
         // Only changes the filter skips: go on past them at once.
-        let moved = page.cursor.parse::<Cursor>().ok().filter(|cursor| Some(*cursor) != query.after);
-        if let Some(cursor) = moved {
-            query.after = Some(cursor);
+        if query.after != Some(last) {
+            query.after = Some(last);
             continue;
         }
         tokio::select! {

@@ -133,9 +133,9 @@ impl ObjectTransport for Kubernetes {
 
     #[tracing::instrument(name = "kube.find", skip_all)]
     async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError> {
-        let api = self.api(target).await?;
         match &target.select {
             Select::Name(name) => {
+                let api = self.api(target).await?;
                 api.get_opt(name).await.map_err(failed("get", target))?.map(|o| to_value(&o)).transpose()
             }
             Select::Labels(_) => Ok(self.list(target).await?.into_iter().max_by_key(generation_of)),
