@@ -39,7 +39,10 @@ async fn main() {
     load_fleet(&pool, clusters).await;
     println!("loaded {clusters} clusters in {:.1?}", load.elapsed());
 
-    let client = hyperfleet_testing::api::serve_kinds(pool.clone(), Default::default()).await.unwrap().client;
+    let client = hyperfleet_testing::api::serve_kinds(pool.clone(), Default::default())
+        .await
+        .expect("cannot serve the API")
+        .client;
 
     let cases = [
         ("first page, no filter", ListParams::default()),
@@ -61,7 +64,7 @@ async fn main() {
         let mut total = 0;
         for _ in 0..ROUNDS {
             let started = Instant::now();
-            total = client.list_clusters(&params).await.unwrap().total;
+            total = client.list_clusters(&params).await.expect("a benchmark list failed").total;
             samples.push(started.elapsed());
         }
         samples.sort();
@@ -95,7 +98,7 @@ async fn load_fleet(pool: &PgPool, clusters: usize) {
         .bind(&labels)
         .execute(pool)
         .await
-        .unwrap();
+        .expect("cannot seed the clusters");
     }
-    sqlx::query("analyze resources").execute(pool).await.unwrap();
+    sqlx::query("analyze resources").execute(pool).await.expect("analyze failed");
 }

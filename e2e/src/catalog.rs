@@ -64,21 +64,41 @@ impl Catalog {
             }
         }
         let namespaces: Api<Namespace> = Api::all(kube.clone());
-        if namespaces.get_opt(NAMESPACE).await.unwrap().is_none() {
-            let namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).unwrap();
-            namespaces.create(&PostParams::default(), &namespace).await.unwrap();
+        if namespaces
+            .get_opt(NAMESPACE)
+            .await
+            .unwrap_or_else(|err| panic!("reading namespace {NAMESPACE}: {err}"))
+            .is_none()
+        {
+            let namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))
+                .unwrap_or_else(|err| panic!("the namespace object: {err}"));
+            namespaces
+                .create(&PostParams::default(), &namespace)
+                .await
+                .unwrap_or_else(|err| panic!("creating namespace {NAMESPACE}: {err}"));
             catalog.namespace_created = true;
         }
         let configmaps: Api<ConfigMap> = Api::namespaced(kube.clone(), OPERATOR_NAMESPACE);
         let selector = ListParams::default().labels("hyperfleet.io/management-cluster=true");
-        if configmaps.list(&selector).await.unwrap().items.is_empty() {
+        if configmaps
+            .list(&selector)
+            .await
+            .unwrap_or_else(|err| panic!("listing the inventory in {OPERATOR_NAMESPACE}: {err}"))
+            .items
+            .is_empty()
+        {
             eprintln!("e2e: no placement inventory: applying adapters/placement/management-clusters.yaml");
             let sample = include_str!("../../adapters/placement/management-clusters.yaml");
             catalog.inventory =
                 apply_yaml(kube, sample, None).await.iter().map(ResourceExt::name_any).collect();
         }
         let secrets: Api<Secret> = Api::namespaced(kube.clone(), OPERATOR_NAMESPACE);
-        if secrets.get_opt("hyperfleet-pull-secret").await.unwrap().is_none() {
+        if secrets
+            .get_opt("hyperfleet-pull-secret")
+            .await
+            .unwrap_or_else(|err| panic!("reading the source pull secret: {err}"))
+            .is_none()
+        {
             eprintln!("e2e: no source pull secret: applying config/local/pull-secret.yaml");
             apply_yaml(kube, include_str!("../../config/local/pull-secret.yaml"), None).await;
             catalog.pull_secret_created = true;
@@ -90,7 +110,7 @@ impl Catalog {
     async fn install_standin(&self, (group, version, kind, plural): Kind) -> bool {
         let crds: Api<CustomResourceDefinition> = Api::all(self.kube.clone());
         let name = format!("{plural}.{group}");
-        if crds.get_opt(&name).await.unwrap().is_some() {
+        if crds.get_opt(&name).await.unwrap_or_else(|err| panic!("reading CRD {name}: {err}")).is_some() {
             return false;
         }
         eprintln!(
@@ -105,7 +125,8 @@ impl Catalog {
                     "subresources": {"status": {}},
                     "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
         });
-        let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
+        let crd: CustomResourceDefinition =
+            serde_json::from_value(crd).unwrap_or_else(|err| panic!("the stand-in CRD {name}: {err}"));
         crds.create(&PostParams::default(), &crd)
             .await
             .unwrap_or_else(|err| panic!("creating {name}: {err}"));

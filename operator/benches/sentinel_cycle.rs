@@ -31,7 +31,9 @@ fn rss_mib() -> f64 {
 }
 
 async fn database(url: &str, clusters: i64) -> PgPool {
-    let pool = hyperfleet_testing::api::fresh_database(url, "hyperfleet_sentinel_bench", 10).await.unwrap();
+    let pool = hyperfleet_testing::api::fresh_database(url, "hyperfleet_sentinel_bench", 10)
+        .await
+        .unwrap_or_else(|err| panic!("cannot prepare the benchmark database: {err}"));
     sqlx::query(
         "insert into resources (id, kind, name, spec, labels, created_time, updated_time, created_by, updated_by) \
          select gen_random_uuid(), 'Cluster', 'cluster-' || i, '{}', '{\"region\": \"us-east\"}', now(), now(), 'b', 'b' \
@@ -40,8 +42,8 @@ async fn database(url: &str, clusters: i64) -> PgPool {
     .bind(clusters)
     .execute(&pool)
     .await
-    .unwrap();
-    sqlx::query("vacuum analyze resources").execute(&pool).await.unwrap();
+    .expect("cannot seed the clusters");
+    sqlx::query("vacuum analyze resources").execute(&pool).await.expect("vacuum analyze failed");
     pool
 }
 
@@ -52,41 +54,47 @@ async fn reconcile_all(pool: &PgPool) {
     )
     .execute(pool)
     .await
-    .unwrap();
+    .expect("cannot mark the clusters reconciled");
     // As the API's aggregation does: Reconciled is mirrored on the resource row.
     sqlx::query("update resources set reconciled_status = 'True', reconciled_time = now()")
         .execute(pool)
         .await
-        .unwrap();
-    sqlx::query("vacuum analyze resources").execute(pool).await.unwrap();
-    sqlx::query("analyze resource_conditions").execute(pool).await.unwrap();
+        .expect("cannot mirror Reconciled on the clusters");
+    sqlx::query("vacuum analyze resources").execute(pool).await.expect("vacuum analyze failed");
+    sqlx::query("analyze resource_conditions").execute(pool).await.expect("analyze failed");
 }
 
 async fn run(url: &str, clusters: i64, config: &BrokerConfig) {
     let pool = database(url, clusters).await;
-    let base = hyperfleet_testing::api::serve_kinds(pool.clone(), Kinds::default()).await.unwrap().base;
-    let broker = hyperfleet_broker::connect(config, BrokerMetrics::default()).await.unwrap();
+    let base = hyperfleet_testing::api::serve_kinds(pool.clone(), Kinds::default())
+        .await
+        .expect("cannot serve the API")
+        .base;
+    let broker = hyperfleet_broker::connect(config, BrokerMetrics::default())
+        .await
+        .unwrap_or_else(|err| panic!("cannot connect to the broker: {err}"));
     // A fresh topic per run: a RabbitMQ queue outlives the process.
     let topic = format!("bench-clusters-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-    broker.declare(&Subscription::new(&topic, "bench")).await.unwrap();
+    broker.declare(&Subscription::new(&topic, "bench")).await.expect("cannot declare the bench queue");
     let settings = SentinelSettings {
         shard: Some(Expr::eq(Field::label("region"), "us-east")),
         ..SentinelSettings::new("test", "bench", ResourceType::Clusters, &topic)
     };
-    let mut sentinel = Sentinel::new(settings, Client::new(&base).unwrap(), broker);
+    let mut sentinel =
+        Sentinel::new(settings, Client::new(&base).expect("cannot build the API client"), broker);
     let before = rss_mib();
 
     let started = Instant::now();
-    let cold = sentinel.poll(Utc::now()).await.unwrap();
+    let cold = sentinel.poll(Utc::now()).await.expect("the cold poll failed");
     let cold_time = started.elapsed();
     reconcile_all(&pool).await;
     let started = Instant::now();
-    let repeat = sentinel.poll(Utc::now()).await.unwrap();
+    let repeat = sentinel.poll(Utc::now()).await.expect("the repeat poll failed");
     let repeat_time = started.elapsed();
     let mut steady = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        let report = sentinel.poll(Utc::now()).await.unwrap();
+        let report = sentinel.poll(Utc::now()).await.expect("a steady poll failed");
         assert_eq!(report.fetched, 0);
         steady.push(started.elapsed());
     }

@@ -224,11 +224,13 @@ async fn main() {
         cluster: KindSettings { required_adapters: required, ..KindSettings::default() },
         ..Kinds::default()
     };
-    let served = hyperfleet_testing::api::serve_kinds(pool.clone(), kinds).await.unwrap();
+    let served =
+        hyperfleet_testing::api::serve_kinds(pool.clone(), kinds).await.expect("cannot serve the API");
     let fixture = Arc::new(Fixture { http: reqwest::Client::new(), base: served.base, ids });
-    let db_url = format!("{}/hyperfleet_pgbench", url.rsplit_once('/').unwrap().0);
+    let db_url =
+        format!("{}/hyperfleet_pgbench", url.rsplit_once('/').expect("DATABASE_URL has no database name").0);
     let scratch = std::env::temp_dir().join(format!("hyperfleet-pgbench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::create_dir_all(&scratch).expect("cannot create the pgbench scratch directory");
 
     println!(
         "{clusters} clusters, {seconds} s per run; the API in-process, JSON request logs {logs} (into a sink)"
@@ -240,13 +242,13 @@ async fn main() {
     for case in cases().into_iter().filter(|case| case.name.contains(&only)) {
         let mut rng = fastrand::Rng::with_seed(7);
         let (answer, captured) = statements.during((case.request)(&fixture, &mut rng).send()).await;
-        let answer = answer.unwrap();
+        let answer = answer.unwrap_or_else(|err| panic!("{}: the sample request failed: {err}", case.name));
         assert!(
             answer.status().is_success(),
             "{}: {} {}",
             case.name,
             answer.status(),
-            answer.text().await.unwrap()
+            answer.text().await.unwrap_or_default()
         );
         let prelude = case.prelude.replace("{clusters}", &clusters.to_string());
         let script = pgbench::script(&prelude, &captured, case.args)
@@ -256,7 +258,7 @@ async fn main() {
         let pg =
             tokio::task::spawn_blocking(move || pgbench::run(&db, &script, case.concurrency, duration, &dir))
                 .await
-                .unwrap()
+                .expect("the pgbench task panicked")
                 .unwrap_or_else(|err| panic!("{}: {err}", case.name));
         print_row(&case, &api, &pg, captured.len());
     }
@@ -272,10 +274,10 @@ async fn seed(pool: &PgPool, clusters: usize) -> Vec<Uuid> {
            jsonb_build_object('region', (array['us-east', 'eu-west', 'ap-south', 'sa-east', 'ca-central'])[n % 5 + 1]), \
            now(), now(), 'bench', 'bench' from generate_series(1, $1) as n",
     )
-    .bind(i64::try_from(clusters).unwrap())
+    .bind(i64::try_from(clusters).expect("HYPERFLEET_BENCH_CLUSTERS fits an i64"))
     .execute(pool)
     .await
-    .unwrap();
+    .expect("cannot seed the clusters");
     sqlx::query(
         "insert into adapter_statuses (resource_id, adapter, observed_generation, conditions, created_time, last_report_time) \
          select id, 'validation', 1, jsonb_build_array( \
@@ -286,7 +288,7 @@ async fn seed(pool: &PgPool, clusters: usize) -> Vec<Uuid> {
     )
     .execute(pool)
     .await
-    .unwrap();
+    .expect("cannot seed the validation reports");
     // And the aggregate those reports made, so that the first report of the run is a repeat too.
     sqlx::query(
         "insert into resource_conditions (resource_id, type, status, observed_generation, created_time, \
@@ -296,9 +298,12 @@ async fn seed(pool: &PgPool, clusters: usize) -> Vec<Uuid> {
     )
     .execute(pool)
     .await
-    .unwrap();
-    sqlx::query("vacuum analyze").execute(pool).await.unwrap();
-    sqlx::query_scalar("select id from resources order by name").fetch_all(pool).await.unwrap()
+    .expect("cannot seed the aggregated conditions");
+    sqlx::query("vacuum analyze").execute(pool).await.expect("vacuum analyze failed");
+    sqlx::query_scalar("select id from resources order by name")
+        .fetch_all(pool)
+        .await
+        .expect("cannot read the seeded ids")
 }
 
 /// `case.concurrency` clients sending `case.request` back to back for `duration`.
@@ -312,9 +317,9 @@ async fn drive(fixture: &Arc<Fixture>, case: &Case, duration: Duration) -> Sampl
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                let answer = request(&fixture, &mut rng).send().await.unwrap();
+                let answer = request(&fixture, &mut rng).send().await.expect("a benchmark request failed");
                 let status = answer.status();
-                let body = answer.bytes().await.unwrap();
+                let body = answer.bytes().await.expect("a benchmark answer was cut off");
                 assert!(status.is_success() || status == StatusCode::NO_CONTENT, "{status}: {body:?}");
                 latencies.push(started.elapsed());
             }
