@@ -111,8 +111,13 @@ pub async fn run(args: &AdapterTestArgs) -> Result<TestRun, AuthoringError> {
 fn seed(dry_run: &DryRun, files: &[PathBuf]) -> Result<Redactor, AuthoringError> {
     let mut redactor = Redactor::default();
     for file in files {
-        let loaded = crate::local::load_file(file)
-            .map_err(|source| AuthoringError::Read { path: file.clone(), source })?;
+        let loaded = match crate::local::load_file(file) {
+            Ok(loaded) => loaded,
+            Err(crate::local::LoadFileError::Read(source)) => {
+                return Err(AuthoringError::Read { path: file.clone(), source });
+            }
+            Err(err) => return Err(content(file, err)),
+        };
         for object in &loaded.objects {
             dry_run.seed(object).map_err(|err| content(file, err))?;
             redactor.add_object_if_secret(object);

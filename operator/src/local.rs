@@ -284,25 +284,37 @@ fn seed(cluster: &DryRun, objects: &[Value]) {
 pub fn load_dir(dir: &Path) -> std::io::Result<Loaded> {
     let mut found = Loaded::default();
     for path in yaml_files(dir)? {
-        let loaded = load_file(&path)?;
+        let loaded = match load_file(&path) {
+            Ok(loaded) => loaded,
+            Err(LoadFileError::Read(err)) => return Err(err),
+            Err(err @ LoadFileError::Yaml(_)) => {
+                tracing::warn!(file = %path.display(), error = %err, "skipped");
+                continue;
+            }
+        };
         found.configs.extend(loaded.configs);
         found.objects.extend(loaded.objects);
     }
     Ok(found)
 }
 
-/// The documents of one YAML file (multi-document); a file that is not YAML is reported and
-/// gives none.
-pub fn load_file(path: &Path) -> std::io::Result<Loaded> {
+/// Why a file's documents could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadFileError {
+    /// It cannot be read.
+    #[error("cannot read it")]
+    Read(#[source] std::io::Error),
+    /// It is not YAML.
+    #[error("not valid YAML: {0}")]
+    Yaml(String),
+}
+
+/// The documents of one YAML file (multi-document).
+pub fn load_file(path: &Path) -> Result<Loaded, LoadFileError> {
     let mut found = Loaded::default();
-    let text = std::fs::read_to_string(path)?;
-    let documents: Vec<Value> = match serde_saphyr::from_multiple(&text) {
-        Ok(documents) => documents,
-        Err(err) => {
-            tracing::warn!(file = %path.display(), error = %err, "not valid YAML; skipped");
-            return Ok(found);
-        }
-    };
+    let text = std::fs::read_to_string(path).map_err(LoadFileError::Read)?;
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple(&text).map_err(|err| LoadFileError::Yaml(err.to_string()))?;
     for (index, value) in documents.into_iter().enumerate() {
         let kind = value["kind"].as_str().unwrap_or_default().to_owned();
         if kind != SentinelConfig::KIND && kind != AdapterConfig::KIND {

@@ -92,3 +92,16 @@ async fn every_catalog_adapter_compiles_and_runs_on_the_samples_while_live_and_w
     }
     assert_eq!(tested, 7, "the catalog's five cluster and two node pool adapters");
 }
+
+#[tokio::test]
+async fn an_objects_file_that_is_not_yaml_is_an_error_naming_it() {
+    let file = std::env::temp_dir().join(format!("hyperfleet-objects-{}.yaml", std::process::id()));
+    std::fs::write(&file, "kind: [unclosed").unwrap();
+    let mut args = args(None, SimulatedJob::Running);
+    args.objects = vec![file.clone()];
+    let err = adapter_test(&args).await.unwrap_err();
+    assert!(matches!(err, AuthoringError::Content { .. }), "{err:?}");
+    assert!(err.to_string().contains("not valid YAML"), "{err}");
+    assert!(err.to_string().contains(file.to_str().unwrap()), "{err}");
+    std::fs::remove_file(&file).unwrap();
+}
