@@ -2,7 +2,8 @@
 //! that changed (an adapter's report, a spec change, a new resource) are re-evaluated at once,
 //! so the next adapter starts as soon as the previous one reports instead of a backoff later.
 //! Polls stay the safety net (and drive the ready re-checks); a feed that fails (an older API
-//! without it, a cursor past the retention) degrades to polling and is picked up again.
+//! without it, a cursor past the retention) degrades to polling, shows as the SentinelConfig's
+//! `Degraded` condition, and is picked up again.
 
 use std::{collections::BTreeMap, time::Duration};
 

@@ -312,7 +312,7 @@ impl Sentinel {
                     failures = 0;
                     self.metrics.poll_succeeded(&labels, &report, started.elapsed(), now);
                     context.update(|progress| record_poll(progress, &report, now));
-                    context.report(poll_health(&report));
+                    context.report(poll_health(&report, follower.broken.as_deref()));
                     jittered(self.settings.poll_interval, &self.settings.name, self.polls)
                 }
                 Err(err) => {
@@ -353,10 +353,13 @@ fn record_poll(progress: &mut SentinelProgress, report: &PollReport, now: DateTi
     progress.last_error.clone_from(&report.last_error);
 }
 
-fn poll_health(report: &PollReport) -> TaskHealth {
+/// A poll's health, and the change feed's when it cannot be followed (the CR says so).
+fn poll_health(report: &PollReport, feed_broken: Option<&str>) -> TaskHealth {
     if report.publish_errors > 0 {
         let last = report.last_error.as_deref().unwrap_or("unknown error");
         TaskHealth::Degraded(format!("{} publishes failed; last: {last}", report.publish_errors))
+    } else if let Some(why) = feed_broken {
+        TaskHealth::Degraded(format!("cannot follow the API's change feed ({why}); polling only"))
     } else {
         TaskHealth::Running
     }
@@ -365,6 +368,20 @@ fn poll_health(report: &PollReport) -> TaskHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_feed_that_cannot_be_followed_degrades_the_sentinel_and_says_why() {
+        let clean = PollReport::default();
+        assert_eq!(poll_health(&clean, None), TaskHealth::Running);
+        let TaskHealth::Degraded(why) = poll_health(&clean, Some("404 Not Found")) else {
+            panic!("not degraded")
+        };
+        assert!(why.contains("change feed (404 Not Found); polling only"), "{why}");
+        let failing =
+            PollReport { publish_errors: 2, last_error: Some("broker down".into()), ..PollReport::default() };
+        let TaskHealth::Degraded(why) = poll_health(&failing, Some("x")) else { panic!("not degraded") };
+        assert!(why.starts_with("2 publishes failed"), "publish failures say more: {why}");
+    }
 
     #[test]
     fn poll_intervals_are_stretched_by_at_most_ten_percent_and_differ_between_shards() {
