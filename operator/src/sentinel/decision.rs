@@ -23,6 +23,37 @@ pub struct Published {
     pub generation: i64,
     /// When it was published.
     pub at: DateTime<Utc>,
+    /// A fingerprint of the resource's status as it was announced.
+    pub status: u64,
+}
+
+impl Published {
+    /// An event for `resource` as it is now, published at `at`.
+    pub fn of(resource: &Resource, at: DateTime<Utc>) -> Self {
+        Self { generation: resource.generation, at, status: status_fingerprint(resource) }
+    }
+
+    /// Whether the event already announced `resource` as it is: same generation, same status.
+    /// The change feed may name a change the last poll has already seen (its starting cursor is
+    /// conservative), and that is no reason for a second event.
+    pub fn announced(&self, resource: &Resource) -> bool {
+        self.generation == resource.generation && self.status == status_fingerprint(resource)
+    }
+}
+
+/// A hash of the aggregated status (phase, conditions and their times): any report that changes
+/// it changes the hash.
+fn status_fingerprint(resource: &Resource) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let status = &resource.status;
+    status.phase.hash(&mut hasher);
+    status.last_transition_time.hash(&mut hasher);
+    for condition in &status.conditions {
+        (&condition.type_, condition.status.as_str(), condition.observed_generation).hash(&mut hasher);
+        (&condition.reason, &condition.message, condition.last_updated_time).hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// The two backoffs of a SentinelConfig.

@@ -106,7 +106,7 @@ impl Sentinel {
                 _ => format!("{BASE_PATH}/clusters/{}", change.id),
             };
             let resource = match self.api.get_resource(&href).await {
-                Ok(Some(resource)) if !is_reconciled(&resource) => resource,
+                Ok(Some(resource)) if !is_reconciled(&resource) && !self.announced(&resource) => resource,
                 Ok(_) => continue,
                 Err(err) => {
                     tracing::warn!(sentinel = %self.settings.name, id = %change.id, error = %hyperfleet_telemetry::error_chain(&err), "cannot read a changed resource; the next poll will");
@@ -116,8 +116,7 @@ impl Sentinel {
             match self.publish(&resource, None, Reason::ResourceChanged, now).await {
                 Ok(()) => {
                     published += 1;
-                    self.published
-                        .insert(resource.id, Published { generation: resource.generation, at: now });
+                    self.published.insert(resource.id, Published::of(&resource, now));
                 }
                 Err(err) => {
                     failed += 1;
@@ -130,6 +129,11 @@ impl Sentinel {
 }
 
 impl Sentinel {
+    /// Whether the last event for `resource` already showed it as it is now.
+    fn announced(&self, resource: &hyperfleet_api_model::Resource) -> bool {
+        self.published.get(&resource.id).is_some_and(|published| published.announced(resource))
+    }
+
     /// Until the next poll is due (`wait`), follows the change feed and reacts; `false` when
     /// cancelled.
     pub(super) async fn follow_until(

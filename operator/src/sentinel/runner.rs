@@ -175,8 +175,7 @@ impl Sentinel {
             match outcome {
                 Ok(()) => {
                     report.published += 1;
-                    self.published
-                        .insert(resource.id, Published { generation: resource.generation, at: now });
+                    self.published.insert(resource.id, Published::of(resource, now));
                 }
                 Err(err) => self.failed(resource, &err, &mut report),
             }

@@ -13,6 +13,7 @@ mod common;
 mod crd_rules;
 mod dlq;
 mod sentinel;
+mod sentinel_feed;
 mod sentinel_rules;
 mod shard_queries;
 mod traces;

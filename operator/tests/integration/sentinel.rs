@@ -19,14 +19,14 @@ use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics, Consumer, Delivery,
 use hyperfleet_crds::v1alpha1::{ResourceType, ShardSelector};
 use hyperfleet_operator::sentinel::{Sentinel, SentinelSettings, query::shard_search};
 
-type Received = Arc<Mutex<Vec<(String, i64, String)>>>; // (resource id, generation, reason)
+pub(crate) type Received = Arc<Mutex<Vec<(String, i64, String)>>>; // (resource id, generation, reason)
 
 fn sentinel(name: &str, region: &str, topic: &str, client: &Client, broker: Arc<dyn Broker>) -> Sentinel {
     Sentinel::new(settings(name, region, topic), client.clone(), broker)
 }
 
 /// A shard of the clusters labelled `region`, polling every 100 ms, not following the feed.
-fn settings(name: &str, region: &str, topic: &str) -> SentinelSettings {
+pub(crate) fn settings(name: &str, region: &str, topic: &str) -> SentinelSettings {
     let selector = ShardSelector {
         match_labels: BTreeMap::from([("region".into(), region.into())]),
         ..Default::default()
@@ -38,7 +38,7 @@ fn settings(name: &str, region: &str, topic: &str) -> SentinelSettings {
     }
 }
 
-async fn listen(broker: &Arc<dyn Broker>, topic: &str) -> (Received, Consumer) {
+pub(crate) async fn listen(broker: &Arc<dyn Broker>, topic: &str) -> (Received, Consumer) {
     let received: Received = Arc::default();
     let log = received.clone();
     let handler = move |delivery: Delivery| {
@@ -63,7 +63,7 @@ async fn listen(broker: &Arc<dyn Broker>, topic: &str) -> (Received, Consumer) {
     (received, consumer)
 }
 
-async fn drain(received: &Received, expected: usize) -> Vec<(String, i64, String)> {
+pub(crate) async fn drain(received: &Received, expected: usize) -> Vec<(String, i64, String)> {
     for _ in 0..100 {
         if received.lock().unwrap().len() >= expected {
             break;
@@ -214,43 +214,4 @@ async fn a_poll_publishes_its_events_without_waiting_for_each_confirmation(pool:
         .expect("the three publishes were in flight together")
         .unwrap();
     assert_eq!((report.published, report.publish_errors), (3, 0));
-}
-
-/// Between polls (here an hour apart), the Sentinel follows the API's change feed: a report that
-/// changes a condition of a resource not yet reconciled gets its event at once (the next adapter
-/// may act now); a repeated report changes nothing and publishes nothing; once reconciled, a
-/// change publishes nothing either.
-#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
-async fn a_report_between_polls_is_published_at_once_through_the_change_feed(pool: PgPool) {
-    let client = common::api_requiring(pool, &["validation", "dns"]).await;
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
-    let topic = format!("follow-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-    let (received, _consumer) = listen(&broker, &topic).await;
-    let settings = SentinelSettings {
-        poll_interval: Duration::from_secs(3600),
-        follow_wait: 5,
-        ..settings("eu", "eu", &topic)
-    };
-    let sentinel = Sentinel::new(settings, client.clone(), broker.clone());
-    let cluster = common::cluster(&client, "prod", &[("region", "eu")]).await;
-    let mut tasks = hyperfleet_operator::tasks::TaskRegistry::new(Duration::from_secs(5));
-    tasks.ensure(&"eu".to_owned(), 1, |context| sentinel.run(context)).await;
-    let first = drain(&received, 1).await;
-    assert_eq!(first, [(cluster.id.to_string(), 1, "new".to_owned())]);
-
-    common::report_done(&client, &cluster, "validation", 1).await;
-    let changed = drain(&received, 1).await;
-    assert_eq!(
-        changed,
-        [(cluster.id.to_string(), 1, "resource_changed".to_owned())],
-        "at once, not an hour later"
-    );
-
-    common::report_done(&client, &cluster, "validation", 1).await;
-    common::report_done(&client, &cluster, "dns", 1).await;
-    // The dns report reconciles the cluster: nothing to announce; the repeat changed nothing.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(drain(&received, 0).await.is_empty(), "{:?}", received.lock().unwrap());
-    tasks.shutdown_all().await;
 }

@@ -47,7 +47,7 @@ fn resource(generation: i64, phase: Phase, reconciled: Option<(ConditionStatus, 
 }
 
 fn published(generation: i64, at: i64) -> Option<Published> {
-    Some(Published { generation, at: t(at) })
+    Some(Published { generation, at: t(at), status: 0 })
 }
 
 use ConditionStatus::{False, True};
@@ -164,4 +164,16 @@ fn jitter_spreads_resources_by_at_most_ten_percent() {
         waits.insert(stretched);
     }
     assert!(waits.len() > 50, "resources are spread out");
+}
+
+#[test]
+fn an_event_announces_the_resource_until_its_status_or_generation_changes() {
+    let pending = resource(1, Phase::Pending, None);
+    let event = Published::of(&pending, t(5));
+    assert!(event.announced(&pending));
+    let reported = resource(1, Phase::Reconciling, Some((False, 1, 3)));
+    assert!(!event.announced(&reported), "a report changed the status");
+    let later = resource(1, Phase::Reconciling, Some((False, 1, 4)));
+    assert!(!Published::of(&reported, t(5)).announced(&later), "a condition's time moved");
+    assert!(!event.announced(&resource(2, Phase::Pending, None)), "a new generation");
 }

@@ -1,0 +1,109 @@
+//! The Sentinel between polls: it follows the API's change feed and publishes at once for a
+//! resource whose status changed, never twice for a state it already announced.
+
+use crate::{
+    common,
+    sentinel::{drain, listen, settings},
+};
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
+use hyperfleet_operator::{
+    sentinel::{Sentinel, SentinelSettings},
+    tasks::TaskRegistry,
+};
+
+/// Between polls (here an hour apart), the Sentinel follows the API's change feed: a report that
+/// changes a condition of a resource not yet reconciled gets its event at once (the next adapter
+/// may act now); a repeated report changes nothing and publishes nothing; once reconciled, a
+/// change publishes nothing either.
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_report_between_polls_is_published_at_once_through_the_change_feed(pool: PgPool) {
+    let client = common::api_requiring(pool, &["validation", "dns"]).await;
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let topic = format!("follow-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let (received, _consumer) = listen(&broker, &topic).await;
+    let settings = SentinelSettings {
+        poll_interval: Duration::from_secs(3600),
+        follow_wait: 5,
+        ..settings("eu", "eu", &topic)
+    };
+    let sentinel = Sentinel::new(settings, client.clone(), broker.clone());
+    let cluster = common::cluster(&client, "prod", &[("region", "eu")]).await;
+    let mut tasks = TaskRegistry::new(Duration::from_secs(5));
+    tasks.ensure(&"eu".to_owned(), 1, |context| sentinel.run(context)).await;
+    let first = drain(&received, 1).await;
+    assert_eq!(first, [(cluster.id.to_string(), 1, "new".to_owned())]);
+
+    common::report_done(&client, &cluster, "validation", 1).await;
+    let changed = drain(&received, 1).await;
+    assert_eq!(
+        changed,
+        [(cluster.id.to_string(), 1, "resource_changed".to_owned())],
+        "at once, not an hour later"
+    );
+
+    common::report_done(&client, &cluster, "validation", 1).await;
+    common::report_done(&client, &cluster, "dns", 1).await;
+    // The dns report reconciles the cluster: nothing to announce; the repeat changed nothing.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(drain(&received, 0).await.is_empty(), "{:?}", received.lock().unwrap());
+    tasks.shutdown_all().await;
+}
+
+/// How many change-feed reads the API has answered, from its own request counter.
+async fn feed_reads(base: &str) -> u64 {
+    let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|line| line.starts_with("hyperfleet_api_requests_total{") && line.contains("/changes\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The feed's first cursor is conservative: while an older transaction is open anywhere in the
+/// database server, the feed starts before changes the first poll has already seen (here, the
+/// cluster's creation). The Sentinel does not announce that state a second time; the next real
+/// change still gets its event at once.
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_change_the_poll_already_announced_is_not_published_again(pool: PgPool) {
+    let mut older = pool.begin().await.unwrap();
+    sqlx::query("select txid_current()").execute(&mut *older).await.unwrap();
+    let served = hyperfleet_testing::api::serve_requiring(pool, &["validation", "dns"], &[]).await.unwrap();
+    let (client, base) = (served.client.clone(), served.base.clone());
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let topic = format!("again-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let (received, _consumer) = listen(&broker, &topic).await;
+    let settings = SentinelSettings {
+        poll_interval: Duration::from_secs(3600),
+        follow_wait: 1,
+        ..settings("eu", "eu", &topic)
+    };
+    let sentinel = Sentinel::new(settings, client.clone(), broker.clone());
+    let cluster = common::cluster(&client, "prod", &[("region", "eu")]).await;
+    let mut tasks = TaskRegistry::new(Duration::from_secs(5));
+    tasks.ensure(&"eu".to_owned(), 1, |context| sentinel.run(context)).await;
+    assert_eq!(drain(&received, 1).await, [(cluster.id.to_string(), 1, "new".to_owned())]);
+    let what = "the Sentinel's first feed read";
+    hyperfleet_testing::wait_until(what, Duration::from_secs(10), || async { feed_reads(&base).await >= 1 })
+        .await;
+
+    // The creation becomes readable; two reads later the Sentinel has seen it and reacted.
+    older.commit().await.unwrap();
+    let seen = feed_reads(&base).await + 3;
+    let what = "three more feed reads";
+    hyperfleet_testing::wait_until(what, Duration::from_secs(10), || async {
+        feed_reads(&base).await >= seen
+    })
+    .await;
+    assert!(drain(&received, 0).await.is_empty(), "the poll already announced this state");
+
+    common::report_done(&client, &cluster, "validation", 1).await;
+    let changed = drain(&received, 1).await;
+    assert_eq!(changed, [(cluster.id.to_string(), 1, "resource_changed".to_owned())]);
+    tasks.shutdown_all().await;
+}
