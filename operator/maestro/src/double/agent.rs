@@ -1,0 +1,96 @@
+//! The double's work agent: what a managed cluster's agent reports back for a stored work, in
+//! the shapes of OCM's `work/v1` API (ManifestCondition: `resourceMeta`, `statusFeedback.values`
+//! of `{name, fieldValue: {type, string|integer|boolean|jsonRaw}}`, `conditions`): every manifest
+//! applied and available, and each feedback rule's value when the test has set one.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+/// Feedback values by (consumer, work name, feedback name).
+pub type Feedback = BTreeMap<(String, String, String), Value>;
+
+/// A JSON value as an OCM feedback `fieldValue`.
+pub fn field_value(value: &Value) -> Value {
+    match value {
+        Value::String(text) => json!({"type": "String", "string": text}),
+        Value::Bool(flag) => json!({"type": "Boolean", "boolean": flag}),
+        Value::Number(n) if n.is_i64() => json!({"type": "Integer", "integer": n}),
+        other => json!({"type": "JsonRaw", "jsonRaw": other.to_string()}),
+    }
+}
+
+fn condition(type_: &str, status: bool, generation: i64, reason: &str) -> Value {
+    json!({
+        "type": type_,
+        "status": if status { "True" } else { "False" },
+        "observedGeneration": generation,
+        "reason": reason,
+        "message": "",
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    })
+}
+
+/// The feedback rule names `configs` declare for the manifest `meta` identifies.
+fn feedback_names(configs: &[Value], meta: &Value) -> Vec<String> {
+    let same = |id: &Value, key: &str| {
+        id.get(key).and_then(Value::as_str).unwrap_or_default() == meta[key].as_str().unwrap_or_default()
+    };
+    configs
+        .iter()
+        .filter(|config| {
+            let id = &config["resourceIdentifier"];
+            ["group", "resource", "name", "namespace"].iter().all(|key| same(id, key))
+        })
+        .flat_map(|config| config["feedbackRules"].as_array().cloned().unwrap_or_default())
+        .flat_map(|rule| rule["jsonPaths"].as_array().cloned().unwrap_or_default())
+        .filter_map(|path| path["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The ManifestBundleStatus the agent reports for `bundle` (a stored resource bundle).
+pub fn status(bundle: &Value, feedback: &Feedback) -> Value {
+    let generation = bundle["version"].as_i64().unwrap_or(1);
+    let consumer = bundle["consumer_name"].as_str().unwrap_or_default().to_owned();
+    let work = bundle["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let configs = bundle["manifest_configs"].as_array().cloned().unwrap_or_default();
+    let manifests = bundle["manifests"].as_array().cloned().unwrap_or_default();
+    let resource_status: Vec<Value> = manifests
+        .iter()
+        .enumerate()
+        .map(|(ordinal, manifest)| {
+            let api_version = manifest["apiVersion"].as_str().unwrap_or_default();
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            let kind = manifest["kind"].as_str().unwrap_or_default();
+            let meta = json!({
+                "ordinal": ordinal, "group": group, "version": version, "kind": kind,
+                "resource": format!("{}s", kind.to_lowercase()),
+                "name": manifest["metadata"]["name"], "namespace": manifest["metadata"]["namespace"].as_str().unwrap_or_default(),
+            });
+            let names = feedback_names(&configs, &meta);
+            let values: Vec<Value> = names
+                .iter()
+                .filter_map(|name| {
+                    let value = feedback.get(&(consumer.clone(), work.clone(), name.clone()))?;
+                    Some(json!({"name": name, "fieldValue": field_value(value)}))
+                })
+                .collect();
+            let mut conditions = vec![
+                condition("Applied", true, generation, "AppliedManifestComplete"),
+                condition("Available", true, generation, "ResourceAvailable"),
+            ];
+            if !names.is_empty() {
+                let synced = values.len() == names.len();
+                conditions.push(condition("StatusFeedbackSynced", synced, generation, "StatusFeedbackSynced"));
+            }
+            json!({"resourceMeta": meta, "statusFeedback": {"values": values}, "conditions": conditions})
+        })
+        .collect();
+    json!({
+        "conditions": [
+            condition("Applied", true, generation, "AppliedManifestWorkComplete"),
+            condition("Available", true, generation, "ResourcesAvailable"),
+        ],
+        "resourceStatus": resource_status,
+    })
+}
