@@ -36,7 +36,8 @@ async fn scenario(pool: PgPool, broker: serde_json::Value, secrets: StaticSecret
     let (client, base) = api(pool).await;
     let metrics = OperatorMetrics::new();
     let dry_run = Arc::new(DryRun::new(Duration::from_millis(500), JobOutcome::Succeed));
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
+    let transports =
+        Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone(), maestro: Some(dry_run.clone()) };
     let resources = Resources::new(&metrics, Arc::new(secrets), transports).with_api_url(Some(base));
     let (workloads, mut changes) = Workloads::new(resources);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");

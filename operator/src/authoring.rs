@@ -98,7 +98,8 @@ pub async fn run(args: &AdapterTestArgs) -> Result<TestRun, AuthoringError> {
     let duration = if args.job == SimulatedJob::Running { Duration::from_secs(3600) } else { Duration::ZERO };
     let dry_run = Arc::new(DryRun::new(duration, outcome));
     let redactor = seed(&dry_run, &args.objects)?;
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
+    let transports =
+        Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone(), maestro: Some(dry_run.clone()) };
     let api = Arc::new(FixedApi { resource: resource.clone(), statuses, reports: Default::default() });
     let adapter = Adapter::new(plan, api, transports, spec.hyperfleet_api.url.clone());
     let event = ReconcileEventData::new(&resource, spec.resource_type, ReconcileReason::New);

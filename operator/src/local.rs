@@ -107,7 +107,8 @@ pub async fn local(args: LocalArgs) -> Result<(), LocalError> {
     }
     let metrics = Arc::new(OperatorMetrics::new());
     let dry_run = Arc::new(DryRun::new(args.job_duration, JobOutcome::Succeed));
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
+    let transports =
+        Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone(), maestro: Some(dry_run.clone()) };
     let resources =
         Resources::new(&metrics, Arc::new(EnvSecrets), transports).with_api_url(args.api_url.clone());
     let (workloads, mut changes) = Workloads::new(resources);

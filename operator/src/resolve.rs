@@ -57,6 +57,9 @@ pub enum ResolveError {
     /// The API timeout is not a duration.
     #[error("{0}")]
     ApiTimeout(String),
+    /// The Maestro settings are unusable (an address or a PEM that does not parse).
+    #[error("maestro")]
+    Maestro(#[source] hyperfleet_maestro::MaestroError),
     /// The API client could not be built.
     #[error("hyperfleetAPI: the client could not be built")]
     ApiClient(#[source] hyperfleet_api_model::client::ClientError),
@@ -69,6 +72,7 @@ impl ResolveError {
             ResolveError::Secret { .. } | ResolveError::SecretRead { .. } => "SecretUnavailable",
             ResolveError::Broker { .. } => "BrokerUnavailable",
             ResolveError::ApiTimeout(_) | ResolveError::ApiClient(_) => "ApiUnavailable",
+            ResolveError::Maestro(_) => "MaestroConfigInvalid",
         }
     }
 }

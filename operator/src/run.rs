@@ -52,6 +52,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let transports = Transports {
         kubernetes: Arc::new(Kubernetes::new(client.clone())),
         dry_run: Arc::new(DryRun::new(DRY_RUN_JOB_DURATION, JobOutcome::Succeed)),
+        // One Maestro client per AdapterConfig that names a server: built with the adapter.
+        maestro: None,
     };
     let (workloads, changes) = Workloads::new(
         Resources::new(&metrics, Arc::new(KubeSecrets(client.clone())), transports)

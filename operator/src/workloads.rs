@@ -169,8 +169,13 @@ impl Workloads {
         let settings = self.resources.api(&spec.hyperfleet_api);
         let api = api_client(&settings, namespace, secrets).await?;
         let broker = self.resources.brokers.get(&spec.broker, namespace, secrets).await?;
-        let adapter =
-            Adapter::new(plan, Arc::new(api), self.resources.transports.clone(), settings.url.clone());
+        let mut transports = self.resources.transports.clone();
+        // `local` mode and `adapter test` bring a simulated Maestro; `run` connects to the real one.
+        if let (Some(server), None) = (&spec.maestro, &transports.maestro) {
+            let maestro = crate::adapter::transport::maestro::connect(server, namespace, secrets).await?;
+            transports.maestro = Some(Arc::new(maestro));
+        }
+        let adapter = Adapter::new(plan, Arc::new(api), transports, settings.url.clone());
         Ok(AdapterRunner::new(adapter, broker, self.resources.adapter_metrics.clone()))
     }
 

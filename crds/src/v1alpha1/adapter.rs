@@ -90,6 +90,9 @@ pub struct AdapterConfigSpec {
     /// General manifests rendered from templates and applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<ManagedResource>,
+    /// The Maestro server of `transport: maestro` resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maestro: Option<super::MaestroServer>,
     /// Conditions to report, as CEL; Applied, Available, Health and Finalized default to rules
     /// over the Job and resources.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -129,6 +132,7 @@ impl AdapterConfigSpec {
                 errors.push(format!("resources: '{}' is defined twice", resource.name));
             }
         }
+        self.check_maestro(&mut errors);
         for dependency in &self.criteria.dependencies {
             if dependency == &self.adapter_type {
                 errors.push(format!("criteria.dependencies: '{dependency}' cannot depend on itself"));
@@ -256,11 +260,25 @@ pub struct ManagedResource {
     /// The manifest as a minijinja template producing YAML.
     #[schemars(length(min = 1, max = crate::MAX_TEMPLATE_LEN))]
     pub manifest: String,
-    /// How it is delivered.
+    /// How it is delivered (`maestro` needs `spec.maestro` and `targetCluster`).
     #[serde(default)]
     pub transport: Transport,
-    /// How the applied object is found again.
-    pub discovery: Discovery,
+    /// With `transport: maestro`: the Maestro consumer (managed cluster) to deliver to
+    /// (templated, e.g. from a param holding placement's choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub target_cluster: Option<String>,
+    /// With `transport: maestro`: values the work agent reports back from the object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub feedback: Vec<super::FeedbackRule>,
+    /// With `transport: maestro`: what deleting the work does to the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_propagation: Option<super::DeletePropagation>,
+    /// How the applied object is found again (by default: the manifest's own name; a Maestro
+    /// work is always found by its name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<Discovery>,
     /// Take over an object of this name that exists without this adapter's ownership labels
     /// (otherwise the adapter refuses to apply or delete it, and reports `NotOwned`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -284,7 +302,7 @@ pub enum Transport {
 }
 
 /// How an applied object is found: by name or by labels (templated), in a namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.byName) != has(self.byLabels)").message("set exactly one of byName and byLabels"))]
 pub struct Discovery {

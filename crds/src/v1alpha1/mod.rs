@@ -3,9 +3,11 @@
 mod adapter;
 mod common;
 mod lookup;
+mod maestro;
 mod sentinel;
 
 pub use adapter::*;
 pub use common::*;
 pub use lookup::*;
+pub use maestro::*;
 pub use sentinel::*;

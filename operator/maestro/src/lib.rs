@@ -4,6 +4,7 @@
 //! stands for ([`work`]). Nothing watches: the adapter reads on each event, as the Maestro spike
 //! chose. [`double`] is an in-process Maestro for tests.
 
+pub mod agent;
 pub mod client;
 #[cfg(feature = "double")]
 pub mod double;

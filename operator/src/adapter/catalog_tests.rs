@@ -51,7 +51,7 @@ fn adapter_with(
     let (kube, server) = client();
     let dry_run =
         Arc::new(DryRun::new(std::time::Duration::ZERO, super::transport::dry_run::JobOutcome::Succeed));
-    let transports = Transports { kubernetes: Arc::new(Kubernetes::new(kube)), dry_run };
+    let transports = Transports { kubernetes: Arc::new(Kubernetes::new(kube)), dry_run, maestro: None };
     (Adapter::new(plan, api, transports, "http://api"), server, event)
 }
 

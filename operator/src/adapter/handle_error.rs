@@ -85,6 +85,10 @@ impl ActError {
         match self {
             ActError::Template(_) => Reason::TemplateFailed,
             ActError::Cel(_) => Reason::ExpressionFailed,
+            ActError::Transport(TransportError::Maestro {
+                source: hyperfleet_maestro::MaestroError::UnknownConsumer(_),
+                ..
+            }) => Reason::MaestroConsumerUnknown,
             ActError::Transport(_) => Reason::ExecutionFailed,
             ActError::NotOwned(_) => Reason::NotOwned,
         }

@@ -9,6 +9,7 @@ pub mod failures;
 pub mod handle_error;
 pub mod job;
 pub mod lookups;
+pub mod maestro;
 pub mod metrics;
 pub mod ownership;
 pub mod pipeline;

@@ -59,6 +59,8 @@ pub struct Transports {
     pub kubernetes: Arc<dyn ObjectTransport>,
     /// Simulated objects.
     pub dry_run: Arc<dyn ObjectTransport>,
+    /// ManifestWorks, when the AdapterConfig names a Maestro server.
+    pub maestro: Option<Arc<dyn ObjectTransport>>,
 }
 
 /// An adapter, ready to handle events.
@@ -274,10 +276,27 @@ impl Adapter {
         let mut manifest = self.plan.templates.render_object(&planned.manifest, context)?;
         super::job::stamp(&mut manifest, &self.plan.adapter, resource);
         let owner = self.owner(resource);
-        let target = owner.narrow(self.discovery_target(planned, &manifest, context)?);
-        let transport = match planned.transport {
-            Transport::DryRun => &self.transports.dry_run,
-            Transport::Kubernetes | Transport::Maestro => &self.transports.kubernetes,
+        let (manifest, transport) = match (&planned.maestro, planned.transport) {
+            (Some(delivery), Transport::Maestro) => {
+                let consumer = self.plan.templates.render(&delivery.target_cluster, context)?;
+                let name = super::maestro::work_name(&self.plan.adapter, resource, &planned.name);
+                let mut work =
+                    super::maestro::work_for(manifest, delivery, &consumer, &name, &self.plan.adapter);
+                super::job::stamp(&mut work, &self.plan.adapter, resource);
+                let none = || {
+                    super::transport::TransportError::Manifest(
+                        "no Maestro server is configured (spec.maestro)".into(),
+                    )
+                };
+                (work, self.transports.maestro.as_ref().ok_or_else(none)?)
+            }
+            (_, Transport::DryRun) => (manifest, &self.transports.dry_run),
+            _ => (manifest, &self.transports.kubernetes),
+        };
+        // A work is found by its own name; other objects as their discovery says.
+        let target = match planned.maestro {
+            Some(_) => Target::of(&manifest)?,
+            None => owner.narrow(self.discovery_target(planned, &manifest, context)?),
         };
         let delete_now = match &planned.delete_when {
             Some(expression) => expression.evaluate_bool(&variables.bindings())?,
@@ -299,6 +318,7 @@ impl Adapter {
             if target == own { Some(applied) } else { transport.find(&target).await? }
         };
         if let Some(found) = found {
+            let found = if planned.maestro.is_some() { super::maestro::view(&found) } else { found };
             observed.resources.insert(planned.name.clone(), found);
         }
         Ok(())

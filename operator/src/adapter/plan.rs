@@ -3,7 +3,8 @@
 //! the settings the consumer needs. Pure: the same in `run`, `local` and `adapter test`.
 
 use hyperfleet_crds::v1alpha1::{
-    AdapterConfigSpec, JobTemplate, Lookup, ManagedResource, ResourceType, Transport,
+    AdapterConfigSpec, DeletePropagation, FeedbackRule, JobTemplate, Lookup, ManagedResource, ResourceType,
+    Transport,
 };
 
 use super::template::{TemplateId, Templates, TemplatesBuilder};
@@ -93,6 +94,19 @@ pub struct PlannedResource {
     pub delete_when: Option<Expression>,
     /// Whether an existing object without the ownership labels is taken over.
     pub adopt: bool,
+    /// With `transport: maestro`: where and how the ManifestWork goes.
+    pub maestro: Option<PlannedDelivery>,
+}
+
+/// The Maestro side of a resource entry.
+#[derive(Debug, Clone)]
+pub struct PlannedDelivery {
+    /// The consumer, templated.
+    pub target_cluster: TemplateId,
+    /// Feedback rules of the work.
+    pub feedback: Vec<FeedbackRule>,
+    /// Delete propagation of the work.
+    pub delete_propagation: DeletePropagation,
 }
 
 /// A lookup, compiled.
@@ -213,11 +227,6 @@ impl AdapterPlan {
             }
         }
         let templates = builder.build().map_err(|mut errs| errors.append(&mut errs)).ok();
-        if spec.resources.iter().any(|r| r.transport == Transport::Maestro) {
-            errors.push(
-                "resources: the maestro transport is not available yet; use kubernetes or dry-run".into(),
-            );
-        }
         let Some(templates) = templates.filter(|_| errors.is_empty()) else { return Err(errors) };
         Ok(Self {
             adapter: spec.adapter_type.clone(),
@@ -302,7 +311,7 @@ impl PlannedResource {
     ) -> Self {
         let name = &resource.name;
         let manifest = builder.add(format!("resources.{name}.manifest"), resource.manifest.clone());
-        let discovery = &resource.discovery;
+        let discovery = resource.discovery.clone().unwrap_or_default();
         let prefix = format!("resources.{name}.discovery");
         let namespace = discovery
             .namespace
@@ -310,6 +319,11 @@ impl PlannedResource {
             .map(|source| builder.add(format!("{prefix}.namespace"), source.clone()));
         let select =
             PlannedSelect::new(&prefix, discovery.by_name.as_ref(), discovery.by_labels.as_ref(), builder);
+        let maestro = resource.target_cluster.as_ref().map(|target| PlannedDelivery {
+            target_cluster: builder.add(format!("resources.{name}.targetCluster"), target.clone()),
+            feedback: resource.feedback.clone(),
+            delete_propagation: resource.delete_propagation.unwrap_or_default(),
+        });
         let transport = resource.transport;
         Self {
             name: name.clone(),
@@ -319,6 +333,7 @@ impl PlannedResource {
             select,
             delete_when,
             adopt: resource.adopt,
+            maestro: maestro.filter(|_| transport == Transport::Maestro),
         }
     }
 }

@@ -28,6 +28,7 @@ pub enum Reason {
     ExpressionFailed,
     ExecutionFailed,
     NotOwned,
+    MaestroConsumerUnknown,
     StatusRuleFailed,
     NoErrors,
     ResourcesApplied,

@@ -26,7 +26,7 @@ use crate::{
 /// Dry-run transports whose Jobs finish at once.
 pub fn dry_run_transports() -> Transports {
     let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
-    Transports { kubernetes: dry_run.clone(), dry_run }
+    Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone(), maestro: Some(dry_run) }
 }
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;

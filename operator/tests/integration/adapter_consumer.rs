@@ -162,7 +162,7 @@ async fn events_that_fail_as_reports_degrade_the_adapter_with_the_error_and_its_
     let plan = AdapterPlan::compile(&parsed).unwrap();
     let refusing: Arc<dyn ObjectTransport> =
         Arc::new(ForbiddenJobs(DryRun::new(Duration::ZERO, JobOutcome::Succeed)));
-    let transports = Transports { kubernetes: refusing.clone(), dry_run: refusing };
+    let transports = Transports { kubernetes: refusing.clone(), dry_run: refusing, maestro: None };
     let adapter = Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test");
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = AdapterMetrics::register(&mut registry);

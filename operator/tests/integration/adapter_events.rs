@@ -77,7 +77,7 @@ async fn a_resource_removed_while_its_event_is_handled_is_done_not_poison(pool: 
     let deleting = client.delete_cluster(cluster.id).await.unwrap();
     let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
     let spec: AdapterConfigSpec = serde_saphyr::from_str(VALIDATION).unwrap();
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run };
+    let transports = Transports { kubernetes: dry_run.clone(), dry_run, maestro: None };
     let api = Arc::new(VanishingApi(client.clone()));
     let validation = Adapter::new(AdapterPlan::compile(&spec).unwrap(), api, transports, "http://api.test");
     let handled = validation.handle(&event(&deleting)).await.unwrap();

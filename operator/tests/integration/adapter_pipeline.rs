@@ -306,7 +306,8 @@ async fn a_remembered_job_outcome_spares_reading_its_pods_again() {
     let handle = |statuses: Vec<hyperfleet_api_model::AdapterStatus>| {
         let plan = AdapterPlan::compile(&serde_saphyr::from_str(DNS).unwrap()).unwrap();
         let api = Arc::new(FixedApi { resource: cluster.clone(), statuses, reports: Default::default() });
-        let transports = Transports { kubernetes: transport.clone(), dry_run: transport.clone() };
+        let transports =
+            Transports { kubernetes: transport.clone(), dry_run: transport.clone(), maestro: None };
         let adapter = Adapter::new(plan, api, transports, "http://api.test");
         let event = event(&cluster);
         async move { adapter.handle(&event).await.unwrap() }

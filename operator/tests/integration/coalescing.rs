@@ -71,7 +71,7 @@ async fn twenty_copies_of_an_event_cost_two_passes(pool: PgPool) {
         inner: DryRun::new(Duration::from_secs(3600), JobOutcome::Succeed),
         creates: 0.into(),
     });
-    let transports = Transports { kubernetes: jobs.clone(), dry_run: jobs.clone() };
+    let transports = Transports { kubernetes: jobs.clone(), dry_run: jobs.clone(), maestro: None };
     let adapter = Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test");
     let broker =
         hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();

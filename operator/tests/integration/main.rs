@@ -12,6 +12,7 @@ mod coalescing;
 mod common;
 mod crd_rules;
 mod dlq;
+mod maestro_adapter;
 mod maestro_client;
 mod sentinel;
 mod sentinel_feed;

@@ -3,7 +3,6 @@
 //! a work agent that reports status and feedback back. It can be stopped and started again on
 //! the same ports with its state, to test outages and reconnection. The REST side is plain HTTP.
 
-mod agent;
 mod grpc;
 mod rest;
 mod store;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::agent::{self, Feedback};
+use crate::agent::{self, Feedback};
 use crate::event::{SpecAction, SpecEvent};
 
 /// One event the double took.

@@ -1,10 +1,11 @@
-//! How an adapter's objects reach a cluster. One trait, two transports: [`kubernetes`] (the
-//! operator's cluster, server-side apply) and [`dry_run`] (records manifests and simulates their
-//! status, for `local` mode and `adapter test`). Maestro (ManifestWorks to managed clusters)
-//! fits the same trait and is its own issue.
+//! How an adapter's objects reach a cluster. One trait, three transports: [`kubernetes`] (the
+//! operator's cluster, server-side apply), [`maestro`] (ManifestWorks to managed clusters) and
+//! [`dry_run`] (records manifests and simulates their status, for `local` mode and
+//! `adapter test`).
 
 pub mod dry_run;
 pub mod kubernetes;
+pub mod maestro;
 pub mod simulated;
 
 use std::collections::BTreeMap;
@@ -76,6 +77,17 @@ pub enum TransportError {
     /// The manifest cannot be delivered as it is (a missing field, a kind without namespace).
     #[error("{0}")]
     Manifest(String),
+    /// Maestro refused the call or could not be reached.
+    #[error("{operation} {target} through Maestro failed")]
+    Maestro {
+        /// What was attempted (`apply`, `get`, `delete`).
+        operation: &'static str,
+        /// What it was attempted on.
+        target: String,
+        /// The client's error.
+        #[source]
+        source: hyperfleet_maestro::MaestroError,
+    },
     /// The manifest is not a Kubernetes object.
     #[error("not a Kubernetes object")]
     Decode(#[source] serde_json::Error),
@@ -85,7 +97,11 @@ impl TransportError {
     /// Whether trying again later may work: conflicts, throttling, server trouble and network
     /// failures; never refusals or bad input.
     pub fn is_transient(&self) -> bool {
-        let TransportError::Kube { source, .. } = self else { return false };
+        let source = match self {
+            TransportError::Kube { source, .. } => source,
+            TransportError::Maestro { source, .. } => return source.is_transient(),
+            _ => return false,
+        };
         match source {
             kube::Error::Api(status) => status.code == 409 || status.code == 429 || status.code >= 500,
             kube::Error::SerdeError(_) | kube::Error::Discovery(_) => false,

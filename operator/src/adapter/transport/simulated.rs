@@ -1,7 +1,8 @@
 //! How the dry-run transport's objects of the catalog's kinds look while they come up and once
 //! they are ready, as their controllers would write it: HyperShift's `HostedCluster` and
 //! `NodePool` (`hypershift.openshift.io/v1beta1` conditions) and external-dns's `DNSEndpoint`
-//! (`status.observedGeneration`). `local` mode and `adapter test` drive the catalog's status
+//! (`status.observedGeneration`), and OCM's `ManifestWork` as a work agent reports it once applied
+//! (no feedback values: nothing reads the delivered object). `local` mode and `adapter test` drive the catalog's status
 //! rules with these; objects of other kinds get no status, as a ConfigMap or Secret has none.
 
 use serde_json::{Value, json};
@@ -14,6 +15,9 @@ pub fn status(object: &Value, ready: bool) -> Option<Value> {
     match (group, object["kind"].as_str()?) {
         ("hypershift.openshift.io", "HostedCluster") => Some(hosted_cluster(object, ready)),
         ("hypershift.openshift.io", "NodePool") => Some(node_pool(object, ready)),
+        ("work.open-cluster-management.io", "ManifestWork") => {
+            Some(if ready { hyperfleet_maestro::agent::applied(object)["status"].take() } else { json!({}) })
+        }
         ("externaldns.k8s.io", "DNSEndpoint") => {
             Some(if ready { json!({"observedGeneration": generation}) } else { json!({}) })
         }

@@ -67,7 +67,8 @@ pub async fn report_done(client: &Client, cluster: &Resource, adapter: &str, gen
 pub fn adapter(yaml: &str, client: &Client, dry_run: &Arc<DryRun>) -> Adapter {
     let spec: AdapterConfigSpec = serde_saphyr::from_str(yaml).unwrap();
     let plan = AdapterPlan::compile(&spec).unwrap();
-    let transports = Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone() };
+    let transports =
+        Transports { kubernetes: dry_run.clone(), dry_run: dry_run.clone(), maestro: Some(dry_run.clone()) };
     Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test")
 }
 

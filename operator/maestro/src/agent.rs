@@ -1,4 +1,5 @@
-//! The double's work agent: what a managed cluster's agent reports back for a stored work, in
+//! A simulated work agent: what a managed cluster's agent reports back for a stored work (the
+//! Maestro double's agent, and the dry-run transport's simulation of a ManifestWork), in
 //! the shapes of OCM's `work/v1` API (ManifestCondition: `resourceMeta`, `statusFeedback.values`
 //! of `{name, fieldValue: {type, string|integer|boolean|jsonRaw}}`, `conditions`): every manifest
 //! applied and available, and each feedback rule's value when the test has set one.
@@ -50,6 +51,7 @@ fn feedback_names(configs: &[Value], meta: &Value) -> Vec<String> {
 
 /// The ManifestBundleStatus the agent reports for `bundle` (a stored resource bundle).
 pub fn status(bundle: &Value, feedback: &Feedback) -> Value {
+    // `bundle` is in Maestro's REST form; see [`crate::work::from_bundle`].
     let generation = bundle["version"].as_i64().unwrap_or(1);
     let consumer = bundle["consumer_name"].as_str().unwrap_or_default().to_owned();
     let work = bundle["metadata"]["name"].as_str().unwrap_or_default().to_owned();
@@ -93,4 +95,19 @@ pub fn status(bundle: &Value, feedback: &Feedback) -> Value {
         ],
         "resourceStatus": resource_status,
     })
+}
+
+/// The ManifestWork `work` with the status an agent reports once it has applied it (no
+/// feedback values: nothing reads the delivered objects).
+pub fn applied(work: &Value) -> Value {
+    let (metadata, bundle) = crate::work::bundle_of(work);
+    let generation = work.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+    let stored = json!({
+        "consumer_name": metadata["namespace"], "version": generation, "metadata": metadata,
+        "manifests": bundle["manifests"], "manifest_configs": bundle.get("manifestConfigs").cloned().unwrap_or(json!([])),
+        "delete_option": bundle.get("deleteOption").cloned().unwrap_or(json!({})),
+    });
+    let mut stored = stored;
+    stored["status"] = status(&stored, &Feedback::new());
+    crate::work::from_bundle(&stored)
 }

@@ -1,0 +1,163 @@
+//! An adapter with a `transport: maestro` entry beside a dry-run one, against the real API and
+//! the Maestro double: the ManifestWork is sent once per change (not on every event), feedback
+//! values reach the status rules, a new generation updates the work, deletion deletes it; an
+//! unregistered consumer is reported as Health=False naming it; a Maestro outage is transient.
+
+use crate::common;
+
+use common::{condition, create, event};
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+
+use hyperfleet_api_model::{ConditionStatus, PatchResource, client::Client};
+use hyperfleet_crds::v1alpha1::AdapterConfigSpec;
+use hyperfleet_maestro::{
+    MaestroClient, MaestroConnection, MaestroTls, double::MaestroDouble, event::SpecAction,
+};
+use hyperfleet_operator::adapter::{
+    Adapter, AdapterPlan, Handled, Transports,
+    maestro::work_name,
+    report::Verdict,
+    transport::{
+        dry_run::{DryRun, JobOutcome},
+        maestro::Maestro,
+    },
+};
+
+const HYPERSHIFT: &str = r#"
+adapterType: hypershift
+resourceType: clusters
+hyperfleetAPI: {url: "http://api.test"}
+broker: {type: memory, topic: clusters}
+maestro:
+  grpcAddress: "http://127.0.0.1:1"
+  httpAddress: "http://127.0.0.1:1"
+  sourceId: hyperfleet-hypershift
+  tls: {insecure: true}
+params:
+  - {name: managementCluster, expression: "cluster.spec.managementCluster"}
+resources:
+  - name: hostedCluster
+    transport: maestro
+    targetCluster: "{{ params.managementCluster }}"
+    feedback:
+      - {name: available, path: '.status.conditions[?(@.type=="Available")].status'}
+    manifest: |
+      apiVersion: hypershift.openshift.io/v1beta1
+      kind: HostedCluster
+      metadata: {name: "{{ cluster.name }}", namespace: clusters}
+      spec: {release: {image: "{{ cluster.spec.release }}"}}
+  - name: config
+    transport: dry-run
+    manifest: |
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "hc-{{ cluster.id }}", namespace: clusters}
+status:
+  - type: Available
+    status: "has(resources.hostedCluster) && 'available' in resources.hostedCluster.status.feedback && resources.hostedCluster.status.feedback.available == 'True'"
+"#;
+
+fn adapter(client: &Client, double: &MaestroDouble) -> Adapter {
+    let spec: AdapterConfigSpec = serde_saphyr::from_str(HYPERSHIFT).unwrap();
+    let plan = AdapterPlan::compile(&spec).unwrap();
+    let connection = MaestroConnection {
+        grpc_address: double.grpc_address(),
+        http_address: double.http_address(),
+        source_id: "hyperfleet-hypershift".into(),
+        tls: MaestroTls::default(),
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        keepalive: Duration::from_secs(30),
+    };
+    let maestro = Arc::new(Maestro::new(MaestroClient::new(&connection).unwrap()));
+    let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
+    let transports = Transports { kubernetes: dry_run.clone(), dry_run, maestro: Some(maestro) };
+    Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test")
+}
+
+fn actions(double: &MaestroDouble) -> Vec<(SpecAction, i64)> {
+    double.taken().into_iter().map(|taken| (taken.action, taken.version)).collect()
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_maestro_resource_is_sent_on_change_and_its_feedback_drives_status(pool: PgPool) {
+    let client = common::api_requiring(pool, &["hypershift"]).await;
+    let double = MaestroDouble::start(None).await.unwrap();
+    double.register_consumer("mc-1");
+    let hypershift = adapter(&client, &double);
+    let spec = serde_json::json!({"managementCluster": "mc-1", "release": "quay.io/ocp:4.17"});
+    let cluster = create(&client, spec).await;
+
+    let Handled::Reported { report, verdict: Verdict::Acted(observed), .. } =
+        hypershift.handle(&event(&cluster)).await.unwrap()
+    else {
+        panic!("not acted")
+    };
+    let hosted = &observed.resources["hostedCluster"];
+    assert_eq!(
+        (hosted["kind"].as_str(), hosted["work"]["consumer"].as_str()),
+        (Some("HostedCluster"), Some("mc-1"))
+    );
+    assert!(observed.resources.contains_key("config"), "the dry-run entry of the same adapter");
+    assert_eq!(condition(&report, "Available").status, ConditionStatus::False, "no feedback yet");
+
+    let work = work_name("hypershift", &cluster, "hostedCluster");
+    double.set_feedback("mc-1", &work, "available", serde_json::json!("True"));
+    let Handled::Reported { report, .. } = hypershift.handle(&event(&cluster)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(condition(&report, "Available").status, ConditionStatus::True);
+    assert_eq!(actions(&double), [(SpecAction::CreateRequest, 1)], "an unchanged work is not sent again");
+    let stored = &double.works("mc-1")[0];
+    assert_eq!(stored["metadata"]["labels"]["hyperfleet.io/resource-id"], cluster.id.to_string());
+    assert_eq!(stored["spec"]["manifestConfigs"][0]["updateStrategy"]["type"], "ServerSideApply");
+
+    let patch = PatchResource {
+        spec: Some(serde_json::json!({"managementCluster": "mc-1", "release": "quay.io/ocp:4.18"})),
+        labels: None,
+    };
+    let updated = client.patch_cluster(cluster.id, &patch).await.unwrap();
+    hypershift.handle(&event(&updated)).await.unwrap();
+    assert_eq!(actions(&double).last(), Some(&(SpecAction::UpdateRequest, 2)));
+    assert_eq!(double.works("mc-1")[0]["metadata"]["annotations"]["hyperfleet.io/generation"], "2");
+
+    let deleting = client.delete_cluster(cluster.id).await.unwrap();
+    let Handled::Reported { report, .. } = hypershift.handle(&event(&deleting)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(actions(&double).last().map(|a| a.0), Some(SpecAction::DeleteRequest));
+    assert!(double.works("mc-1").is_empty());
+    assert_eq!(condition(&report, "Finalized").status, ConditionStatus::True);
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn an_unregistered_consumer_is_reported_and_an_outage_is_retried(pool: PgPool) {
+    let client = common::api_requiring(pool, &["hypershift"]).await;
+    let mut double = MaestroDouble::start(None).await.unwrap();
+    let hypershift = adapter(&client, &double);
+    let cluster = create(&client, serde_json::json!({"managementCluster": "mc-9", "release": "r"})).await;
+
+    let Handled::Reported { report, .. } = hypershift.handle(&event(&cluster)).await.unwrap() else {
+        panic!()
+    };
+    let health = condition(&report, "Health");
+    assert_eq!(
+        (health.status, health.reason.as_deref()),
+        (ConditionStatus::False, Some("MaestroConsumerUnknown"))
+    );
+    assert!(health.message.as_deref().unwrap_or_default().contains("'mc-9'"), "{health:?}");
+
+    double.register_consumer("mc-9");
+    double.stop().await;
+    let outage = hypershift.handle(&event(&cluster)).await;
+    assert!(outage.is_err(), "a transient failure is redelivered, not reported: {outage:?}");
+    double.restart().await.unwrap();
+    let Handled::Reported { report, .. } = hypershift.handle(&event(&cluster)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(condition(&report, "Health").status, ConditionStatus::True);
+    assert_eq!(actions(&double), [(SpecAction::CreateRequest, 1)]);
+}
