@@ -128,3 +128,43 @@ impl super::AdapterConfigSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::v1alpha1::AdapterConfigSpec;
+
+    fn spec(maestro: &str, entry: &str) -> AdapterConfigSpec {
+        let yaml = format!(
+            "adapterType: hs\nresourceType: clusters\nhyperfleetAPI: {{url: \"http://api\"}}\n\
+             broker: {{type: memory, topic: t}}\n{maestro}\nresources:\n  - name: hc\n    manifest: x\n{entry}"
+        );
+        serde_saphyr::from_str(&yaml).unwrap()
+    }
+
+    const SERVER: &str =
+        "maestro: {grpcAddress: \"https://m:8090\", httpAddress: \"https://m:8000\", sourceId: hf}";
+
+    #[test]
+    fn a_maestro_entry_needs_the_server_and_a_target() {
+        let errors = spec("", "    transport: maestro\n").validate().unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("needs spec.maestro") && errors[1].contains("needs targetCluster"));
+        assert!(spec(SERVER, "    transport: maestro\n    targetCluster: mc\n").validate().is_ok());
+    }
+
+    #[test]
+    fn maestro_fields_on_another_transport_and_mismatched_schemes_are_refused() {
+        let errors = spec(SERVER, "    targetCluster: mc\n").validate().unwrap_err();
+        assert!(errors[0].contains("are for transport maestro"), "{errors:?}");
+        let insecure = SERVER.replace("sourceId: hf", "sourceId: hf, tls: {insecure: true}");
+        let errors =
+            spec(&insecure, "    transport: maestro\n    targetCluster: mc\n").validate().unwrap_err();
+        assert!(
+            errors.iter().all(|e| e.contains("must start with http://")) && errors.len() == 2,
+            "{errors:?}"
+        );
+        let slow = SERVER.replace("sourceId: hf", "sourceId: hf, timeout: soon");
+        let errors = spec(&slow, "    transport: maestro\n    targetCluster: mc\n").validate().unwrap_err();
+        assert!(errors[0].contains("maestro.timeout"), "{errors:?}");
+    }
+}

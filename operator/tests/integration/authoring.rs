@@ -105,3 +105,42 @@ async fn an_objects_file_that_is_not_yaml_is_an_error_naming_it() {
     assert!(err.to_string().contains(file.to_str().unwrap()), "{err}");
     std::fs::remove_file(&file).unwrap();
 }
+
+/// A `transport: maestro` entry: `adapter test` prints the ManifestWork as it would be sent,
+/// and the simulated agent reports it applied.
+#[tokio::test]
+async fn a_maestro_entry_is_shown_as_the_manifestwork_it_sends() {
+    let dir = std::env::temp_dir().join(format!("maestro-test-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = r#"
+apiVersion: hyperfleet.redhat.com/v1alpha1
+kind: AdapterConfig
+metadata: {name: hypershift-maestro, namespace: hyperfleet}
+spec:
+  adapterType: hypershift
+  resourceType: clusters
+  hyperfleetAPI: {url: "http://api.test"}
+  broker: {type: memory, topic: clusters}
+  maestro: {grpcAddress: "http://maestro:8090", httpAddress: "http://maestro:8000", sourceId: hf, tls: {insecure: true}}
+  resources:
+    - name: hostedCluster
+      transport: maestro
+      targetCluster: mc-1
+      feedback: [{name: available, path: '.status.conditions[?(@.type=="Available")].status'}]
+      manifest: |
+        apiVersion: hypershift.openshift.io/v1beta1
+        kind: HostedCluster
+        metadata: {name: "{{ cluster.name }}", namespace: clusters}
+  status:
+    - {type: Applied, status: "resources.hostedCluster.work.conditions.exists(c, c.type == 'Applied' && c.status == 'True')"}
+"#;
+    std::fs::write(dir.join("adapter.yaml"), config).unwrap();
+    let mut args = args(None, SimulatedJob::Succeeded);
+    args.file = dir.join("adapter.yaml");
+    let out = adapter_test(&args).await.unwrap();
+    assert!(out.contains("kind: ManifestWork") && out.contains("namespace: mc-1"), "{out}");
+    assert!(out.contains("type: ServerSideApply") && out.contains("name: available"), "{out}");
+    assert!(out.contains("kind: HostedCluster"), "the manifest inside the work:\n{out}");
+    assert!(out.contains("\"type\": \"Applied\"") && out.contains("\"status\": \"True\""), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -57,7 +57,7 @@ resources:
       metadata: {name: "hc-{{ cluster.id }}", namespace: clusters}
 status:
   - type: Available
-    status: "has(resources.hostedCluster) && 'available' in resources.hostedCluster.status.feedback && resources.hostedCluster.status.feedback.available == 'True'"
+    status: "has(resources.hostedCluster) && resources.hostedCluster.status.feedback.?available.orValue('') == 'True'"
 "#;
 
 fn adapter(client: &Client, double: &MaestroDouble) -> Adapter {
