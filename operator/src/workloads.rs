@@ -173,7 +173,12 @@ impl Workloads {
         // `local` mode and `adapter test` bring a simulated Maestro; `run` connects to the real one.
         if let (Some(server), None) = (&spec.maestro, &transports.maestro) {
             let maestro = crate::adapter::transport::maestro::connect(server, namespace, secrets).await?;
-            transports.maestro = Some(Arc::new(maestro));
+            let labels = crate::adapter::metrics::AdapterLabels {
+                adapter: spec.adapter_type.clone(),
+                resource_type: spec.resource_type.as_str(),
+            };
+            transports.maestro =
+                Some(Arc::new(maestro.with_metrics(self.resources.adapter_metrics.clone(), labels)));
         }
         let adapter = Adapter::new(plan, Arc::new(api), transports, settings.url.clone());
         Ok(AdapterRunner::new(adapter, broker, self.resources.adapter_metrics.clone()))

@@ -49,6 +49,12 @@ pub struct MaestroTls {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub client_certificate_secret: Option<String>,
+    /// A directory in the operator's pod with `ca.crt`, `tls.crt` and `tls.key` (the chart
+    /// mounts `operator.maestroCertificatesSecret` at `/etc/maestro/certs`); the files present
+    /// are used where `ca` and `clientCertificateSecret` are not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub certificates_path: Option<String>,
     /// A bearer token sent with every call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<SecretKeyRef>,

@@ -38,6 +38,20 @@ struct ErrorLabels {
     category: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MaestroLabels {
+    #[prometheus(flatten)]
+    adapter: AdapterLabels,
+    operation: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MaestroOutcomeLabels {
+    #[prometheus(flatten)]
+    call: MaestroLabels,
+    outcome: &'static str,
+}
+
 /// Every adapter's series; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AdapterMetrics {
@@ -45,6 +59,8 @@ pub struct AdapterMetrics {
     jobs_created: Family<AdapterLabels, Counter>,
     job_duration: Family<ResultLabels, Histogram>,
     errors: Family<ErrorLabels, Counter>,
+    maestro_requests: Family<MaestroOutcomeLabels, Counter>,
+    maestro_duration: Family<MaestroLabels, Histogram>,
 }
 
 impl Default for AdapterMetrics {
@@ -56,6 +72,10 @@ impl Default for AdapterMetrics {
                 Histogram::new([1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0])
             }),
             errors: Family::default(),
+            maestro_requests: Family::default(),
+            maestro_duration: Family::new_with_constructor(|| {
+                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            }),
         }
     }
 }
@@ -77,6 +97,16 @@ impl AdapterMetrics {
             metrics.job_duration.clone(),
         );
         registry.register("errors", "Event failures, by category", metrics.errors.clone());
+        registry.register(
+            "maestro_requests",
+            "Maestro calls of the maestro transport, by operation and outcome (ok or an error category)",
+            metrics.maestro_requests.clone(),
+        );
+        registry.register(
+            "maestro_request_duration_seconds",
+            "Latency of Maestro calls, by operation",
+            metrics.maestro_duration.clone(),
+        );
         metrics
     }
 
@@ -98,5 +128,18 @@ impl AdapterMetrics {
     /// An event failed.
     pub fn error(&self, adapter: &AdapterLabels, category: &'static str) {
         self.errors.get_or_create(&ErrorLabels { adapter: adapter.clone(), category }).inc();
+    }
+
+    /// A Maestro call (`apply`, `get`, `delete`) ended with `outcome` after `seconds`.
+    pub fn maestro_call(
+        &self,
+        adapter: &AdapterLabels,
+        operation: &'static str,
+        outcome: &'static str,
+        seconds: f64,
+    ) {
+        let call = MaestroLabels { adapter: adapter.clone(), operation };
+        self.maestro_duration.get_or_create(&call).observe(seconds);
+        self.maestro_requests.get_or_create(&MaestroOutcomeLabels { call, outcome }).inc();
     }
 }

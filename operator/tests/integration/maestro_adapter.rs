@@ -19,6 +19,7 @@ use hyperfleet_maestro::{
 use hyperfleet_operator::adapter::{
     Adapter, AdapterPlan, Handled, Transports,
     maestro::work_name,
+    metrics::{AdapterLabels, AdapterMetrics},
     report::Verdict,
     transport::{
         dry_run::{DryRun, JobOutcome},
@@ -60,7 +61,7 @@ status:
     status: "has(resources.hostedCluster) && resources.hostedCluster.status.feedback.?available.orValue('') == 'True'"
 "#;
 
-fn adapter(client: &Client, double: &MaestroDouble) -> Adapter {
+fn adapter(client: &Client, double: &MaestroDouble, metrics: AdapterMetrics) -> Adapter {
     let spec: AdapterConfigSpec = serde_saphyr::from_str(HYPERSHIFT).unwrap();
     let plan = AdapterPlan::compile(&spec).unwrap();
     let connection = MaestroConnection {
@@ -72,7 +73,9 @@ fn adapter(client: &Client, double: &MaestroDouble) -> Adapter {
         connect_timeout: Duration::from_secs(2),
         keepalive: Duration::from_secs(30),
     };
-    let maestro = Arc::new(Maestro::new(MaestroClient::new(&connection).unwrap()));
+    let labels = AdapterLabels { adapter: "hypershift".into(), resource_type: "clusters" };
+    let maestro = Maestro::new(MaestroClient::new(&connection).unwrap()).with_metrics(metrics, labels);
+    let maestro = Arc::new(maestro);
     let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
     let transports = Transports { kubernetes: dry_run.clone(), dry_run, maestro: Some(maestro) };
     Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test")
@@ -87,7 +90,7 @@ async fn a_maestro_resource_is_sent_on_change_and_its_feedback_drives_status(poo
     let client = common::api_requiring(pool, &["hypershift"]).await;
     let double = MaestroDouble::start(None).await.unwrap();
     double.register_consumer("mc-1");
-    let hypershift = adapter(&client, &double);
+    let hypershift = adapter(&client, &double, AdapterMetrics::default());
     let spec = serde_json::json!({"managementCluster": "mc-1", "release": "quay.io/ocp:4.17"});
     let cluster = create(&client, spec).await;
 
@@ -137,7 +140,8 @@ async fn a_maestro_resource_is_sent_on_change_and_its_feedback_drives_status(poo
 async fn an_unregistered_consumer_is_reported_and_an_outage_is_retried(pool: PgPool) {
     let client = common::api_requiring(pool, &["hypershift"]).await;
     let mut double = MaestroDouble::start(None).await.unwrap();
-    let hypershift = adapter(&client, &double);
+    let mut registry = prometheus_client::registry::Registry::default();
+    let hypershift = adapter(&client, &double, AdapterMetrics::register(&mut registry));
     let cluster = create(&client, serde_json::json!({"managementCluster": "mc-9", "release": "r"})).await;
 
     let Handled::Reported { report, .. } = hypershift.handle(&event(&cluster)).await.unwrap() else {
@@ -160,4 +164,85 @@ async fn an_unregistered_consumer_is_reported_and_an_outage_is_retried(pool: PgP
     };
     assert_eq!(condition(&report, "Health").status, ConditionStatus::True);
     assert_eq!(actions(&double), [(SpecAction::CreateRequest, 1)]);
+
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    let series = |operation: &str, outcome: &str| {
+        format!(
+            "hyperfleet_adapter_maestro_requests_total{{adapter=\"hypershift\",resource_type=\"clusters\",operation=\"{operation}\",outcome=\"{outcome}\"}}"
+        )
+    };
+    for (operation, outcome) in [("apply", "unknown_consumer"), ("get", "unavailable"), ("apply", "ok")] {
+        assert!(text.contains(&series(operation, outcome)), "{operation} {outcome} counted:\n{text}");
+    }
+    assert!(text.contains("hyperfleet_adapter_maestro_request_duration_seconds_bucket"), "{text}");
+}
+
+/// `spec.maestro` as a user writes it: mutual TLS from Secrets named in the CR, or from files
+/// the chart mounts; both reach the TLS double (gRPC; its REST side is plain HTTP), and without
+/// a client certificate nothing is delivered.
+#[tokio::test]
+async fn the_crs_tls_settings_reach_maestro_from_secrets_or_mounted_files() {
+    use hyperfleet_crds::v1alpha1::{MaestroServer, MaestroTls as TlsSpec, SecretKeyRef};
+    use hyperfleet_maestro::double::DoubleTls;
+    use hyperfleet_operator::{
+        adapter::transport::{ObjectTransport, maestro::connect},
+        resolve::StaticSecrets,
+    };
+    let pki = crate::maestro_client::pki();
+    let tls = DoubleTls {
+        cert_pem: pki.server.0.clone(),
+        key_pem: pki.server.1.clone(),
+        client_ca_pem: Some(pki.ca.clone()),
+    };
+    let double = MaestroDouble::start(Some(tls)).await.unwrap();
+    double.register_consumer("mc-1");
+    let server = |tls: TlsSpec| MaestroServer {
+        grpc_address: double.grpc_address(),
+        http_address: double.http_address(),
+        source_id: "hf".into(),
+        tls: TlsSpec { server_name: Some("localhost".into()), ..tls },
+        timeout: Some("5s".into()),
+        keepalive: None,
+    };
+    let secrets = StaticSecrets(
+        [
+            (("maestro-ca".into(), "ca.crt".into()), pki.ca.clone()),
+            (("maestro-client".into(), "tls.crt".into()), pki.client.0.clone()),
+            (("maestro-client".into(), "tls.key".into()), pki.client.1.clone()),
+        ]
+        .into(),
+    );
+    let work = |name: &str| {
+        serde_json::json!({
+            "apiVersion": "work.open-cluster-management.io/v1", "kind": "ManifestWork",
+            "metadata": {"name": name, "namespace": "mc-1"},
+            "spec": {"workload": {"manifests": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}]}},
+        })
+    };
+    let from_secrets = TlsSpec {
+        ca: Some(SecretKeyRef { name: "maestro-ca".into(), key: "ca.crt".into() }),
+        client_certificate_secret: Some("maestro-client".into()),
+        ..TlsSpec::default()
+    };
+    let transport = connect(&server(from_secrets), "hyperfleet", &secrets).await.unwrap();
+    transport.apply(&work("from-secrets")).await.unwrap();
+
+    let dir = std::env::temp_dir().join(format!("maestro-certs-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in [("ca.crt", &pki.ca), ("tls.crt", &pki.client.0), ("tls.key", &pki.client.1)] {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let mounted = TlsSpec { certificates_path: Some(dir.display().to_string()), ..TlsSpec::default() };
+    let transport = connect(&server(mounted), "hyperfleet", &secrets).await.unwrap();
+    transport.apply(&work("from-files")).await.unwrap();
+
+    std::fs::remove_file(dir.join("tls.key")).unwrap();
+    let without_key = TlsSpec { certificates_path: Some(dir.display().to_string()), ..TlsSpec::default() };
+    let transport = connect(&server(without_key), "hyperfleet", &secrets).await.unwrap();
+    assert!(transport.apply(&work("anonymous")).await.is_err(), "no client certificate, no delivery");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let delivered: Vec<String> = double.taken().into_iter().map(|taken| taken.work).collect();
+    assert_eq!(delivered, ["from-secrets", "from-files"]);
 }

@@ -91,13 +91,13 @@ async fn a_maestro_that_is_down_is_transient_and_the_client_reconnects() {
     assert_eq!(applied, Applied::Updated, "the same client, reconnected, with Maestro's state kept");
 }
 
-struct Pki {
-    ca: String,
-    server: (String, String),
-    client: (String, String),
+pub(crate) struct Pki {
+    pub(crate) ca: String,
+    pub(crate) server: (String, String),
+    pub(crate) client: (String, String),
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();

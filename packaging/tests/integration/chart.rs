@@ -412,3 +412,24 @@ fn tracing_is_off_by_default_and_configures_both_binaries_when_an_endpoint_is_gi
         }
     }
 }
+
+#[test]
+fn maestro_client_certificates_are_mounted_only_when_a_secret_is_named() {
+    let operator = |values: Option<&std::path::Path>| -> Value {
+        let objects = helm::render(values).unwrap();
+        let deployment = helm::of_kind(&objects, "Deployment")
+            .find(|d| d["metadata"]["name"].as_str().is_some_and(|n| n.ends_with("-operator")))
+            .cloned();
+        deployment.unwrap()["spec"]["template"]["spec"].clone()
+    };
+    let default = operator(None);
+    assert!(default["volumes"].is_null() && default["containers"][0]["volumeMounts"].is_null(), "{default}");
+    let production = operator(Some(&chart_dir().join("ci/production-values.yaml")));
+    assert_eq!(production["volumes"][0]["secret"]["secretName"], "maestro-client-certs");
+    assert_eq!(production["volumes"][0]["secret"]["defaultMode"], 0o440, "readable by the pod's group only");
+    let mount = &production["containers"][0]["volumeMounts"][0];
+    assert_eq!(
+        (mount["mountPath"].as_str(), mount["readOnly"].as_bool()),
+        (Some("/etc/maestro/certs"), Some(true))
+    );
+}

@@ -9,22 +9,42 @@ use serde_json::Value;
 use hyperfleet_maestro::{MaestroClient, MaestroError};
 
 use super::{ObjectTransport, Select, Target, TransportError};
+use crate::adapter::metrics::{AdapterLabels, AdapterMetrics};
 
 /// ManifestWorks through a Maestro server.
 #[derive(Debug, Clone)]
 pub struct Maestro {
     client: MaestroClient,
+    metrics: Option<(AdapterMetrics, AdapterLabels)>,
 }
 
 impl Maestro {
     /// The transport over `client`.
     pub fn new(client: MaestroClient) -> Self {
-        Self { client }
+        Self { client, metrics: None }
     }
-}
 
-fn failed(operation: &'static str, target: String) -> impl FnOnce(MaestroError) -> TransportError {
-    move |source| TransportError::Maestro { operation, target, source }
+    /// Counts and times every call as `adapter`'s.
+    pub fn with_metrics(mut self, metrics: AdapterMetrics, adapter: AdapterLabels) -> Self {
+        self.metrics = Some((metrics, adapter));
+        self
+    }
+
+    /// Runs one Maestro call, recording it, and names what it was about when it fails.
+    async fn call<T>(
+        &self,
+        operation: &'static str,
+        target: impl std::fmt::Display,
+        call: impl Future<Output = Result<T, MaestroError>>,
+    ) -> Result<T, TransportError> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        if let Some((metrics, adapter)) = &self.metrics {
+            let outcome = result.as_ref().err().map_or("ok", MaestroError::category);
+            metrics.maestro_call(adapter, operation, outcome, started.elapsed().as_secs_f64());
+        }
+        result.map_err(|source| TransportError::Maestro { operation, target: target.to_string(), source })
+    }
 }
 
 /// The consumer and work name `target` names.
@@ -50,15 +70,15 @@ impl ObjectTransport for Maestro {
     }
 
     async fn apply(&self, manifest: &Value) -> Result<Value, TransportError> {
-        let target = Target::of(manifest)?.to_string();
-        let (applied, work) = self.client.apply(manifest).await.map_err(failed("apply", target))?;
+        let target = Target::of(manifest)?;
+        let (applied, work) = self.call("apply", target, self.client.apply(manifest)).await?;
         tracing::debug!(?applied, "ManifestWork sent to Maestro");
         Ok(work)
     }
 
     async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError> {
         let (consumer, name) = address(target)?;
-        self.client.get(consumer, name).await.map_err(failed("get", target.to_string()))
+        self.call("get", target, self.client.get(consumer, name)).await
     }
 
     async fn list(&self, target: &Target) -> Result<Vec<Value>, TransportError> {
@@ -67,7 +87,7 @@ impl ObjectTransport for Maestro {
 
     async fn delete(&self, target: &Target) -> Result<bool, TransportError> {
         let (consumer, name) = address(target)?;
-        self.client.delete(consumer, name).await.map_err(failed("delete", target.to_string()))
+        self.call("delete", target, self.client.delete(consumer, name)).await
     }
 }
 
@@ -99,6 +119,15 @@ pub async fn connect(
             secrets.get(namespace, &key("tls.key")).await?,
         ));
     }
+    if let Some(dir) = &tls.certificates_path {
+        let read = |file: &str| mounted(std::path::Path::new(dir).join(file));
+        if settings.ca_pem.is_none() {
+            settings.ca_pem = read("ca.crt")?;
+        }
+        if let (None, Some(cert), Some(key)) = (&settings.client, read("tls.crt")?, read("tls.key")?) {
+            settings.client = Some((cert, key));
+        }
+    }
     if let Some(token) = &tls.token {
         settings.token = Some(secrets.get(namespace, token).await?);
     }
@@ -112,4 +141,27 @@ pub async fn connect(
         keepalive: duration("maestro.keepalive", &server.keepalive, 30)?,
     };
     Ok(Maestro::new(MaestroClient::new(&connection).map_err(ResolveError::Maestro)?))
+}
+
+/// Largest certificate or key file read from a mounted Secret.
+const MAX_PEM: u64 = 64 * 1024;
+
+/// The PEM file `path`, if it exists; unreadable or oversized is a configuration error. (Read
+/// synchronously: a few KiB, once per AdapterConfig generation.)
+fn mounted(path: std::path::PathBuf) -> Result<Option<String>, crate::resolve::ResolveError> {
+    use std::io::Read as _;
+    let invalid = |why: String| {
+        crate::resolve::ResolveError::Maestro(MaestroError::Config(format!("{}: {why}", path.display())))
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(invalid(err.to_string())),
+    };
+    let mut text = String::new();
+    file.take(MAX_PEM + 1).read_to_string(&mut text).map_err(|err| invalid(err.to_string()))?;
+    if text.len() as u64 > MAX_PEM {
+        return Err(invalid(format!("larger than {MAX_PEM} bytes")));
+    }
+    Ok(Some(text))
 }
