@@ -97,17 +97,75 @@ pub fn status(bundle: &Value, feedback: &Feedback) -> Value {
     })
 }
 
-/// The ManifestWork `work` with the status an agent reports once it has applied it (no
-/// feedback values: nothing reads the delivered objects).
-pub fn applied(work: &Value) -> Value {
+/// A feedback rule's JSONPath (Kubernetes style, `.status.x`) as RFC 9535 (`$.status.x`).
+fn rfc_path(path: &str) -> String {
+    let path = path.trim().trim_start_matches('{').trim_end_matches('}');
+    if path.starts_with('$') { path.to_owned() } else { format!("${path}") }
+}
+
+/// Why a feedback rule's path cannot be evaluated, if it cannot.
+pub fn check_path(path: &str) -> Result<(), String> {
+    use jsonpath_rust::JsonPath as _;
+    Value::Null.query(&rfc_path(path)).map(drop).map_err(|err| err.to_string())
+}
+
+/// The value `path` finds in `object` (the first match), as an agent's feedback reads it.
+pub fn read_path(object: &Value, path: &str) -> Option<Value> {
+    use jsonpath_rust::JsonPath as _;
+    object.query(&rfc_path(path)).ok()?.first().map(|value| (*value).clone())
+}
+
+/// The ManifestWork `work` as an agent reports it once applied: each manifest's feedback
+/// values read from the object as `live` says it is now (`None`: no status yet).
+pub fn applied(work: &Value, live: impl Fn(&Value) -> Option<Value>) -> Value {
     let (metadata, bundle) = crate::work::bundle_of(work);
     let generation = work.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-    let stored = json!({
+    let configs = bundle.get("manifestConfigs").cloned().unwrap_or_else(|| json!([]));
+    let mut stored = json!({
         "consumer_name": metadata["namespace"], "version": generation, "metadata": metadata,
-        "manifests": bundle["manifests"], "manifest_configs": bundle.get("manifestConfigs").cloned().unwrap_or(json!([])),
-        "delete_option": bundle.get("deleteOption").cloned().unwrap_or(json!({})),
+        "manifests": bundle["manifests"], "manifest_configs": configs,
+        "delete_option": bundle.get("deleteOption").cloned().unwrap_or_else(|| json!({})),
     });
-    let mut stored = stored;
-    stored["status"] = status(&stored, &Feedback::new());
+    let consumer = metadata["namespace"].as_str().unwrap_or_default().to_owned();
+    let name = metadata["name"].as_str().unwrap_or_default().to_owned();
+    let mut feedback = Feedback::new();
+    for manifest in bundle["manifests"].as_array().into_iter().flatten() {
+        let mut object = manifest.clone();
+        if let Some(status) = live(manifest) {
+            object["status"] = status;
+        }
+        let named = |config: &&Value| config["resourceIdentifier"]["name"] == manifest["metadata"]["name"];
+        for config in configs.as_array().into_iter().flatten().filter(named) {
+            let rules = config["feedbackRules"].as_array().into_iter().flatten();
+            for path in rules.flat_map(|rule| rule["jsonPaths"].as_array().cloned().unwrap_or_default()) {
+                let (Some(rule), Some(value)) =
+                    (path["name"].as_str(), path["path"].as_str().and_then(|p| read_path(&object, p)))
+                else {
+                    continue;
+                };
+                feedback.insert((consumer.clone(), name.clone(), rule.to_owned()), value);
+            }
+        }
+    }
+    stored["status"] = status(&stored, &feedback);
     crate::work::from_bundle(&stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_style_paths_read_conditions_and_fields() {
+        let object = json!({"status": {"replicas": 3, "conditions": [
+            {"type": "Degraded", "status": "False"}, {"type": "Available", "status": "True", "message": "ok"},
+        ]}});
+        assert_eq!(
+            read_path(&object, r#".status.conditions[?(@.type=="Available")].status"#),
+            Some(json!("True"))
+        );
+        assert_eq!(read_path(&object, "{.status.replicas}"), Some(json!(3)));
+        assert_eq!(read_path(&object, ".status.missing"), None);
+        assert!(check_path(".status.conditions[?(@.type==").is_err());
+    }
 }

@@ -226,6 +226,16 @@ impl AdapterPlan {
                 });
             }
         }
+        for resource in &spec.resources {
+            for rule in &resource.feedback {
+                if let Err(err) = hyperfleet_maestro::agent::check_path(&rule.path) {
+                    errors.push(format!(
+                        "resources.{}.feedback.{}: not a JSONPath: {err}",
+                        resource.name, rule.name
+                    ));
+                }
+            }
+        }
         let templates = builder.build().map_err(|mut errs| errors.append(&mut errs)).ok();
         let Some(templates) = templates.filter(|_| errors.is_empty()) else { return Err(errors) };
         Ok(Self {

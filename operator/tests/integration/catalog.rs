@@ -234,3 +234,36 @@ async fn validation_runs_the_job_image_and_reports_its_problems() {
     // `adapter test --job failed` simulates a Job whose pod wrote "simulated failure".
     assert_eq!(state(&invalid, "Available"), (FALSE, "Invalid".into(), "simulated failure".into()));
 }
+
+/// The Maestro variant of hypershift (`config/samples/adapterconfig-hypershift-maestro.yaml`):
+/// the same HostedCluster and the pull secret, each in a ManifestWork for the management cluster
+/// placement chose; the HostedCluster's conditions come back as feedback values.
+#[tokio::test]
+async fn the_maestro_variant_of_hypershift_sends_manifestworks_and_reads_feedback() {
+    let mut args = AdapterTestArgs {
+        file: repo("config/samples/adapterconfig-hypershift-maestro.yaml"),
+        resource: fixture("cluster.json"),
+        statuses: Some(repo("config/samples/api/statuses-dependencies-done.json")),
+        deleting: false,
+        job: SimulatedJob::Running,
+        objects: vec![repo("config/local/pull-secret.yaml")],
+    };
+    let sending = run(&args).await.unwrap();
+    let works = &sending.manifests;
+    let kinds: Vec<_> =
+        works.iter().map(|w| (w["kind"].as_str(), w["metadata"]["namespace"].as_str())).collect();
+    assert_eq!(kinds, [(Some("ManifestWork"), Some("mgmt-us-east1")); 2]);
+    assert_eq!(works[1]["spec"]["workload"]["manifests"][0], expected("hypershift.expected.yaml"));
+    assert_eq!(works[0]["spec"]["workload"]["manifests"][0]["kind"], "Secret");
+    assert_eq!(state(&sending, "Available"), (FALSE, "HostedClusterProgressing".into(), String::new()));
+    let printed = sending.render();
+    assert!(!printed.contains("bG9jYWw6ZGVtbw==") && !printed.contains("registry.local"), "{printed}");
+
+    args.job = SimulatedJob::Succeeded;
+    let ready = run(&args).await.unwrap();
+    assert_eq!(
+        state(&ready, "Available"),
+        (TRUE, "HostedClusterAvailable".into(), "The hosted control plane is available".into())
+    );
+    assert_eq!(state(&ready, "Health"), (TRUE, "NoErrors".into(), String::new()));
+}

@@ -246,3 +246,15 @@ async fn the_crs_tls_settings_reach_maestro_from_secrets_or_mounted_files() {
     let delivered: Vec<String> = double.taken().into_iter().map(|taken| taken.work).collect();
     assert_eq!(delivered, ["from-secrets", "from-files"]);
 }
+
+#[test]
+fn a_feedback_path_that_does_not_parse_is_an_invalid_config() {
+    let yaml = HYPERSHIFT
+        .replace(r#"'.status.conditions[?(@.type=="Available")].status'"#, "'.status.conditions[?(@.type=='");
+    let spec: AdapterConfigSpec = serde_saphyr::from_str(&yaml).unwrap();
+    let errors = AdapterPlan::compile(&spec).unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.starts_with("resources.hostedCluster.feedback.available: not a JSONPath")),
+        "{errors:?}"
+    );
+}

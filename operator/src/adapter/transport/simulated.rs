@@ -2,7 +2,7 @@
 //! they are ready, as their controllers would write it: HyperShift's `HostedCluster` and
 //! `NodePool` (`hypershift.openshift.io/v1beta1` conditions) and external-dns's `DNSEndpoint`
 //! (`status.observedGeneration`), and OCM's `ManifestWork` as a work agent reports it once applied
-//! (no feedback values: nothing reads the delivered object). `local` mode and `adapter test` drive the catalog's status
+//! (feedback values read from its objects' simulated status). `local` mode and `adapter test` drive the catalog's status
 //! rules with these; objects of other kinds get no status, as a ConfigMap or Secret has none.
 
 use serde_json::{Value, json};
@@ -16,7 +16,13 @@ pub fn status(object: &Value, ready: bool) -> Option<Value> {
         ("hypershift.openshift.io", "HostedCluster") => Some(hosted_cluster(object, ready)),
         ("hypershift.openshift.io", "NodePool") => Some(node_pool(object, ready)),
         ("work.open-cluster-management.io", "ManifestWork") => {
-            Some(if ready { hyperfleet_maestro::agent::applied(object)["status"].take() } else { json!({}) })
+            // The agent reads feedback from the delivered objects, simulated the same way.
+            let live = |manifest: &Value| status(manifest, ready);
+            Some(if ready {
+                hyperfleet_maestro::agent::applied(object, live)["status"].take()
+            } else {
+                json!({})
+            })
         }
         ("externaldns.k8s.io", "DNSEndpoint") => {
             Some(if ready { json!({"observedGeneration": generation}) } else { json!({}) })
