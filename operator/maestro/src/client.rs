@@ -140,7 +140,7 @@ pub enum Applied {
 }
 
 /// A connection to one Maestro server, as one source.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MaestroClient {
     grpc: CloudEventServiceClient<Channel>,
     http: reqwest::Client,
@@ -149,8 +149,20 @@ pub struct MaestroClient {
     token: Option<String>,
 }
 
+impl std::fmt::Debug for MaestroClient {
+    /// Never shows the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaestroClient")
+            .field("http_base", &self.http_base)
+            .field("source", &self.source)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
 impl MaestroClient {
-    /// A client for `connection`; connects on first use.
+    /// A client for `connection`; connects on first use. Call it inside a Tokio runtime (the
+    /// gRPC channel spawns its worker there).
     pub fn new(connection: &MaestroConnection) -> Result<Self, MaestroError> {
         let invalid =
             |what: &str, err: &dyn std::fmt::Display| MaestroError::Config(format!("{what}: {err}"));
@@ -315,5 +327,30 @@ impl MaestroClient {
             return Err(MaestroError::Rejected { operation, message });
         }
         response.json().await.map(Some).map_err(|source| MaestroError::Decode { operation, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neither_the_settings_nor_the_client_show_the_key_or_the_token() {
+        let connection = MaestroConnection {
+            grpc_address: "http://127.0.0.1:1".into(),
+            http_address: "http://127.0.0.1:1".into(),
+            source_id: "s".into(),
+            tls: MaestroTls {
+                token: Some("s3cret-token".into()),
+                client: Some(("cert".into(), "k3y".into())),
+                ..MaestroTls::default()
+            },
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            keepalive: Duration::from_secs(1),
+        };
+        let client = MaestroClient::new(&connection);
+        let shown = format!("{connection:?} {client:?}");
+        assert!(!shown.contains("s3cret-token") && !shown.contains("k3y"), "{shown}");
     }
 }

@@ -1,7 +1,8 @@
 //! An adapter with a `transport: maestro` entry beside a dry-run one, against the real API and
 //! the Maestro double: the ManifestWork is sent once per change (not on every event), feedback
 //! values reach the status rules, a new generation updates the work, deletion deletes it; an
-//! unregistered consumer is reported as Health=False naming it; a Maestro outage is transient.
+//! unregistered consumer is reported as Health=False naming it, a refused work with Maestro's
+//! reason; a Maestro outage is transient.
 
 use crate::common;
 
@@ -155,6 +156,17 @@ async fn an_unregistered_consumer_is_reported_and_an_outage_is_retried(pool: PgP
     assert!(health.message.as_deref().unwrap_or_default().contains("'mc-9'"), "{health:?}");
 
     double.register_consumer("mc-9");
+    double.refuse_next("failed to create resource: the manifest bundle is invalid");
+    let Handled::Reported { report, .. } = hypershift.handle(&event(&cluster)).await.unwrap() else {
+        panic!()
+    };
+    let health = condition(&report, "Health");
+    assert_eq!((health.status, health.reason.as_deref()), (ConditionStatus::False, Some("ExecutionFailed")));
+    assert!(
+        health.message.as_deref().unwrap_or_default().contains("the manifest bundle is invalid"),
+        "{health:?}"
+    );
+
     double.stop().await;
     let outage = hypershift.handle(&event(&cluster)).await;
     assert!(outage.is_err(), "a transient failure is redelivered, not reported: {outage:?}");

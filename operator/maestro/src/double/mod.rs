@@ -141,6 +141,11 @@ impl MaestroDouble {
         }
     }
 
+    /// Refuses the next publish with `message`, as Maestro refuses a request it cannot store.
+    pub fn refuse_next(&self, message: &str) {
+        self.shared.store().refusal = Some(message.to_owned());
+    }
+
     /// Every event taken so far, in order.
     pub fn taken(&self) -> Vec<Taken> {
         self.shared.store().taken.clone()

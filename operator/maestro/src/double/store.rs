@@ -33,11 +33,16 @@ pub struct Store {
     pub(super) feedback: Feedback,
     /// The source that sent each work (status events go to it).
     pub(super) sources: BTreeMap<Uuid, String>,
+    /// What the next publish is refused with (a test's stand-in for Maestro's validation).
+    pub(super) refusal: Option<String>,
 }
 
 impl Store {
     /// Applies a decoded publish; the error is the message Maestro answers with.
     pub fn apply(&mut self, event: SpecEvent) -> Result<Option<Value>, String> {
+        if let Some(refusal) = self.refusal.take() {
+            return Err(refusal);
+        }
         let work = event.metadata["name"].as_str().unwrap_or_default().to_owned();
         self.taken.push(Taken {
             action: event.action,
