@@ -1,5 +1,8 @@
 //! Benchmark: publish (with broker confirms) and consume rates over RabbitMQ (`AMQP_URL`) and the
-//! memory broker. Run with `hack/bench.sh --bench throughput`.
+//! memory broker, and — the raw limit, in the same run — plain `lapin` publishing the same
+//! messages on one confirm-mode channel with every confirm awaited together, against the
+//! broker with as many publishes in flight as one Sentinel keeps (64). Run with
+//! `hack/bench.sh --bench throughput`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{
@@ -82,6 +85,61 @@ async fn run(name: &str, broker: Arc<dyn Broker>) {
     }
 }
 
+/// What one Sentinel does: `SENTINEL_IN_FLIGHT` publishes at once on the broker's one channel.
+const SENTINEL_IN_FLIGHT: usize = 64;
+
+/// Raw `lapin`: every message published, then every confirm awaited (the most a confirm-mode
+/// channel can do).
+async fn raw_lapin(url: &str, topic: &str) -> f64 {
+    use lapin::{
+        BasicProperties, Connection, ConnectionProperties, ExchangeKind,
+        options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions},
+        types::FieldTable,
+    };
+    let connection = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
+    channel
+        .exchange_declare(topic.into(), ExchangeKind::Topic, durable, FieldTable::default())
+        .await
+        .unwrap();
+    let payloads: Vec<Vec<u8>> = (0..EVENTS).map(|n| serde_json::to_vec(&event(n)).unwrap()).collect();
+    let started = Instant::now();
+    let mut confirms = Vec::with_capacity(EVENTS);
+    for payload in &payloads {
+        let properties = BasicProperties::default()
+            .with_content_type("application/cloudevents+json".into())
+            .with_delivery_mode(2);
+        let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
+        confirms.push(
+            channel.basic_publish(topic.into(), "".into(), options, payload, properties).await.unwrap(),
+        );
+    }
+    for confirm in futures::future::join_all(confirms).await {
+        confirm.unwrap();
+    }
+    let rate = EVENTS as f64 / started.elapsed().as_secs_f64();
+    connection.close(200, "done".into()).await.unwrap();
+    rate
+}
+
+async fn sentinel_against_raw(url: &str, broker: &Arc<dyn Broker>) {
+    let declared = |name: &str| {
+        let tag = format!("{name}-{}", uuid::Uuid::now_v7().simple());
+        Subscription::new(tag.clone(), tag)
+    };
+    let (raw, ours) = (declared("bench-raw"), declared("bench-sentinel"));
+    broker.declare(&raw).await.unwrap();
+    broker.declare(&ours).await.unwrap();
+    let limit = raw_lapin(url, &raw.topic).await;
+    let sentinel = publish(broker, &ours.topic, SENTINEL_IN_FLIGHT).await;
+    println!(
+        "rabbitmq  {SENTINEL_IN_FLIGHT} in flight (one Sentinel): {sentinel:>8.0} events/s confirmed | raw lapin, one channel, confirms together: {limit:>8.0} events/s | ratio {:.2}x",
+        sentinel / limit
+    );
+}
+
 #[tokio::main]
 async fn main() {
     println!("{EVENTS} events per run");
@@ -89,9 +147,12 @@ async fn main() {
         hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
     run("memory", memory).await;
     let url = std::env::var("AMQP_URL").expect("AMQP_URL must point at RabbitMQ (use hack/bench.sh)");
-    let rabbit =
-        hyperfleet_broker::connect(&BrokerConfig::Rabbitmq { url, prefetch: None }, BrokerMetrics::default())
-            .await
-            .unwrap();
-    run("rabbitmq", rabbit).await;
+    let rabbit = hyperfleet_broker::connect(
+        &BrokerConfig::Rabbitmq { url: url.clone(), prefetch: None },
+        BrokerMetrics::default(),
+    )
+    .await
+    .unwrap();
+    run("rabbitmq", rabbit.clone()).await;
+    sentinel_against_raw(&url, &rabbit).await;
 }
