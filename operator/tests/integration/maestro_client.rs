@@ -2,7 +2,7 @@
 //! once, not re-sent unchanged, updated when it changes and deleted; an unregistered consumer
 //! and a Maestro that is down are told apart (terminal vs. transient), and the client recovers
 //! by itself when Maestro is back; mutual TLS works with the right certificate and fails
-//! without one.
+//! without one; a token goes with every call.
 
 use std::time::Duration;
 
@@ -132,4 +132,18 @@ async fn mutual_tls_needs_the_client_certificate() {
     let client = MaestroClient::new(&connection(&double, anonymous)).unwrap();
     let err = client.apply(&work("mc-1", "v2")).await.unwrap_err();
     assert_eq!(actions(&double), [(SpecAction::CreateRequest, 1)], "refused without a certificate: {err:?}");
+}
+
+#[tokio::test]
+async fn a_token_goes_with_every_call() {
+    let double = MaestroDouble::start(None).await.unwrap();
+    double.register_consumer("mc-1");
+    double.require_token("t0ken");
+    let with = MaestroTls { token: Some("t0ken".into()), ..MaestroTls::default() };
+    let client = MaestroClient::new(&connection(&double, with)).unwrap();
+    assert_eq!(client.apply(&work("mc-1", "v1")).await.unwrap().0, Applied::Created);
+    let wrong = MaestroTls { token: Some("guess".into()), ..MaestroTls::default() };
+    let client = MaestroClient::new(&connection(&double, wrong)).unwrap();
+    let err = client.apply(&work("mc-1", "v2")).await.unwrap_err();
+    assert!(matches!(&err, MaestroError::Rejected { message, .. } if message.contains("401")), "{err:?}");
 }

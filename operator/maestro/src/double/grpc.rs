@@ -52,6 +52,10 @@ pub struct Service {
 #[tonic::async_trait]
 impl CloudEventService for Service {
     async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<()>, Status> {
+        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        if !self.shared.authorized(header) {
+            return Err(Status::unauthenticated("invalid token"));
+        }
         let event = request.into_inner().event.ok_or_else(|| Status::invalid_argument("no event"))?;
         let event = SpecEvent::from_proto(&event)
             .map_err(|err| Status::unknown(format!("failed to decode cloudevent: {err}")))?;

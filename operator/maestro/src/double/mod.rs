@@ -35,11 +35,19 @@ pub struct DoubleTls {
 struct Shared {
     store: Mutex<store::Store>,
     statuses: broadcast::Sender<grpc::StatusEvent>,
+    /// The bearer token every call must carry, when set.
+    token: Mutex<Option<String>>,
 }
 
 impl Shared {
     fn store(&self) -> MutexGuard<'_, store::Store> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether an `authorization` header value is what the double requires.
+    fn authorized(&self, header: Option<&str>) -> bool {
+        let token = self.token.lock().unwrap_or_else(PoisonError::into_inner);
+        token.as_ref().is_none_or(|token| header == Some(format!("Bearer {token}").as_str()))
     }
 }
 
@@ -57,7 +65,7 @@ impl MaestroDouble {
     /// Starts a double on free loopback ports.
     pub async fn start(tls: Option<DoubleTls>) -> std::io::Result<Self> {
         let (statuses, _) = broadcast::channel(256);
-        let shared = Arc::new(Shared { store: Mutex::default(), statuses });
+        let shared = Arc::new(Shared { store: Mutex::default(), statuses, token: Mutex::default() });
         let grpc = TcpListener::bind("127.0.0.1:0").await?;
         let http = TcpListener::bind("127.0.0.1:0").await?;
         let mut double =
@@ -139,6 +147,11 @@ impl MaestroDouble {
                 let _ = self.shared.statuses.send((source, grpc::status_event(&bundle)));
             }
         }
+    }
+
+    /// From now on every gRPC and REST call must carry `Authorization: Bearer <token>`.
+    pub fn require_token(&self, token: &str) {
+        *self.shared.token.lock().unwrap_or_else(PoisonError::into_inner) = Some(token.to_owned());
     }
 
     /// Refuses the next publish with `message`, as Maestro refuses a request it cannot store.

@@ -20,7 +20,23 @@ pub fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/maestro/v1/resource-bundles/{id}", get(bundle))
         .route("/api/maestro/v1/consumers", get(consumers))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), authenticate))
         .with_state(shared)
+}
+
+/// 401 with an `Error` body unless the call carries the required token.
+async fn authenticate(
+    State(shared): State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let header = request.headers().get("authorization").and_then(|v| v.to_str().ok());
+    if !shared.authorized(header) {
+        return error(StatusCode::UNAUTHORIZED, "Account authentication could not be verified".into())
+            .into_response();
+    }
+    next.run(request).await
 }
 
 fn error(status: StatusCode, reason: String) -> (StatusCode, Json<Value>) {
