@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use crate::maestro_client::actions;
 use common::{condition, create, event};
 
 use std::{sync::Arc, time::Duration};
@@ -66,13 +67,8 @@ fn adapter(client: &Client, double: &MaestroDouble, metrics: AdapterMetrics) -> 
     let spec: AdapterConfigSpec = serde_saphyr::from_str(HYPERSHIFT).unwrap();
     let plan = AdapterPlan::compile(&spec).unwrap();
     let connection = MaestroConnection {
-        grpc_address: double.grpc_address(),
-        http_address: double.http_address(),
         source_id: "hyperfleet-hypershift".into(),
-        tls: MaestroTls::default(),
-        timeout: Duration::from_secs(5),
-        connect_timeout: Duration::from_secs(2),
-        keepalive: Duration::from_secs(30),
+        ..crate::maestro_client::connection(double, MaestroTls::default())
     };
     let labels = AdapterLabels { adapter: "hypershift".into(), resource_type: "clusters" };
     let maestro = Maestro::new(MaestroClient::new(&connection).unwrap()).with_metrics(metrics, labels);
@@ -80,10 +76,6 @@ fn adapter(client: &Client, double: &MaestroDouble, metrics: AdapterMetrics) -> 
     let dry_run = Arc::new(DryRun::new(Duration::ZERO, JobOutcome::Succeed));
     let transports = Transports { kubernetes: dry_run.clone(), dry_run, maestro: Some(maestro) };
     Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test")
-}
-
-fn actions(double: &MaestroDouble) -> Vec<(SpecAction, i64)> {
-    double.taken().into_iter().map(|taken| (taken.action, taken.version)).collect()
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
@@ -196,19 +188,12 @@ async fn an_unregistered_consumer_is_reported_and_an_outage_is_retried(pool: PgP
 #[tokio::test]
 async fn the_crs_tls_settings_reach_maestro_from_secrets_or_mounted_files() {
     use hyperfleet_crds::v1alpha1::{MaestroServer, MaestroTls as TlsSpec, SecretKeyRef};
-    use hyperfleet_maestro::double::DoubleTls;
     use hyperfleet_operator::{
         adapter::transport::{ObjectTransport, maestro::connect},
         resolve::StaticSecrets,
     };
     let pki = crate::maestro_client::pki();
-    let tls = DoubleTls {
-        cert_pem: pki.server.0.clone(),
-        key_pem: pki.server.1.clone(),
-        client_ca_pem: Some(pki.ca.clone()),
-    };
-    let double = MaestroDouble::start(Some(tls)).await.unwrap();
-    double.register_consumer("mc-1");
+    let double = crate::maestro_client::mtls_double(&pki).await;
     let server = |tls: TlsSpec| MaestroServer {
         grpc_address: double.grpc_address(),
         http_address: double.http_address(),

@@ -16,7 +16,7 @@ use hyperfleet_maestro::{
     event::SpecAction,
 };
 
-fn connection(double: &MaestroDouble, tls: MaestroTls) -> MaestroConnection {
+pub(crate) fn connection(double: &MaestroDouble, tls: MaestroTls) -> MaestroConnection {
     MaestroConnection {
         grpc_address: double.grpc_address(),
         http_address: double.http_address(),
@@ -39,7 +39,7 @@ fn work(consumer: &str, data: &str) -> Value {
     })
 }
 
-fn actions(double: &MaestroDouble) -> Vec<(SpecAction, i64)> {
+pub(crate) fn actions(double: &MaestroDouble) -> Vec<(SpecAction, i64)> {
     double.taken().into_iter().map(|taken| (taken.action, taken.version)).collect()
 }
 
@@ -109,9 +109,9 @@ pub(crate) fn pki() -> Pki {
     Pki { ca: ca.pem(), server: leaf("localhost"), client: leaf("hyperfleet-adapter") }
 }
 
-#[tokio::test]
-async fn mutual_tls_needs_the_client_certificate() {
-    let pki = pki();
+/// A double serving TLS with `pki`'s server certificate, requiring a client certificate its CA
+/// signed, with the consumer `mc-1`.
+pub(crate) async fn mtls_double(pki: &Pki) -> MaestroDouble {
     let tls = DoubleTls {
         cert_pem: pki.server.0.clone(),
         key_pem: pki.server.1.clone(),
@@ -119,6 +119,13 @@ async fn mutual_tls_needs_the_client_certificate() {
     };
     let double = MaestroDouble::start(Some(tls)).await.unwrap();
     double.register_consumer("mc-1");
+    double
+}
+
+#[tokio::test]
+async fn mutual_tls_needs_the_client_certificate() {
+    let pki = pki();
+    let double = mtls_double(&pki).await;
     let trusted = MaestroTls {
         ca_pem: Some(pki.ca.clone()),
         client: Some(pki.client.clone()),
