@@ -86,10 +86,11 @@ pub fn job_manifest(
             name: Some(job_name(&plan.adapter, resource)),
             namespace: Some(template.namespace.clone()),
             labels: Some(labels.clone()),
-            annotations: Some(BTreeMap::from([(
-                LABEL_GENERATION.to_owned(),
-                resource.generation.to_string(),
-            )])),
+            annotations: Some(BTreeMap::from([
+                (LABEL_GENERATION.to_owned(), resource.generation.to_string()),
+                // Where the adapter finds the resource again when the Job ends (see `progress`).
+                (super::progress::ANNOTATION_HREF.to_owned(), resource.href.clone()),
+            ])),
             ..ObjectMeta::default()
         },
         spec: Some(JobSpec {

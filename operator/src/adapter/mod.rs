@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod ownership;
 pub mod pipeline;
 pub mod plan;
+pub mod progress;
 pub mod redact;
 pub mod report;
 pub mod runner;

@@ -69,7 +69,7 @@ pub struct Adapter {
     /// The compiled config.
     pub plan: Arc<AdapterPlan>,
     api: Arc<dyn AdapterApi>,
-    transports: Transports,
+    pub(super) transports: Transports,
     api_url: String,
 }
 

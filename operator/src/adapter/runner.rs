@@ -109,6 +109,8 @@ impl AdapterRunner {
         tracing::info!(adapter = %plan.adapter, topic = %subscription.topic, subscription = %subscription.name, "adapter consuming");
         context.report(TaskHealth::Running);
         tokio::select! {
+            // Never ends: it follows the Jobs for as long as the adapter consumes.
+            () = follow_jobs(&shared, &context) => {}
             // Waits for the events in flight.
             () = context.cancel.cancelled() => consumer.close().await,
             // Nothing consumes any more: say so (the CR goes Ready=False) and end, so that the
@@ -128,17 +130,59 @@ async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, deliver
         Ok(event) => event,
         Err(err) => return finish(shared, context, &adapter, Err(err)),
     };
-    let Some(_pass) = shared.passes.admit(event.resource_id).await else {
-        return coalesced(shared, context, &adapter);
-    };
-    let result = shared.adapter.handle(&event).await;
-    if let Ok(Handled::Reported { verdict: Verdict::Acted(observed), .. }) = &result {
-        record_job(shared, &adapter, observed);
-    }
-    if result.as_ref().is_err_and(HandleError::is_transient) {
+    let outcome = handle_event(shared, context, &adapter, &event).await;
+    if outcome == Outcome::Retry {
         tracing::warn!(adapter = %adapter.adapter, id = %delivery.event.id(), attempt = delivery.attempt, "transient failure; the event will be redelivered");
     }
-    finish(shared, context, &adapter, result)
+    outcome
+}
+
+/// One pass for `event`'s resource (or none, when a newer one took its place).
+async fn handle_event(
+    shared: &Shared,
+    context: &TaskContext<AdapterProgress>,
+    adapter: &AdapterLabels,
+    event: &ReconcileEventData,
+) -> Outcome {
+    let Some(_pass) = shared.passes.admit(event.resource_id).await else {
+        return coalesced(shared, context, adapter);
+    };
+    let result = shared.adapter.handle(event).await;
+    if let Ok(Handled::Reported { verdict: Verdict::Acted(observed), .. }) = &result {
+        record_job(shared, adapter, observed);
+    }
+    finish(shared, context, adapter, result)
+}
+
+/// Handles each resource whose Job finished, at once (see [`super::progress`]); pending
+/// forever when the adapter has no Job or its transport cannot watch.
+async fn follow_jobs(shared: &Arc<Shared>, context: &TaskContext<AdapterProgress>) {
+    use futures::StreamExt as _;
+    let plan = &shared.adapter.plan;
+    let adapter = AdapterLabels { adapter: plan.adapter.clone(), resource_type: plan.resource_type.as_str() };
+    match shared.adapter.job_changes().await {
+        Ok(Some(changes)) => {
+            tracing::info!(adapter = %plan.adapter, "watching the adapter's Jobs");
+            let passes =
+                changes.filter_map(|job| async move { super::progress::event_of(&job, plan.resource_type) });
+            passes
+                .for_each_concurrent(plan.concurrency, |event| {
+                    let adapter = &adapter;
+                    async move {
+                        if handle_event(shared, context, adapter, &event).await == Outcome::Retry {
+                            tracing::debug!(adapter = %adapter.adapter, id = %event.resource_id, "a Job's pass failed; the next event retries");
+                        }
+                    }
+                })
+                .await;
+        }
+        Ok(None) => {}
+        Err(err) => {
+            let error = hyperfleet_telemetry::error_chain(&err);
+            tracing::warn!(adapter = %plan.adapter, error = %error, "cannot watch the adapter's Jobs; events alone drive it");
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 /// An event another one for the same resource replaced: acknowledged, its work done by that one.

@@ -12,6 +12,7 @@ mod coalescing;
 mod common;
 mod crd_rules;
 mod dlq;
+mod job_progress;
 mod maestro_adapter;
 mod maestro_client;
 mod sentinel;

@@ -185,8 +185,56 @@ fn generation(object: &Value) -> i64 {
     object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1)
 }
 
+/// How often the dry-run cluster looks for changes to tell a watcher of.
+fn watch_tick(job_duration: Duration) -> Duration {
+    (job_duration / 4).clamp(Duration::from_millis(10), Duration::from_millis(250))
+}
+
+/// An object's identity and state, to tell a change from a repeat.
+fn version_of(object: &Value) -> (String, Value) {
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    (name, object.get("status").cloned().unwrap_or(Value::Null))
+}
+
 #[async_trait]
 impl ObjectTransport for DryRun {
+    /// The selected objects each time their state changes (a simulated Job ending, above all),
+    /// seen by looking a few times per simulated Job duration.
+    async fn changes(
+        self: std::sync::Arc<Self>,
+        target: Target,
+    ) -> Result<Option<futures::stream::BoxStream<'static, Value>>, TransportError> {
+        use futures::StreamExt as _;
+        let seen: std::collections::HashMap<String, Value> =
+            self.list(&target).await?.iter().map(version_of).collect();
+        let mut ticks = tokio::time::interval(watch_tick(self.job_duration));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stream = futures::stream::unfold(
+            (self, target, seen, ticks),
+            |(this, target, mut seen, mut ticks)| async move {
+                loop {
+                    ticks.tick().await;
+                    let now = this.list(&target).await.unwrap_or_default();
+                    // Forget what is gone (a Job removed by its TTL), so the memory stays bounded.
+                    let names: std::collections::HashSet<String> =
+                        now.iter().map(|o| version_of(o).0).collect();
+                    seen.retain(|name, _| names.contains(name));
+                    let changed: Vec<Value> = now
+                        .into_iter()
+                        .filter(|object| {
+                            let (name, status) = version_of(object);
+                            seen.insert(name, status.clone()).is_none_or(|before| before != status)
+                        })
+                        .collect();
+                    if !changed.is_empty() {
+                        return Some((futures::stream::iter(changed), (this, target, seen, ticks)));
+                    }
+                }
+            },
+        );
+        Ok(Some(stream.flatten().boxed()))
+    }
+
     async fn create(&self, manifest: &Value) -> Result<(Value, bool), TransportError> {
         self.store(manifest, true)
     }

@@ -105,6 +105,37 @@ fn name_of(target: &Target) -> Result<&str, TransportError> {
 
 #[async_trait]
 impl ObjectTransport for Kubernetes {
+    /// A watch of the selected objects (changes after the initial listing; re-listed and
+    /// resumed with kube's backoff when the watch breaks).
+    async fn changes(
+        self: std::sync::Arc<Self>,
+        target: Target,
+    ) -> Result<Option<futures::stream::BoxStream<'static, Value>>, TransportError> {
+        use futures::StreamExt as _;
+        use kube::runtime::{WatchStreamExt as _, watcher};
+        let Select::Labels(labels) = &target.select else { return Ok(None) };
+        let selector =
+            labels.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",");
+        let api = self.api(&target).await?;
+        let watched = target.to_string();
+        let stream = watcher(api, watcher::Config::default().labels(&selector)).default_backoff().filter_map(
+            move |event| {
+                let watched = watched.clone();
+                async move {
+                    match event {
+                        Ok(watcher::Event::Apply(object)) => serde_json::to_value(object).ok(),
+                        Ok(_) => None,
+                        Err(err) => {
+                            tracing::debug!(watched = %watched, error = %err, "the watch broke; it resumes");
+                            None
+                        }
+                    }
+                }
+            },
+        );
+        Ok(Some(stream.boxed()))
+    }
+
     #[tracing::instrument(name = "kube.create", skip_all)]
     async fn create(&self, manifest: &Value) -> Result<(Value, bool), TransportError> {
         let target = Target::of(manifest)?;

@@ -132,6 +132,17 @@ pub trait ObjectTransport: Send + Sync + std::fmt::Debug {
         Ok(Vec::new())
     }
 
+    /// From now on, each object `target` selects (by labels) every time it changes, as far as
+    /// this transport can watch (`None`: it cannot, and polls and events alone drive the
+    /// adapter). The stream retries by itself; it ends only with the transport.
+    async fn changes(
+        self: std::sync::Arc<Self>,
+        target: Target,
+    ) -> Result<Option<futures::stream::BoxStream<'static, Value>>, TransportError> {
+        let _ = target;
+        Ok(None)
+    }
+
     /// What the newest finished pod of the Job `job` left as its container's termination
     /// message (the result a Job program writes for the adapter, or its last log lines), if any.
     async fn termination_message(&self, job: &Target) -> Result<Option<String>, TransportError> {

@@ -1,0 +1,55 @@
+//! An adapter learns of its own Job's end: with one event and no Sentinel, the Job's finish
+//! alone brings the report from "running" to Available (the dry-run cluster tells the watch, as
+//! a Kubernetes watch would), and the Job is not run twice.
+
+use crate::common;
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use sqlx::PgPool;
+
+use hyperfleet_api_model::{
+    ConditionStatus, ReconcileEventData, ReconcileReason, ResourceType, client::Client,
+};
+use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
+use hyperfleet_operator::{
+    adapter::transport::dry_run::{DryRun, JobOutcome},
+    sentinel::event::reconcile_event,
+};
+
+async fn available(client: &Client, href: &str) -> Option<ConditionStatus> {
+    let statuses = client.list_statuses(href).await.unwrap().items;
+    let dns = statuses.into_iter().find(|s| s.adapter == "dns")?;
+    dns.conditions.into_iter().find(|c| c.type_ == "Available").map(|c| c.status)
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_finished_job_is_reported_without_waiting_for_another_event(pool: PgPool) {
+    let client = common::api_requiring(pool, &["dns"]).await;
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let topic = format!("progress-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let dry_run = Arc::new(DryRun::new(Duration::from_millis(300), JobOutcome::Succeed));
+    let adapter = common::adapter(&common::dns_adapter_yaml(&topic, ""), &client, &dry_run);
+    let (mut tasks, key) = common::run_adapter(adapter, broker.clone()).await;
+
+    let cluster = common::create(&client, serde_json::json!({})).await;
+    let data = ReconcileEventData::new(&cluster, ResourceType::Clusters, ReconcileReason::New);
+    broker.publish(&topic, &reconcile_event(&data, "test", Utc::now()).unwrap()).await.unwrap();
+    let what = "the report of the running Job";
+    hyperfleet_testing::wait_until(what, Duration::from_secs(10), async || {
+        available(&client, &cluster.href).await == Some(ConditionStatus::False)
+    })
+    .await;
+    // The one event was consumed; only the Job's end can move the report now.
+    let what = "the report of the finished Job";
+    hyperfleet_testing::wait_until(what, Duration::from_secs(10), async || {
+        available(&client, &cluster.href).await == Some(ConditionStatus::True)
+    })
+    .await;
+    let jobs = dry_run.recorded().into_iter().filter(|object| object["kind"] == "Job").count();
+    assert_eq!(jobs, 1, "the Job's pass reads the Job, it does not run it again");
+    tasks.shutdown_all().await;
+    let _ = key;
+}
