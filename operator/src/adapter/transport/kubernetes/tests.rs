@@ -1,5 +1,6 @@
 //! The Kubernetes transport against the scripted API server: discovery, create, AlreadyExists
-//! (a re-delivered event) read back with its status, label discovery, delete.
+//! (a re-delivered event) read back with its status, label discovery, delete, and the watch of
+//! the selected Jobs (changes after the listing).
 
 use std::collections::BTreeMap;
 
@@ -166,4 +167,40 @@ async fn a_label_lookup_lists_with_the_selector_and_sorts_by_name() {
     let names: Vec<Value> =
         list.await.unwrap().unwrap().iter().map(|o| o["metadata"]["name"].clone()).collect();
     assert_eq!(names, [json!("mgmt-a"), json!("mgmt-b")]);
+}
+
+#[tokio::test]
+async fn a_watch_gives_the_changes_after_the_listing_of_the_selected_jobs() {
+    use futures::StreamExt as _;
+    let (client, mut server) = client();
+    let transport = std::sync::Arc::new(Kubernetes::new(client));
+    let target = Target {
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        namespace: Some("jobs".into()),
+        select: Select::Labels(BTreeMap::from([("hyperfleet.io/adapter".into(), "dns".into())])),
+    };
+    let watching =
+        tokio::spawn(async move { transport.changes(target).await.unwrap().unwrap().next().await });
+    server.expect("GET", "/apis/batch/v1", batch_v1()).await;
+    let list = json!({"apiVersion": "batch/v1", "kind": "JobList", "metadata": {"resourceVersion": "5"},
+                      "items": [job(json!({"active": 1}))]});
+    let query = server.expect_query("GET", "/apis/batch/v1/namespaces/jobs/jobs", list).await;
+    assert!(query.contains("labelSelector=hyperfleet.io%2Fadapter%3Ddns"), "{query}");
+    let mut finished = job(json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}));
+    finished["metadata"]["resourceVersion"] = "6".into();
+    let query = server
+        .expect_query(
+            "GET",
+            "/apis/batch/v1/namespaces/jobs/jobs",
+            json!({"type": "MODIFIED", "object": finished}),
+        )
+        .await;
+    assert!(query.contains("watch=true") && query.contains("resourceVersion=5"), "{query}");
+    let changed = tokio::time::timeout(std::time::Duration::from_secs(5), watching)
+        .await
+        .expect("the watch yields the change")
+        .unwrap()
+        .expect("the change");
+    assert_eq!(crate::adapter::job::job_state(Some(&changed)), crate::adapter::job::JobState::Succeeded);
 }
