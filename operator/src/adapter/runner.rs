@@ -128,13 +128,22 @@ async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, deliver
     let adapter = AdapterLabels { adapter: plan.adapter.clone(), resource_type: plan.resource_type.as_str() };
     let event = match event_data(&delivery) {
         Ok(event) => event,
-        Err(err) => return finish(shared, context, &adapter, Err(err)),
+        Err(err) => return finish(shared, context, &adapter, Err(err), Trigger::Event),
     };
-    let outcome = handle_event(shared, context, &adapter, &event).await;
+    let outcome = handle_event(shared, context, &adapter, &event, Trigger::Event).await;
     if outcome == Outcome::Retry {
         tracing::warn!(adapter = %adapter.adapter, id = %delivery.event.id(), attempt = delivery.attempt, "transient failure; the event will be redelivered");
     }
     outcome
+}
+
+/// What started a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// A delivery: counted as an event (progress, `events_consumed`) and settled on the broker.
+    Event,
+    /// The adapter's own Job finished: not an event, so not counted as one; its failures count.
+    Job,
 }
 
 /// One pass for `event`'s resource (or none, when a newer one took its place).
@@ -143,15 +152,19 @@ async fn handle_event(
     context: &TaskContext<AdapterProgress>,
     adapter: &AdapterLabels,
     event: &ReconcileEventData,
+    trigger: Trigger,
 ) -> Outcome {
     let Some(_pass) = shared.passes.admit(event.resource_id).await else {
-        return coalesced(shared, context, adapter);
+        if trigger == Trigger::Event {
+            coalesced(shared, context, adapter);
+        }
+        return Outcome::Ack;
     };
     let result = shared.adapter.handle(event).await;
     if let Ok(Handled::Reported { verdict: Verdict::Acted(observed), .. }) = &result {
         record_job(shared, adapter, observed);
     }
-    finish(shared, context, adapter, result)
+    finish(shared, context, adapter, result, trigger)
 }
 
 /// Handles each resource whose Job finished, at once (see [`super::progress`]); pending
@@ -169,7 +182,7 @@ async fn follow_jobs(shared: &Arc<Shared>, context: &TaskContext<AdapterProgress
                 .for_each_concurrent(plan.concurrency, |event| {
                     let adapter = &adapter;
                     async move {
-                        if handle_event(shared, context, adapter, &event).await == Outcome::Retry {
+                        if handle_event(shared, context, adapter, &event, Trigger::Job).await == Outcome::Retry {
                             tracing::debug!(adapter = %adapter.adapter, id = %event.resource_id, "a Job's pass failed; the next event retries");
                         }
                     }
@@ -186,13 +199,12 @@ async fn follow_jobs(shared: &Arc<Shared>, context: &TaskContext<AdapterProgress
 }
 
 /// An event another one for the same resource replaced: acknowledged, its work done by that one.
-fn coalesced(shared: &Shared, context: &TaskContext<AdapterProgress>, adapter: &AdapterLabels) -> Outcome {
+fn coalesced(shared: &Shared, context: &TaskContext<AdapterProgress>, adapter: &AdapterLabels) {
     shared.metrics.consumed(adapter, "coalesced");
     context.update(|progress| {
         progress.processed += 1;
         progress.last_event = Some(Utc::now());
     });
-    Outcome::Ack
 }
 
 /// The reconcile event a delivery carries, read into the event contract.
@@ -206,13 +218,15 @@ fn event_data(delivery: &Delivery) -> Result<ReconcileEventData, HandleError> {
     .map_err(HandleError::Data)
 }
 
-/// Progress, metrics, health and the broker outcome of a handled event.
+/// Progress, metrics, health and the broker outcome of a pass.
 fn finish(
     shared: &Shared,
     context: &TaskContext<AdapterProgress>,
     adapter: &AdapterLabels,
     result: Result<Handled, HandleError>,
+    trigger: Trigger,
 ) -> Outcome {
+    let event = trigger == Trigger::Event;
     let (outcome, label) = match &result {
         Ok(Handled::Reported { .. }) => (Outcome::Ack, "reported"),
         Ok(Handled::Stale { .. }) => (Outcome::Ack, "stale"),
@@ -220,7 +234,9 @@ fn finish(
         Err(err) if err.is_transient() => (Outcome::Retry, "retry"),
         Err(_) => (Outcome::Reject, "rejected"),
     };
-    shared.metrics.consumed(adapter, label);
+    if event {
+        shared.metrics.consumed(adapter, label);
+    }
     let failure = failure(&result);
     if let Some((category, message)) = &failure {
         shared.metrics.error(adapter, category);
@@ -228,8 +244,10 @@ fn finish(
     }
     let message = failure.map(|(_, message)| message);
     context.update(|progress| {
-        progress.processed += 1;
-        progress.last_event = Some(Utc::now());
+        if event {
+            progress.processed += 1;
+            progress.last_event = Some(Utc::now());
+        }
         if let Some(message) = &message {
             progress.failed += 1;
             progress.last_error = Some(message.clone());
