@@ -15,6 +15,8 @@ use hyperfleet_api_model::{
     client::{Client, ClientError},
 };
 
+pub mod fleet;
+
 /// The sample payloads the demo creates.
 const CLUSTER: &str = include_str!("../../config/samples/api/cluster.json");
 const NODEPOOL: &str = include_str!("../../config/samples/api/nodepool.json");

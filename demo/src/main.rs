@@ -21,6 +21,30 @@ struct Args {
     /// Give up on a step after this long.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// The fleet benchmark: create N clusters at once, wait until all are Ready, report the
+    /// time and the cost (`hack/fleet.sh` starts the API and the operator over RabbitMQ).
+    Fleet {
+        /// Clusters to create at once.
+        #[arg(long, default_value_t = 100)]
+        clusters: usize,
+        /// `/metrics` URLs to count events and requests from (the API's, the operator's).
+        #[arg(long = "metrics")]
+        metrics: Vec<String>,
+        /// A process to measure, `name=pid` (CPU time and peak RSS from /proc).
+        #[arg(long = "process", value_parser = parse_process)]
+        processes: Vec<(String, u32)>,
+    },
+}
+
+fn parse_process(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = text.split_once('=').ok_or("expected name=pid")?;
+    Ok((name.to_owned(), pid.parse().map_err(|_| format!("'{pid}' is not a pid"))?))
 }
 
 #[tokio::main]
@@ -36,6 +60,20 @@ async fn main() -> std::process::ExitCode {
     if let Err(err) = hyperfleet_demo::wait_for_api(&client, args.wait_for_api).await {
         eprintln!("hyperfleet-demo: the API at {} does not answer: {err}", args.api_url);
         return std::process::ExitCode::FAILURE;
+    }
+    if let Some(Command::Fleet { clusters, metrics, processes }) = args.command {
+        let options =
+            hyperfleet_demo::fleet::FleetOptions { clusters, timeout: args.timeout, metrics, processes };
+        return match hyperfleet_demo::fleet::fleet(&client, &options).await {
+            Ok(report) => {
+                print!("{report}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("hyperfleet-demo: {err}");
+                std::process::ExitCode::FAILURE
+            }
+        };
     }
     match hyperfleet_demo::run(&client, &mut std::io::stdout(), args.timeout).await {
         Ok(timings) => {
