@@ -181,8 +181,14 @@ pub(crate) fn load_resource(
         .and_then(|id| Uuid::parse_str(id).ok())
         .unwrap_or_else(Uuid::now_v7);
     let now = Utc::now();
-    // A node pool belongs to a cluster, as the API always says.
-    let owner = Uuid::now_v7();
+    // A node pool belongs to a cluster, as the API always says: the file's, or a made-up one
+    // (and its href says the same cluster).
+    let owner = fields
+        .get("owner_references")
+        .and_then(|owner| owner.get("id"))
+        .and_then(Value::as_str)
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .unwrap_or_else(Uuid::now_v7);
     let href = match resource_type {
         ResourceType::Clusters => format!("/api/hyperfleet/v1/clusters/{id}"),
         ResourceType::Nodepools => format!("/api/hyperfleet/v1/clusters/{owner}/nodepools/{id}"),

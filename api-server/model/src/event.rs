@@ -75,9 +75,9 @@ pub enum ReconcileReason {
     /// The API's change feed said the resource changed (an adapter's report, which may unblock
     /// the next adapter; a spec change) while it is not reconciled: published at once.
     ResourceChanged,
-    /// Never published: the adapter's own Job finished, and the adapter handles its resource at
-    /// once, in process, rather than waiting for the next event.
-    JobFinished,
+    /// Never published: the adapter's own Job finished or one of its objects changed, and the
+    /// adapter handles the resource at once, in process, rather than waiting for the next event.
+    WorkChanged,
     /// A reason this build does not know (a newer Sentinel): still a valid event.
     #[serde(other)]
     Other,
@@ -93,7 +93,7 @@ impl ReconcileReason {
             ReconcileReason::Recheck => "ready_recheck",
             ReconcileReason::Custom => "custom_decision",
             ReconcileReason::ResourceChanged => "resource_changed",
-            ReconcileReason::JobFinished => "job_finished",
+            ReconcileReason::WorkChanged => "work_changed",
             ReconcileReason::Other => "other",
         }
     }

@@ -49,6 +49,8 @@ pub fn stamp(manifest: &mut Value, adapter: &str, resource: &Resource) {
         metadata["labels"][key] = value.into();
     }
     metadata["annotations"][LABEL_GENERATION] = resource.generation.to_string().into();
+    // Where the adapter finds the resource again when the object changes (see `progress`).
+    metadata["annotations"][super::progress::ANNOTATION_HREF] = resource.href.clone().into();
 }
 
 /// The Job manifest for `resource`, its strings rendered with `context`.

@@ -4,7 +4,7 @@
 //! then dead-letter; poison -> dead-letter now; everything else -> ack), and reports progress.
 
 use std::{
-    collections::HashSet,
+    collections::{BTreeSet, HashSet},
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use cloudevents::AttributesReader as _;
 use serde::Deserialize as _;
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 use hyperfleet_api_model::ReconcileEventData;
 use hyperfleet_broker::{Broker, Delivery, Outcome, Subscription};
@@ -23,6 +24,7 @@ use super::{
     job::{JobState, job_state},
     metrics::{AdapterLabels, AdapterMetrics},
     pipeline::{Adapter, HandleError, Handled},
+    progress::Watch,
     report::{Observed, Verdict},
 };
 use crate::tasks::{TaskContext, TaskHealth};
@@ -49,6 +51,9 @@ struct Shared {
     passes: Arc<Passes>,
     finished_jobs: Mutex<HashSet<String>>,
     recent: Mutex<RecentFailures>,
+    /// The watches asked for so far, and where new ones are asked for.
+    watches: Mutex<BTreeSet<Watch>>,
+    requested: mpsc::UnboundedSender<Watch>,
 }
 
 /// An adapter and the broker it consumes from.
@@ -72,12 +77,15 @@ impl AdapterRunner {
             .with_routing(plan.routing.clone())
             .with_concurrency(plan.concurrency)
             .with_max_deliveries(plan.max_deliveries);
+        let (requested, watch_requests) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             adapter: self.adapter,
             metrics: self.metrics,
             passes: Arc::default(),
             finished_jobs: Mutex::default(),
             recent: Mutex::default(),
+            watches: Mutex::default(),
+            requested,
         });
         let handler = {
             let (shared, context) = (shared.clone(), context.clone());
@@ -109,8 +117,8 @@ impl AdapterRunner {
         tracing::info!(adapter = %plan.adapter, topic = %subscription.topic, subscription = %subscription.name, "adapter consuming");
         context.report(TaskHealth::Running);
         tokio::select! {
-            // Never ends: it follows the Jobs for as long as the adapter consumes.
-            () = follow_jobs(&shared, &context) => {}
+            // Never ends: it follows the adapter's work for as long as the adapter consumes.
+            () = follow_work(&shared, &context, watch_requests) => {}
             // Waits for the events in flight.
             () = context.cancel.cancelled() => consumer.close().await,
             // Nothing consumes any more: say so (the CR goes Ready=False) and end, so that the
@@ -142,8 +150,9 @@ async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, deliver
 enum Trigger {
     /// A delivery: counted as an event (progress, `events_consumed`) and settled on the broker.
     Event,
-    /// The adapter's own Job finished: not an event, so not counted as one; its failures count.
-    Job,
+    /// The adapter's own Job finished or object changed: not an event, so not counted as one;
+    /// its failures count.
+    Work,
 }
 
 /// One pass for `event`'s resource (or none, when a newer one took its place).
@@ -163,39 +172,69 @@ async fn handle_event(
     let result = shared.adapter.handle(event).await;
     if let Ok(Handled::Reported { verdict: Verdict::Acted(observed), .. }) = &result {
         record_job(shared, adapter, observed);
+        request_watches(shared, observed);
     }
     finish(shared, context, adapter, result, trigger)
 }
 
-/// Handles each resource whose Job finished, at once (see [`super::progress`]); pending
-/// forever when the adapter has no Job or its transport cannot watch.
-async fn follow_jobs(shared: &Arc<Shared>, context: &TaskContext<AdapterProgress>) {
-    use futures::StreamExt as _;
+/// Watches the adapter's Jobs and, as passes find them, its objects (see [`super::progress`]),
+/// and gives a changed one's resource a pass at once, `concurrency` at a time. Never ends.
+async fn follow_work(
+    shared: &Arc<Shared>,
+    context: &TaskContext<AdapterProgress>,
+    mut requested: mpsc::UnboundedReceiver<Watch>,
+) {
+    use futures::{StreamExt as _, stream::FuturesUnordered, stream::SelectAll};
     let plan = &shared.adapter.plan;
     let adapter = AdapterLabels { adapter: plan.adapter.clone(), resource_type: plan.resource_type.as_str() };
-    match shared.adapter.job_changes().await {
-        Ok(Some(changes)) => {
-            tracing::info!(adapter = %plan.adapter, "watching the adapter's Jobs");
-            let passes =
-                changes.filter_map(|job| async move { super::progress::event_of(&job, plan.resource_type) });
-            passes
-                .for_each_concurrent(plan.concurrency, |event| {
+    let mut streams = SelectAll::new();
+    if let Some(jobs) = shared.adapter.job_watch() {
+        start_watch(shared, jobs, &mut streams).await;
+    }
+    let mut passes = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            Some(watch) = requested.recv() => start_watch(shared, watch, &mut streams).await,
+            Some(object) = streams.next(), if passes.len() < plan.concurrency => {
+                if let Some(event) = super::progress::event_of(&object, plan.resource_type) {
                     let adapter = &adapter;
-                    async move {
-                        if handle_event(shared, context, adapter, &event, Trigger::Job).await == Outcome::Retry {
-                            tracing::debug!(adapter = %adapter.adapter, id = %event.resource_id, "a Job's pass failed; the next event retries");
-                        }
-                    }
-                })
-                .await;
+                    passes.push(async move { handle_event(shared, context, adapter, &event, Trigger::Work).await });
+                }
+            }
+            Some(_) = passes.next() => {}
+            else => std::future::pending::<()>().await,
+        }
+    }
+}
+
+async fn start_watch(
+    shared: &Shared,
+    watch: Watch,
+    streams: &mut futures::stream::SelectAll<futures::stream::BoxStream<'static, Value>>,
+) {
+    let adapter = &shared.adapter.plan.adapter;
+    let watched = watch.target.to_string();
+    match shared.adapter.watch(watch).await {
+        Ok(Some(stream)) => {
+            tracing::info!(adapter = %adapter, watched = %watched, "watching what the adapter made");
+            streams.push(stream);
         }
         Ok(None) => {}
         Err(err) => {
             let error = hyperfleet_telemetry::error_chain(&err);
-            tracing::warn!(adapter = %plan.adapter, error = %error, "cannot watch the adapter's Jobs; events alone drive it");
+            tracing::warn!(adapter = %adapter, watched = %watched, error = %error, "cannot watch; events alone drive these");
         }
     }
-    std::future::pending::<()>().await;
+}
+
+/// Asks for the watches a pass's objects call for, each once.
+fn request_watches(shared: &Shared, observed: &Observed) {
+    let mut started = shared.watches.lock().unwrap_or_else(PoisonError::into_inner);
+    for watch in shared.adapter.watches_for(observed) {
+        if started.insert(watch.clone()) {
+            let _ = shared.requested.send(watch);
+        }
+    }
 }
 
 /// An event another one for the same resource replaced: acknowledged, its work done by that one.

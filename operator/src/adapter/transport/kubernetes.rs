@@ -126,7 +126,8 @@ impl ObjectTransport for Kubernetes {
                         Ok(watcher::Event::Apply(object)) => serde_json::to_value(object).ok(),
                         Ok(_) => None,
                         Err(err) => {
-                            tracing::debug!(watched = %watched, error = %err, "the watch broke; it resumes");
+                            // kube's backoff spaces these out (up to half a minute apart).
+                            tracing::warn!(watched = %watched, error = %err, "the watch broke; it resumes");
                             None
                         }
                     }
