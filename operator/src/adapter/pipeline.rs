@@ -116,7 +116,10 @@ impl Adapter {
         if let Verdict::NotMet { message, .. } | Verdict::Failed { message, .. } = &mut verdict {
             *message = redactor.redact(message);
         }
-        let stored = self.api.report(&resource.href, &report).await.map_err(HandleError::Api)?;
+        // Still waiting, and already saying so: a repeat would change nothing but a timestamp.
+        let repeat =
+            matches!(verdict, Verdict::NotMet { .. }) && super::report::already_reported(&statuses, &report);
+        let stored = repeat || self.api.report(&resource.href, &report).await.map_err(HandleError::Api)?;
         Ok(Handled::Reported { report, stored, verdict })
     }
 

@@ -93,6 +93,25 @@ pub struct Observed {
     pub deleting: bool,
 }
 
+/// Whether the adapter's stored status already says what `report` says (generation,
+/// conditions, data, metadata), so sending it again would only refresh its time.
+pub fn already_reported(
+    statuses: &[hyperfleet_api_model::AdapterStatus],
+    report: &hyperfleet_api_model::StatusReport,
+) -> bool {
+    let Some(stored) = statuses.iter().find(|status| status.adapter == report.adapter) else { return false };
+    let mut sent: Vec<_> =
+        report.conditions.iter().map(|c| (&c.type_, c.status.as_str(), &c.reason, &c.message)).collect();
+    let mut kept: Vec<_> =
+        stored.conditions.iter().map(|c| (&c.type_, c.status.as_str(), &c.reason, &c.message)).collect();
+    sent.sort();
+    kept.sort();
+    stored.observed_generation == report.observed_generation
+        && sent == kept
+        && stored.data == report.data
+        && stored.metadata == report.metadata
+}
+
 fn condition(type_: &str, status: bool, reason: Reason, message: impl Into<String>) -> ReportedCondition {
     let message = message.into();
     ReportedCondition {

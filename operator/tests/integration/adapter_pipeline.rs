@@ -80,6 +80,13 @@ async fn preconditions_and_dependencies_hold_the_adapter_back_and_say_why(pool: 
     assert_eq!(applied.reason.as_deref(), Some("DependenciesNotMet"));
     assert!(applied.message.as_deref().unwrap().contains("waiting for validation"), "{applied:?}");
     assert!(dry_run.recorded().is_empty(), "nothing is created before the criteria hold");
+    let dns_reported = async || {
+        let statuses = client.list_statuses(&cluster.href).await.unwrap().items;
+        statuses.into_iter().find(|s| s.adapter == "dns").unwrap().last_report_time
+    };
+    let before = dns_reported().await;
+    dns.handle(&event(&cluster)).await.unwrap();
+    assert_eq!(dns_reported().await, before, "still waiting, already said so: not sent again");
 
     common::report_done(&client, &cluster, "validation", cluster.generation).await;
     let handled = dns.handle(&event(&cluster)).await.unwrap();
