@@ -47,3 +47,5 @@ echo "fleet: $clusters clusters, $settings settings (poll $poll, backoff $backof
 ./target/release/hyperfleet-demo --api-url "$api" --wait-for-api 30s --timeout 900s fleet \
   --clusters "$clusters" --metrics "$api/metrics" --metrics "http://127.0.0.1:$((port + 1))/metrics" \
   --process "api=$api_pid" --process "operator=$operator_pid"
+curl -s "$api/metrics" >"$work/api.metrics" || true
+curl -s "http://127.0.0.1:$((port + 1))/metrics" >"$work/operator.metrics" || true

@@ -116,9 +116,10 @@ impl Adapter {
         if let Verdict::NotMet { message, .. } | Verdict::Failed { message, .. } = &mut verdict {
             *message = redactor.redact(message);
         }
-        // Still waiting, and already saying so: a repeat would change nothing but a timestamp.
-        let repeat =
-            matches!(verdict, Verdict::NotMet { .. }) && super::report::already_reported(&statuses, &report);
+        // Already said (still waiting, or done and said so a moment ago): a repeat would change
+        // nothing but a timestamp. Done work is still re-reported now and then, as a sign of life.
+        let waiting = matches!(verdict, Verdict::NotMet { .. });
+        let repeat = super::report::already_reported(&statuses, &report, waiting);
         let stored = repeat || self.api.report(&resource.href, &report).await.map_err(HandleError::Api)?;
         Ok(Handled::Reported { report, stored, verdict })
     }

@@ -93,11 +93,16 @@ pub struct Observed {
     pub deleting: bool,
 }
 
+/// How long an identical report of done work is not sent again.
+const REPEAT_AFTER: chrono::Duration = chrono::Duration::seconds(60);
+
 /// Whether the adapter's stored status already says what `report` says (generation,
-/// conditions, data, metadata), so sending it again would only refresh its time.
+/// conditions, data, metadata), so sending it again would only refresh its time: always for
+/// a wait (`waiting`), for done work only while the stored report is recent.
 pub fn already_reported(
     statuses: &[hyperfleet_api_model::AdapterStatus],
     report: &hyperfleet_api_model::StatusReport,
+    waiting: bool,
 ) -> bool {
     let Some(stored) = statuses.iter().find(|status| status.adapter == report.adapter) else { return false };
     let mut sent: Vec<_> =
@@ -106,7 +111,9 @@ pub fn already_reported(
         stored.conditions.iter().map(|c| (&c.type_, c.status.as_str(), &c.reason, &c.message)).collect();
     sent.sort();
     kept.sort();
-    stored.observed_generation == report.observed_generation
+    let recent = report.observed_time.is_some_and(|now| now - stored.last_report_time < REPEAT_AFTER);
+    (waiting || recent)
+        && stored.observed_generation == report.observed_generation
         && sent == kept
         && stored.data == report.data
         && stored.metadata == report.metadata

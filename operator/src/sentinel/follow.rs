@@ -19,8 +19,11 @@ use super::{
 };
 use crate::tasks::TaskContext;
 
-/// How soon a failing change feed is read again.
-const FEED_RETRY: Duration = Duration::from_secs(5);
+/// How soon a failing change feed is read again: at first soon (an API still starting), then
+/// doubling up to [`FEED_RETRY_MAX`].
+const FEED_RETRY_MIN: Duration = Duration::from_millis(250);
+/// The longest wait between two reads of a failing change feed.
+const FEED_RETRY_MAX: Duration = Duration::from_secs(5);
 /// How often the feed is read when the API client's timeout leaves no time to hold a read.
 const SHORT_POLL: Duration = Duration::from_millis(500);
 
@@ -30,6 +33,8 @@ pub struct Follower {
     cursor: Option<String>,
     /// The last failure, until a read succeeds again.
     pub broken: Option<String>,
+    /// Reads failed in a row.
+    failures: u32,
 }
 
 /// A resource to look at again, as the feed named it.
@@ -55,6 +60,7 @@ impl Follower {
         };
         match api.changes(&params).await {
             Ok(page) => {
+                self.failures = 0;
                 if self.broken.take().is_some() {
                     tracing::info!(sentinel = %settings.name, "following the change feed again");
                 }
@@ -62,6 +68,7 @@ impl Follower {
                 changed(&page.items)
             }
             Err(err) => {
+                self.failures = self.failures.saturating_add(1);
                 let message = hyperfleet_telemetry::error_chain(&err);
                 if err.status().map(|status| status.as_u16()) == Some(410) {
                     // Behind the retention: start again from now; the polls cover the gap.
@@ -74,6 +81,14 @@ impl Follower {
                 Vec::new()
             }
         }
+    }
+}
+
+impl Follower {
+    /// How long to wait before reading a failing feed again.
+    fn retry_delay(&self) -> Duration {
+        let doublings = self.failures.saturating_sub(1).min(5);
+        (FEED_RETRY_MIN * 2u32.pow(doublings)).min(FEED_RETRY_MAX)
     }
 }
 
@@ -155,7 +170,7 @@ impl Sentinel {
                 // Polling only until the feed answers again; not a busy loop.
                 tokio::select! {
                     () = context.cancel.cancelled() => return false,
-                    () = tokio::time::sleep_until(due.min(tokio::time::Instant::now() + FEED_RETRY)) => {}
+                    () = tokio::time::sleep_until(due.min(tokio::time::Instant::now() + follower.retry_delay())) => {}
                 }
                 continue;
             }
@@ -176,5 +191,24 @@ impl Sentinel {
                 progress.publish_errors += failed as u64;
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_feed_is_retried_soon_then_less_often() {
+        let mut follower = Follower::default();
+        let delays: Vec<Duration> = (0..8)
+            .map(|_| {
+                follower.failures += 1;
+                follower.retry_delay()
+            })
+            .collect();
+        assert_eq!(delays[0], FEED_RETRY_MIN);
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(delays[7], FEED_RETRY_MAX);
     }
 }
