@@ -84,7 +84,10 @@ pub async fn fleet(client: &Client, options: &FleetOptions) -> Result<FleetRepor
     let after = scrape_all(&options.metrics).await;
     let mut waits: Vec<Duration> = ready.iter().map(|(id, at)| at.duration_since(created[id])).collect();
     waits.sort();
-    let at = |q: f64| waits[((waits.len() as f64 - 1.0) * q).round() as usize];
+    let at = |q: f64| {
+        let index = ((waits.len().saturating_sub(1)) as f64 * q).round() as usize;
+        waits.get(index).copied().unwrap_or_default()
+    };
     let delta = |metric: &str, filter: &str| sum(&after, metric, filter) - sum(&before, metric, filter);
     Ok(FleetReport {
         clusters: created.len(),

@@ -6,13 +6,15 @@
 //! applied keeps the most recent [`MAX_RECORDED`].
 
 use std::{
-    collections::{BTreeMap, VecDeque},
+    cmp::Reverse,
+    collections::{BTreeMap, BinaryHeap, VecDeque},
     sync::{Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 
 use super::{ObjectTransport, Select, Target, TransportError, generation_of};
 use crate::adapter::job::{JobState, job_state};
@@ -48,12 +50,26 @@ pub struct DryRun {
     job_duration: Duration,
     job_outcome: JobOutcome,
     creates: Mutex<VecDeque<Value>>,
+    /// Each object stored (new or changed), for watches.
+    applied: broadcast::Sender<Key>,
+    /// When finished Jobs were last swept out by their TTL.
+    swept: Mutex<Instant>,
 }
+
+/// How often expired Jobs are swept out (not on every read: a fleet holds many objects).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl DryRun {
     /// Jobs finish `job_duration` after creation, as `job_outcome` says.
     pub fn new(job_duration: Duration, job_outcome: JobOutcome) -> Self {
-        Self { objects: Mutex::default(), job_duration, job_outcome, creates: Mutex::default() }
+        Self {
+            objects: Mutex::default(),
+            job_duration,
+            job_outcome,
+            creates: Mutex::default(),
+            applied: broadcast::channel(4096).0,
+            swept: Mutex::new(Instant::now()),
+        }
     }
 
     /// The objects created or applied, in order, the last [`MAX_RECORDED`] (what `adapter test`
@@ -102,6 +118,9 @@ impl DryRun {
     fn store(&self, manifest: &Value, keep_existing: bool) -> Result<(Value, bool), TransportError> {
         let key = Self::key(manifest)?;
         let mut objects = self.objects();
+        if objects.get(&key).is_some_and(|stored| self.expired(stored)) {
+            objects.remove(&key);
+        }
         if keep_existing && let Some(stored) = objects.get(&key) {
             return Ok((self.observe(stored), false));
         }
@@ -125,7 +144,9 @@ impl DryRun {
         }
         let stored = Stored { object, created };
         let observed = self.observe(&stored);
-        objects.insert(key, stored);
+        objects.insert(key.clone(), stored);
+        // Nobody watching is fine.
+        let _ = self.applied.send(key);
         let mut creates = self.creates.lock().unwrap_or_else(PoisonError::into_inner);
         if creates.len() == MAX_RECORDED {
             creates.pop_front();
@@ -145,11 +166,42 @@ impl DryRun {
         Ok(())
     }
 
-    /// The live objects, after removing the finished Jobs whose TTL has passed.
+    /// The live objects, the finished Jobs whose TTL has passed removed (swept once a second).
     fn objects(&self) -> MutexGuard<'_, BTreeMap<Key, Stored>> {
         let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
-        objects.retain(|_, stored| !self.expired(stored));
+        let mut swept = self.swept.lock().unwrap_or_else(PoisonError::into_inner);
+        if swept.elapsed() >= SWEEP_EVERY {
+            *swept = Instant::now();
+            objects.retain(|_, stored| !self.expired(stored));
+        }
         objects
+    }
+
+    /// When the object of `key` gets its simulated controller's final status.
+    fn flip_of(&self, key: &Key) -> Option<Instant> {
+        self.objects().get(key).map(|stored| stored.created + self.job_duration)
+    }
+
+    /// The object of `key` as it looks now, if `target` selects it.
+    fn observed_if(&self, key: &Key, target: &Target) -> Option<Value> {
+        let (api_version, kind, namespace, name) = key;
+        let selected = *api_version == target.api_version
+            && *kind == target.kind
+            && *namespace == target.namespace
+            && match &target.select {
+                Select::Name(wanted) => wanted == name,
+                Select::Labels(_) => true,
+            };
+        let objects = self.objects();
+        let stored = objects.get(key).filter(|stored| selected && !self.expired(stored))?;
+        let labels = stored.object.pointer("/metadata/labels");
+        let labelled = match &target.select {
+            Select::Labels(wanted) => {
+                wanted.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(&Value::String(v.clone())))
+            }
+            Select::Name(_) => true,
+        };
+        labelled.then(|| self.observe(stored))
     }
 
     /// A Job finished (by its simulated duration) longer ago than its `ttlSecondsAfterFinished`.
@@ -166,7 +218,8 @@ impl DryRun {
     fn matching(&self, target: &Target) -> Vec<Key> {
         let objects = self.objects();
         let keys = objects.iter().filter(|((api_version, kind, namespace, name), stored)| {
-            *api_version == target.api_version
+            !self.expired(stored)
+                && *api_version == target.api_version
                 && *kind == target.kind
                 && *namespace == target.namespace
                 && match &target.select {
@@ -181,58 +234,67 @@ impl DryRun {
     }
 }
 
+/// A watch of the dry-run cluster: the objects it selects, and when each flips.
+struct Watching {
+    dry_run: std::sync::Arc<DryRun>,
+    target: Target,
+    applied: broadcast::Receiver<Key>,
+    flips: BinaryHeap<Reverse<(Instant, Key)>>,
+}
+
+impl Watching {
+    /// The next object that flipped.
+    async fn next(mut self) -> Option<(Value, Self)> {
+        loop {
+            let next = self.flips.peek().map(|Reverse((at, _))| tokio::time::Instant::from_std(*at));
+            tokio::select! {
+                received = self.applied.recv() => match received {
+                    Ok(key) => {
+                        // Only a flip still to come (an object re-applied after it is no change).
+                        if let Some(at) = self.dry_run.flip_of(&key).filter(|at| *at > Instant::now())
+                            && self.dry_run.observed_if(&key, &self.target).is_some()
+                        {
+                            self.flips.push(Reverse((at, key)));
+                        }
+                    }
+                    // Missed stores cost their flips a Sentinel backoff, nothing more.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                () = tokio::time::sleep_until(next.unwrap_or_else(tokio::time::Instant::now)), if next.is_some() => {
+                    let Some(Reverse((_, key))) = self.flips.pop() else { continue };
+                    if let Some(object) = self.dry_run.observed_if(&key, &self.target) {
+                        return Some((object, self));
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn generation(object: &Value) -> i64 {
     object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1)
 }
 
-/// How often the dry-run cluster looks for changes to tell a watcher of.
-fn watch_tick(job_duration: Duration) -> Duration {
-    (job_duration / 4).clamp(Duration::from_millis(10), Duration::from_millis(250))
-}
-
-/// An object's identity and state, to tell a change from a repeat.
-fn version_of(object: &Value) -> (String, Value) {
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
-    (name, object.get("status").cloned().unwrap_or(Value::Null))
-}
-
 #[async_trait]
 impl ObjectTransport for DryRun {
-    /// The selected objects each time their state changes (a simulated Job ending, above all),
-    /// seen by looking a few times per simulated Job duration.
+    /// The selected objects when their simulated controller finishes (a Job ends, a
+    /// HostedCluster becomes available): each applied object's status flips once,
+    /// `job_duration` after it was created, and the watch wakes then (not by looking).
     async fn changes(
         self: std::sync::Arc<Self>,
         target: Target,
     ) -> Result<Option<futures::stream::BoxStream<'static, Value>>, TransportError> {
         use futures::StreamExt as _;
-        let seen: std::collections::HashMap<String, Value> =
-            self.list(&target).await?.iter().map(version_of).collect();
-        let mut ticks = tokio::time::interval(watch_tick(self.job_duration));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let stream = futures::stream::unfold(
-            (self, target, seen, ticks),
-            |(this, target, mut seen, mut ticks)| async move {
-                loop {
-                    ticks.tick().await;
-                    let now = this.list(&target).await.unwrap_or_default();
-                    // Forget what is gone (a Job removed by its TTL), so the memory stays bounded.
-                    let names: std::collections::HashSet<String> =
-                        now.iter().map(|o| version_of(o).0).collect();
-                    seen.retain(|name, _| names.contains(name));
-                    let changed: Vec<Value> = now
-                        .into_iter()
-                        .filter(|object| {
-                            let (name, status) = version_of(object);
-                            seen.insert(name, status.clone()).is_none_or(|before| before != status)
-                        })
-                        .collect();
-                    if !changed.is_empty() {
-                        return Some((futures::stream::iter(changed), (this, target, seen, ticks)));
-                    }
-                }
-            },
-        );
-        Ok(Some(stream.flatten().boxed()))
+        let applied = self.applied.subscribe();
+        let now = Instant::now();
+        let flips: BinaryHeap<Reverse<(Instant, Key)>> = self
+            .matching(&target)
+            .into_iter()
+            .filter_map(|key| self.flip_of(&key).filter(|at| *at > now).map(|at| Reverse((at, key))))
+            .collect();
+        let watch = Watching { dry_run: self, target, applied, flips };
+        Ok(Some(futures::stream::unfold(watch, Watching::next).boxed()))
     }
 
     async fn create(&self, manifest: &Value) -> Result<(Value, bool), TransportError> {
