@@ -107,7 +107,9 @@ pub async fn fleet(client: &Client, options: &FleetOptions) -> Result<FleetRepor
 async fn ready_clusters(client: &Client) -> Result<(Vec<Uuid>, f64), DemoError> {
     let (mut ids, mut requests, mut after) = (Vec::new(), 0.0, None);
     loop {
-        let params = ListParams { size: Some(1000), after, ..ListParams::default() };
+        // Keyset paging walks ids upwards: asked for from the first page.
+        let params =
+            ListParams { size: Some(1000), order: Some("id asc".into()), after, ..ListParams::default() };
         let page = client.list_clusters(&params).await?;
         requests += 1.0;
         let last = page.items.last().map(|resource| resource.id);
