@@ -74,7 +74,7 @@ pub async fn fleet(client: &Client, options: &FleetOptions) -> Result<FleetRepor
             let what = format!("{} of {} clusters Ready", created.len() - ready.len(), created.len());
             return Err(DemoError::Timeout { what, timeout: options.timeout, last: "not Ready".into() });
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let (page, requests) = ready_clusters(client).await?;
         own_requests += requests;
         for id in page.into_iter().filter(|id| created.contains_key(id)) {
