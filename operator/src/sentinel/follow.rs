@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use hyperfleet_api_model::{BASE_PATH, ChangeKind, ChangesParams, Resource, ResourceChange, client::Client};
+use hyperfleet_api_model::{BASE_PATH, ChangeKind, ChangesParams, ResourceChange, client::Client};
 use hyperfleet_crds::v1alpha1::ResourceType;
 
 use super::{
@@ -24,8 +24,6 @@ use crate::tasks::TaskContext;
 const FEED_RETRY_MIN: Duration = Duration::from_millis(250);
 /// The longest wait between two reads of a failing change feed.
 const FEED_RETRY_MAX: Duration = Duration::from_secs(5);
-/// Changed resources read and published at once.
-const REACTIONS_IN_FLIGHT: usize = 64;
 /// How often the feed is read when the API client's timeout leaves no time to hold a read.
 const SHORT_POLL: Duration = Duration::from_millis(500);
 
@@ -111,54 +109,37 @@ impl Sentinel {
     /// Publishes at once for each changed resource that is not reconciled (the built-in rule
     /// only: a `messageDecision` decides at polls); returns (published, failed).
     async fn react(&mut self, changed: &[Changed], now: DateTime<Utc>) -> (usize, usize) {
-        use futures::StreamExt as _;
         if !self.settings.rules.uses_builtin_decision() {
             return (0, 0);
         }
-        // Read and publish many at once (as a poll does): a burst of reports is a burst of reads.
-        let this = &*self;
-        let outcomes: Vec<Option<Result<Resource, ()>>> = futures::stream::iter(changed.iter().copied())
-            .map(|change| async move { this.react_to(&change, now).await })
-            .buffer_unordered(REACTIONS_IN_FLIGHT)
-            .collect()
-            .await;
         let (mut published, mut failed) = (0, 0);
-        for outcome in outcomes.into_iter().flatten() {
-            match outcome {
-                Ok(resource) => {
+        for change in changed {
+            let href = match (self.settings.resource_type, change.owner) {
+                (ResourceType::Nodepools, Some(cluster)) => {
+                    format!("{BASE_PATH}/clusters/{cluster}/nodepools/{}", change.id)
+                }
+                _ => format!("{BASE_PATH}/clusters/{}", change.id),
+            };
+            let resource = match self.api.get_resource(&href).await {
+                Ok(Some(resource)) if !is_reconciled(&resource) && !self.announced(&resource) => resource,
+                Ok(_) => continue,
+                Err(err) => {
+                    tracing::warn!(sentinel = %self.settings.name, id = %change.id, error = %hyperfleet_telemetry::error_chain(&err), "cannot read a changed resource; the next poll will");
+                    continue;
+                }
+            };
+            match self.publish(&resource, None, Reason::ResourceChanged, now).await {
+                Ok(()) => {
                     published += 1;
                     self.published.insert(resource.id, Published::of(&resource, now));
                 }
-                Err(()) => failed += 1,
+                Err(err) => {
+                    failed += 1;
+                    tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %hyperfleet_telemetry::error_chain(&err), "publish failed; the next poll retries");
+                }
             }
         }
         (published, failed)
-    }
-
-    /// Reads a changed resource and publishes for it when it is due: `None` when not, the
-    /// resource once published, `Err` when the publish failed.
-    async fn react_to(&self, change: &Changed, now: DateTime<Utc>) -> Option<Result<Resource, ()>> {
-        let href = match (self.settings.resource_type, change.owner) {
-            (ResourceType::Nodepools, Some(cluster)) => {
-                format!("{BASE_PATH}/clusters/{cluster}/nodepools/{}", change.id)
-            }
-            _ => format!("{BASE_PATH}/clusters/{}", change.id),
-        };
-        let resource = match self.api.get_resource(&href).await {
-            Ok(Some(resource)) if !is_reconciled(&resource) && !self.announced(&resource) => resource,
-            Ok(_) => return None,
-            Err(err) => {
-                tracing::warn!(sentinel = %self.settings.name, id = %change.id, error = %hyperfleet_telemetry::error_chain(&err), "cannot read a changed resource; the next poll will");
-                return None;
-            }
-        };
-        match self.publish(&resource, None, Reason::ResourceChanged, now).await {
-            Ok(()) => Some(Ok(resource)),
-            Err(err) => {
-                tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %hyperfleet_telemetry::error_chain(&err), "publish failed; the next poll retries");
-                Some(Err(()))
-            }
-        }
     }
 }
 
