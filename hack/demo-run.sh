@@ -6,22 +6,13 @@ keep="${1:-0}"
 port="${PORT:-8000}"
 api="http://127.0.0.1:${port}"
 logs="$(mktemp -d /tmp/hyperfleet-demo.XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
+source "$(dirname "$0")/processes.sh"
 
-./target/debug/hyperfleet-api --log-format text serve --migrate \
-  --database-url "$DATABASE_URL" --listen "127.0.0.1:${port}" \
-  --cluster-adapters validation,dns,placement,pullsecret,hypershift \
-  --nodepool-adapters validation,hypershift >"$logs/api.log" 2>&1 &
-pids+=($!)
+start_api ./target/debug "$port" "$logs/api.log" --log-format text
 ./target/debug/hyperfleet-operator --log-format text local \
   --config-dir adapters,config/local --memory-broker --api-url "$api" \
   --job-duration 1s --admin-addr "127.0.0.1:$((port + 1))" >"$logs/operator.log" 2>&1 &
-pids+=($!)
+started $!
 echo "demo: API on $api, operator metrics on http://127.0.0.1:$((port + 1))/metrics, logs in $logs" >&2
 
 ./target/debug/hyperfleet-demo --api-url "$api" --wait-for-api 30s

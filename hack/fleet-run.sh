@@ -5,12 +5,7 @@ clusters="$1" settings="$2" job="$3"
 port="${PORT:-8100}"
 api="http://127.0.0.1:${port}"
 work="$(mktemp -d /tmp/hyperfleet-fleet.XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
+source "$(dirname "$0")/processes.sh"
 
 # The catalog as it is (its adapters consume from RabbitMQ); the local Sentinels switched to
 # RabbitMQ, with the chosen timings.
@@ -28,20 +23,15 @@ sed -e "s/type: memory/type: rabbitmq\n    urlSecretRef: {name: hyperfleet-rabbi
 export HYPERFLEET_RABBITMQ_URL="$AMQP_URL"
 
 # Every process here calls from 127.0.0.1, one caller to the per-caller rate limits: off.
-./target/release/hyperfleet-api --log-level warn serve --migrate \
-  --database-url "$DATABASE_URL" --listen "127.0.0.1:${port}" \
-  --rate-limit-reads 0 --rate-limit-writes 0 --rate-limit-status 0 \
-  --cluster-adapters validation,dns,placement,pullsecret,hypershift \
-  --nodepool-adapters validation,hypershift >"$work/api.log" 2>&1 &
-api_pid=$!
-pids+=("$api_pid")
+start_api ./target/release "$port" "$work/api.log" --log-level warn \
+  --rate-limit-reads 0 --rate-limit-writes 0 --rate-limit-status 0
 # The operator starts against a ready API, as in a cluster where the API has been running.
 for _ in $(seq 300); do curl -sf "$api/readyz" >/dev/null && break; sleep 0.1; done
 ./target/release/hyperfleet-operator --log-level "${OPERATOR_LOG_LEVEL:-warn}" local \
   --config-dir "$work/adapters,$work/local" --api-url "$api" \
   --job-duration "$job" --admin-addr "127.0.0.1:$((port + 1))" >"$work/operator.log" 2>&1 &
 operator_pid=$!
-pids+=("$operator_pid")
+started "$operator_pid"
 echo "fleet: $clusters clusters, $settings settings (poll $poll, backoff $backoff), Jobs of $job; logs in $work" >&2
 
 ./target/release/hyperfleet-demo --api-url "$api" --wait-for-api 30s --timeout 900s fleet \

@@ -90,21 +90,18 @@ const SENTINEL_IN_FLIGHT: usize = 64;
 
 /// Raw `lapin`: every message published, then every confirm awaited (the most a confirm-mode
 /// channel can do).
-async fn raw_lapin(url: &str, topic: &str) -> f64 {
+async fn raw_lapin(url: &str, topic: &str) -> Result<f64, Box<dyn std::error::Error>> {
     use lapin::{
         BasicProperties, Connection, ConnectionProperties, ExchangeKind,
         options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions},
         types::FieldTable,
     };
-    let connection = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
     let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
-    channel
-        .exchange_declare(topic.into(), ExchangeKind::Topic, durable, FieldTable::default())
-        .await
-        .unwrap();
-    let payloads: Vec<Vec<u8>> = (0..EVENTS).map(|n| serde_json::to_vec(&event(n)).unwrap()).collect();
+    channel.exchange_declare(topic.into(), ExchangeKind::Topic, durable, FieldTable::default()).await?;
+    let payloads = (0..EVENTS).map(|n| serde_json::to_vec(&event(n))).collect::<Result<Vec<_>, _>>()?;
     let started = Instant::now();
     let mut confirms = Vec::with_capacity(EVENTS);
     for payload in &payloads {
@@ -112,32 +109,32 @@ async fn raw_lapin(url: &str, topic: &str) -> f64 {
             .with_content_type("application/cloudevents+json".into())
             .with_delivery_mode(2);
         let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
-        confirms.push(
-            channel.basic_publish(topic.into(), "".into(), options, payload, properties).await.unwrap(),
-        );
+        confirms.push(channel.basic_publish(topic.into(), "".into(), options, payload, properties).await?);
     }
     for confirm in futures::future::join_all(confirms).await {
-        confirm.unwrap();
+        confirm?;
     }
     let rate = EVENTS as f64 / started.elapsed().as_secs_f64();
-    connection.close(200, "done".into()).await.unwrap();
-    rate
+    connection.close(200, "done".into()).await?;
+    Ok(rate)
 }
 
-async fn sentinel_against_raw(url: &str, broker: &Arc<dyn Broker>) {
+/// One Sentinel's publishing against the raw limit, same run, as a ratio.
+async fn sentinel_against_raw(url: &str, broker: &Arc<dyn Broker>) -> Result<(), Box<dyn std::error::Error>> {
     let declared = |name: &str| {
         let tag = format!("{name}-{}", uuid::Uuid::now_v7().simple());
         Subscription::new(tag.clone(), tag)
     };
     let (raw, ours) = (declared("bench-raw"), declared("bench-sentinel"));
-    broker.declare(&raw).await.unwrap();
-    broker.declare(&ours).await.unwrap();
-    let limit = raw_lapin(url, &raw.topic).await;
+    broker.declare(&raw).await?;
+    broker.declare(&ours).await?;
+    let limit = raw_lapin(url, &raw.topic).await?;
     let sentinel = publish(broker, &ours.topic, SENTINEL_IN_FLIGHT).await;
     println!(
         "rabbitmq  {SENTINEL_IN_FLIGHT} in flight (one Sentinel): {sentinel:>8.0} events/s confirmed | raw lapin, one channel, confirms together: {limit:>8.0} events/s | ratio {:.2}x",
         sentinel / limit
     );
+    Ok(())
 }
 
 #[tokio::main]
@@ -154,5 +151,8 @@ async fn main() {
     .await
     .unwrap();
     run("rabbitmq", rabbit.clone()).await;
-    sentinel_against_raw(&url, &rabbit).await;
+    if let Err(err) = sentinel_against_raw(&url, &rabbit).await {
+        eprintln!("the raw lapin comparison failed: {err}");
+        std::process::exit(1);
+    }
 }

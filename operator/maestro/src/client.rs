@@ -210,11 +210,6 @@ impl MaestroClient {
         })
     }
 
-    /// The source this client sends as.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
     /// The work `name` on `consumer` as Maestro has it (status included), if it exists.
     pub async fn get(&self, consumer: &str, name: &str) -> Result<Option<Value>, MaestroError> {
         let id = work::work_id(&self.source, consumer, name);

@@ -114,8 +114,7 @@ impl ObjectTransport for Kubernetes {
         use futures::StreamExt as _;
         use kube::runtime::{WatchStreamExt as _, watcher};
         let Select::Labels(labels) = &target.select else { return Ok(None) };
-        let selector =
-            labels.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",");
+        let selector = selector(labels);
         let api = self.api(&target).await?;
         let watched = target.to_string();
         let stream = watcher(api, watcher::Config::default().labels(&selector)).default_backoff().filter_map(
