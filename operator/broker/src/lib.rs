@@ -271,6 +271,11 @@ pub trait Broker: Send + Sync + fmt::Debug {
         handler: Arc<dyn Handler>,
     ) -> Result<Consumer, BrokerError>;
 
+    /// Deletes the subscription and its dead-letter destination, with whatever they still hold
+    /// (an AdapterConfig deleted with `deletionPolicy: Delete`). What does not exist is no
+    /// error; the topic and exchange stay (publishers and other subscriptions share them).
+    async fn remove(&self, subscription: &Subscription) -> Result<(), BrokerError>;
+
     /// Removes and returns up to `max` dead-lettered payloads of `subscription`.
     async fn drain_dead_letters(
         &self,

@@ -148,6 +148,17 @@ impl Broker for MemoryBroker {
         }))
     }
 
+    async fn remove(&self, subscription: &Subscription) -> Result<(), BrokerError> {
+        let mut state = locked(&self.inner.state);
+        let key = (subscription.topic.clone(), subscription.name.clone());
+        if let Some(queue) = state.queues.remove(&key) {
+            for bound in state.bindings.values_mut() {
+                bound.retain(|(_, q)| !Arc::ptr_eq(q, &queue));
+            }
+        }
+        Ok(())
+    }
+
     async fn drain_dead_letters(
         &self,
         subscription: &Subscription,

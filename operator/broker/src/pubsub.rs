@@ -61,6 +61,10 @@ fn already_exists(err: &google_cloud_pubsub::Error) -> bool {
     err.status().is_some_and(|status| status.code == Code::AlreadyExists)
 }
 
+fn not_found(err: &google_cloud_pubsub::Error) -> bool {
+    err.status().is_some_and(|status| status.code == Code::NotFound)
+}
+
 macro_rules! client {
     ($builder:expr, $emulator:expr) => {{
         let builder = $builder;
@@ -252,6 +256,33 @@ impl Broker for PubSubBroker {
         }))
     }
 
+    async fn remove(&self, subscription: &Subscription) -> Result<(), BrokerError> {
+        crate::check_names(&subscription.topic, Some(subscription))?;
+        let dlq = dead_letter_name(subscription);
+        for name in [subscription.name.as_str(), dlq.as_str()] {
+            let deleted = self
+                .inner
+                .subscriptions
+                .delete_subscription()
+                .set_subscription(self.subscription_path(name))
+                .send()
+                .await;
+            match deleted {
+                Ok(()) => {}
+                Err(err) if not_found(&err) => {}
+                Err(err) => return Err(op("delete subscription")(err)),
+            }
+        }
+        // The dead-letter topic is the subscription's own; the events' topic is shared.
+        self.inner.known_topics.lock().await.remove(&dlq);
+        self.inner.publishers.lock().await.remove(&dlq);
+        match self.inner.topics.delete_topic().set_topic(self.topic_path(&dlq)).send().await {
+            Ok(()) => Ok(()),
+            Err(err) if not_found(&err) => Ok(()),
+            Err(err) => Err(op("delete topic")(err)),
+        }
+    }
+
     async fn drain_dead_letters(
         &self,
         subscription: &Subscription,
@@ -284,7 +315,7 @@ impl Broker for PubSubBroker {
         match self.inner.topics.get_topic().set_topic(self.topic_path("hyperfleet-health-probe")).send().await
         {
             Ok(_) => Ok(()),
-            Err(err) if err.status().is_some_and(|s| s.code == Code::NotFound) => Ok(()),
+            Err(err) if not_found(&err) => Ok(()),
             Err(err) => Err(BrokerError::unreachable("health check", err)),
         }
     }

@@ -18,7 +18,7 @@ use lapin::{
     options::{
         BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
         BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-        QueueDeclareOptions,
+        QueueDeclareOptions, QueueDeleteOptions,
     },
     types::{AMQPValue, FieldTable},
 };
@@ -236,6 +236,26 @@ impl Broker for RabbitMqBroker {
         Ok(Consumer::start(subscription, handler, self.inner.metrics.clone(), |pump, cancel| {
             Worker { broker, pump }.run(cancel)
         }))
+    }
+
+    async fn remove(&self, subscription: &Subscription) -> Result<(), BrokerError> {
+        crate::check_names(&subscription.topic, Some(subscription))?;
+        let channel = self.channel().await?;
+        // Deleting a queue that does not exist is a success on RabbitMQ; consumers still on it
+        // (other replicas stopping) are cancelled by the broker.
+        let mut result = Ok(());
+        for queue in [queue_name(subscription), dead_letter_queue(subscription)] {
+            result = channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .map(|_| ())
+                .map_err(op("queue.delete"));
+            if result.is_err() {
+                break;
+            }
+        }
+        let _ = channel.close(200, "removed".into()).await;
+        result
     }
 
     async fn drain_dead_letters(

@@ -185,6 +185,10 @@ impl Broker for OverlapOnly {
         Err(hyperfleet_broker::BrokerError::unavailable("publishing only"))
     }
 
+    async fn remove(&self, _subscription: &Subscription) -> Result<(), hyperfleet_broker::BrokerError> {
+        Ok(())
+    }
+
     async fn drain_dead_letters(
         &self,
         _subscription: &Subscription,

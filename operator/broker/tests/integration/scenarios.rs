@@ -212,6 +212,33 @@ pub async fn events_published_before_the_first_consumer_are_kept(broker: Arc<dyn
     consumer.close().await;
 }
 
+/// What an AdapterConfig deleted with `deletionPolicy: Delete` leaves: nothing. A subscription
+/// declared again afterwards starts empty (no kept event, no dead letter), and removing what is
+/// already gone is no error.
+pub async fn a_removed_subscription_keeps_nothing(broker: Arc<dyn Broker>) {
+    let sub = subscription("removed");
+    let (seen, handler) = recorder(|_| Outcome::Reject);
+    let consumer = broker.subscribe(sub.clone(), handler).await.unwrap();
+    broker.publish(&sub.topic, &event(1)).await.unwrap();
+    eventually("the poison event is handled", || seen.lock().unwrap().len() == 1).await;
+    consumer.close().await;
+    broker.publish(&sub.topic, &event(2)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    broker.remove(&sub).await.unwrap();
+    broker.remove(&sub).await.unwrap();
+    // Published while no subscription exists: it reaches nobody.
+    broker.publish(&sub.topic, &event(3)).await.unwrap();
+    let (seen, handler) = recorder(|_| Outcome::Ack);
+    let consumer = broker.subscribe(sub.clone(), handler).await.unwrap();
+    broker.publish(&sub.topic, &event(4)).await.unwrap();
+    eventually("the new subscription's event", || seen.lock().unwrap().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ids(&seen), ["event-4"], "nothing of the removed subscription is delivered");
+    assert!(broker.drain_dead_letters(&sub, 10).await.unwrap().is_empty(), "its dead letters went with it");
+    consumer.close().await;
+}
+
 pub async fn subscriptions_are_scoped_to_their_topic(broker: Arc<dyn Broker>) {
     let one = subscription("scoped");
     let other = Subscription { topic: format!("{}x", one.topic), ..one.clone() };
@@ -295,6 +322,7 @@ macro_rules! suite {
                 failing_events_are_dead_lettered_after_the_limit,
                 malformed_messages_are_dead_lettered_and_consuming_goes_on, close_waits_for_in_flight_handlers,
                 events_published_before_the_first_consumer_are_kept, a_panicking_handler_is_retried,
+                a_removed_subscription_keeps_nothing,
                 subscriptions_are_scoped_to_their_topic);
         }
     };
