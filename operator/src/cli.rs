@@ -139,19 +139,25 @@ pub struct RunArgs {
     /// Address of the admin server (`/livez`, `/readyz`, `/metrics`).
     #[arg(long, env = "HYPERFLEET_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
     pub admin_addr: SocketAddr,
-    /// Elect a leader with a Lease, so only one replica runs tasks. Turn off only with a single replica.
+    /// Share the CRs across replicas by Leases: each SentinelConfig's Sentinel runs on the one
+    /// replica holding its Lease, each CR's status is written by its Lease's holder, adapters
+    /// consume on every replica. Off: this replica runs everything (a single replica only).
     #[arg(long, env = "HYPERFLEET_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
-    /// Name of the Lease.
+    /// The Leases' group: the prefix of every Lease name (`<group>.sentinelconfig.<ns>.<name>`,
+    /// `<group>.member.<identity>`) and their `hyperfleet.io/lease-group` label. Two operators
+    /// with different groups never share work.
     #[arg(long, env = "HYPERFLEET_LEASE_NAME", default_value = "hyperfleet-operator")]
     pub lease_name: String,
-    /// Namespace of the Lease (default: the pod's namespace, else the client's default namespace).
+    /// Namespace of the Leases (default: the pod's namespace, else the client's default namespace).
     #[arg(long, env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,
-    /// This replica's identity in the Lease (default: the pod name, else the host name).
+    /// This replica's identity in the Leases, also its field manager (default: the pod name,
+    /// else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
-    /// How long the Lease lasts without renewal (a new leader takes over at most this late).
+    /// How long a Lease lasts without renewal: a dead replica's CRs move to the others at most
+    /// this late; a replica that cannot renew stops their work at two thirds of it.
     #[arg(long, env = "HYPERFLEET_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub lease_duration: Duration,
     /// How often a healthy resource's status figures (last poll, pending, published) are refreshed.

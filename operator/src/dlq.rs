@@ -102,11 +102,7 @@ pub async fn dlq(command: &DlqCommand) -> Result<Moved, DlqError> {
 async fn connect(file: &Path) -> Result<(Arc<dyn Broker>, Subscription), DlqError> {
     let spec = load_spec(file)?;
     let broker = BrokerPool::new(BrokerMetrics::default()).get(&spec.broker, "default", &EnvSecrets).await?;
-    let max_deliveries = u32::try_from(spec.max_deliveries).unwrap_or(1);
-    let subscription = Subscription::new(&spec.broker.topic, spec.subscription())
-        .with_max_deliveries(max_deliveries)
-        .with_routing(crate::resolve::routing(&spec.broker));
-    Ok((broker, subscription))
+    Ok((broker, crate::resolve::subscription(&spec)))
 }
 
 /// Moves up to `max` dead letters into `out` (appended), a batch at a time.

@@ -211,13 +211,14 @@ async fn reconcile_kind<K: Managed>(documents: &[Document], workloads: &Workload
         let mut value = document.value.clone();
         value["metadata"]["generation"] = generation.into();
         let applied = match serde_json::from_value::<K>(value) {
-            Ok(config) => config.apply(workloads, namespace, name).await,
+            Ok(config) => config.apply(workloads, namespace, name, &|| true).await,
             Err(err) => {
                 K::remove(workloads, namespace, name).await;
                 Applied::Invalid(vec![format!("{}: not a valid {}: {err}", document.path.display(), K::KIND)])
             }
         };
-        let status = K::status(&applied, Some(generation), &K::Status::default(), &now());
+        let others = crate::controller::driver::Others::default();
+        let status = K::status(&applied, Some(generation), &K::Status::default(), &now(), &others);
         let status = match serde_json::to_value(&status) {
             Ok(status) => status,
             Err(err) => {

@@ -126,6 +126,14 @@ pub fn routing(spec: &BrokerSpec) -> hyperfleet_broker::Routing {
     hyperfleet_broker::Routing { exchange: spec.exchange.clone(), key: spec.routing_key.clone() }
 }
 
+/// The subscription an AdapterConfig consumes (its name, delivery limit and routing), as the
+/// dead-letter tools and the finalizer address it.
+pub fn subscription(spec: &hyperfleet_crds::v1alpha1::AdapterConfigSpec) -> hyperfleet_broker::Subscription {
+    hyperfleet_broker::Subscription::new(&spec.broker.topic, spec.subscription())
+        .with_max_deliveries(u32::try_from(spec.max_deliveries).unwrap_or(1))
+        .with_routing(routing(&spec.broker))
+}
+
 /// Secrets from environment variables, for `local` mode: `<NAME>_<KEY>` upper-cased with every
 /// other character turned into `_` (Secret `hyperfleet-rabbitmq`, key `url` ->
 /// `HYPERFLEET_RABBITMQ_URL`).

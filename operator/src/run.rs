@@ -1,11 +1,12 @@
 //! `hyperfleet-operator run`: the wiring. A Kubernetes client, the shared workloads, the admin
-//! server, the Lease, and, while leading, the controllers; everything under one shutdown token,
-//! every future awaited here (nothing fire-and-forget), tasks stopped before exit.
+//! server, this replica's share of the CRs' Leases and the controllers; everything under one
+//! shutdown token, every future awaited here (nothing fire-and-forget), tasks stopped before
+//! the Leases are released at exit.
 
 use std::sync::Arc;
 
 use kube::runtime::events::{Recorder, Reporter};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -19,7 +20,7 @@ use crate::{
     admin::{self, AdminState},
     cli::RunArgs,
     controller::{Context, watched},
-    leader::{self, LeaderError, LeaseKeeper, LeaseSettings},
+    leader::{ShareSettings, Shares},
     metrics::OperatorMetrics,
     resolve::KubeSecrets,
     workloads::{Resources, Workloads},
@@ -37,9 +38,9 @@ pub enum RunError {
     /// The admin server failed.
     #[error("admin server failed")]
     Admin(#[source] std::io::Error),
-    /// Leadership failed.
-    #[error(transparent)]
-    Leader(#[from] LeaderError),
+    /// The controllers ended on their own (their watch streams ended).
+    #[error("the controllers ended")]
+    ControllersEnded,
     /// The CRDs are not served, or not listable where watched.
     #[error(transparent)]
     Start(#[from] watched::StartError),
@@ -64,6 +65,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let reporter =
         Reporter { controller: hyperfleet_crds::FIELD_MANAGER.into(), instance: Some(identity.clone()) };
     let readiness = Arc::new(admin::Readiness::default());
+    let shares = shares(&args, &client, identity, &workloads);
     let context = Arc::new(Context {
         client: client.clone(),
         recorder: Recorder::new(client.clone(), reporter),
@@ -71,6 +73,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         metrics: metrics.reconcile.clone(),
         status_interval: args.status_interval,
         readiness: readiness.clone(),
+        shares: shares.clone(),
     });
     let shutdown = CancellationToken::new();
     let listener = admin::bind(args.admin_addr).await.map_err(RunError::Admin)?;
@@ -79,14 +82,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
     let namespaces = watched::parse_namespaces(&args.namespace);
     watched::check_crds(&client, &namespaces).await?;
-    let leadership = leadership(&args, &client, identity);
-    let sentinel_changes = Arc::new(Mutex::new(changes.sentinels));
-    let adapter_changes = Arc::new(Mutex::new(changes.adapters));
-    let term = |stop: CancellationToken| {
-        let (context, namespaces) = (context.clone(), namespaces.clone());
-        let changes = (sentinel_changes.clone(), adapter_changes.clone());
-        async move { watched::controllers(context, &namespaces, changes, stop).await }
-    };
+    let changes = (Arc::new(Mutex::new(changes.sentinels)), Arc::new(Mutex::new(changes.adapters)));
     readiness.started();
     let signal = async {
         hyperfleet_telemetry::shutdown_signal().await;
@@ -108,61 +104,48 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         shutdown.cancel();
         result
     };
-    let led = async {
-        let result = leader::lead(leadership.leading.clone(), shutdown.clone(), &workloads, term).await;
+    let controllers = async {
+        watched::controllers(context.clone(), &namespaces, changes, shutdown.clone()).await;
+        let ended = !shutdown.is_cancelled();
         shutdown.cancel();
-        result
+        ended
     };
-    let keep = async {
-        if let Some((keeper, sender)) = &leadership.keeper {
-            keeper.run(sender.clone(), shutdown.clone()).await;
+    let membership = async {
+        if let Some(shares) = &shares {
+            shares.clone().keep_membership(shutdown.clone()).await;
         }
     };
-    let (admin, led, (), ()) = tokio::join!(admin, led, keep, async {
+    let (admin, ended, (), ()) = tokio::join!(admin, controllers, membership, async {
         tokio::select! { () = signal => {}, () = shutdown.cancelled() => {} }
     });
+    // Every task stops first; only then are the Leases released, so the next holder of a
+    // SentinelConfig starts once this one has stopped publishing.
+    workloads.stop_all().await;
+    if let Some(shares) = &shares {
+        shares.release_all().await;
+    }
     workloads.shutdown().await;
-    // Every task has stopped: only now may another replica lead.
-    leadership.release().await;
     admin.map_err(RunError::Admin)?;
-    led?;
+    if ended {
+        tracing::error!("the controllers ended on their own");
+        return Err(RunError::ControllersEnded);
+    }
     Ok(())
 }
 
 /// The shortest lease duration used.
 const MIN_LEASE_DURATION: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// How long the release of the Lease may take at exit (within the pod's grace period).
-const LEASE_RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Whether this replica leads, and the keeper that decides it (none with leader election off).
-struct Leadership {
-    leading: watch::Receiver<bool>,
-    keeper: Option<(LeaseKeeper, watch::Sender<bool>)>,
-    // Held for its lifetime: with leader election off, dropping it would end leadership.
-    _always: Option<watch::Sender<bool>>,
-}
-
-impl Leadership {
-    /// Gives the Lease up (bounded), so the next replica leads at once.
-    async fn release(&self) {
-        let Some((keeper, _)) = &self.keeper else { return };
-        match tokio::time::timeout(LEASE_RELEASE_TIMEOUT, keeper.release()).await {
-            Ok(Ok(())) => tracing::info!("lease released"),
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "the lease could not be released; it expires by itself")
-            }
-            Err(_) => tracing::warn!("releasing the lease timed out; it expires by itself"),
-        }
-    }
-}
-
-/// The Lease, or (leader election off) constant leadership.
-fn leadership(args: &RunArgs, client: &kube::Client, identity: String) -> Leadership {
+/// This replica's share of the CRs' Leases, or (leader election off) none: it runs every CR.
+fn shares(
+    args: &RunArgs,
+    client: &kube::Client,
+    identity: String,
+    workloads: &Arc<Workloads>,
+) -> Option<Arc<Shares>> {
     if !args.leader_election {
         tracing::warn!("leader election off: run a single replica, or events are published twice");
-        let (always, leading) = watch::channel(true);
-        return Leadership { leading, keeper: None, _always: Some(always) };
+        return None;
     }
     let namespace = args.lease_namespace.clone().unwrap_or_else(|| client.default_namespace().to_owned());
     // Whole seconds on the Lease; below a few the renewals cannot keep up with the deadline.
@@ -170,13 +153,12 @@ fn leadership(args: &RunArgs, client: &kube::Client, identity: String) -> Leader
     if duration != args.lease_duration {
         tracing::warn!(asked = ?args.lease_duration, using = ?duration, "lease duration too short");
     }
-    let settings = LeaseSettings { name: args.lease_name.clone(), namespace, identity, duration };
+    let settings = ShareSettings { group: args.lease_name.clone(), namespace, identity, duration };
     tracing::info!(
-        lease = %format!("{}/{}", settings.namespace, settings.name), identity = %settings.identity,
-        renew_deadline = ?settings.renew_deadline(), "leader election on"
+        group = %settings.group, namespace = %settings.namespace, identity = %settings.identity,
+        ?duration, "sharing the CRs by Leases"
     );
-    let (sender, leading) = watch::channel(false);
-    Leadership { leading, keeper: Some((LeaseKeeper::new(client.clone(), settings), sender)), _always: None }
+    Some(Shares::new(client.clone(), settings, workloads.clone()))
 }
 
 fn hostname() -> String {

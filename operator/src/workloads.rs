@@ -27,6 +27,8 @@ pub enum Applied<P> {
     Invalid(Vec<String>),
     /// A reference could not be resolved (retried); no task runs.
     Unresolved(ResolveError),
+    /// Another replica holds the CR's Lease and runs its task; none runs here.
+    Elsewhere,
     /// The task runs (or just ended, see `health`).
     Running {
         /// The task's health.
@@ -100,6 +102,8 @@ pub struct Workloads {
     resources: Resources,
     sentinels: Mutex<TaskRegistry<TaskKey, SentinelProgress>>,
     adapters: Mutex<TaskRegistry<TaskKey, AdapterProgress>>,
+    /// Where the controllers hear of a change (the registries announce theirs on the same).
+    announce: (mpsc::UnboundedSender<TaskKey>, mpsc::UnboundedSender<TaskKey>),
 }
 
 impl Workloads {
@@ -109,8 +113,9 @@ impl Workloads {
         let (adapters_tx, adapters) = mpsc::unbounded_channel();
         let workloads = Self {
             resources,
-            sentinels: Mutex::new(TaskRegistry::new(STOP_TIMEOUT).with_changes(sentinels_tx)),
-            adapters: Mutex::new(TaskRegistry::new(STOP_TIMEOUT).with_changes(adapters_tx)),
+            sentinels: Mutex::new(TaskRegistry::new(STOP_TIMEOUT).with_changes(sentinels_tx.clone())),
+            adapters: Mutex::new(TaskRegistry::new(STOP_TIMEOUT).with_changes(adapters_tx.clone())),
+            announce: (sentinels_tx, adapters_tx),
         };
         (workloads, Changes { sentinels, adapters })
     }
@@ -124,12 +129,27 @@ impl Workloads {
         generation: i64,
         spec: &SentinelConfigSpec,
     ) -> Applied<SentinelProgress> {
+        self.apply_sentinel_if(namespace, name, generation, spec, &|| true).await
+    }
+
+    /// As [`Workloads::apply_sentinel`], only while `permit` says this replica holds the CR's
+    /// Lease (asked under the registry's lock, which a lost Lease's stop also takes, so a task
+    /// never starts after its Lease was lost).
+    pub async fn apply_sentinel_if(
+        &self,
+        namespace: &str,
+        name: &str,
+        generation: i64,
+        spec: &SentinelConfigSpec,
+        permit: &(dyn Fn() -> bool + Sync),
+    ) -> Applied<SentinelProgress> {
         let key = TaskKey::new(namespace, name);
         // For the status only; an invalid selector is reported by `from_spec` below.
         let shard = shard_search(&spec.shard_selector).ok().flatten().map(|expr| expr.to_string());
         let compile = || SentinelSettings::from_spec(&key, spec);
         let build = |settings| self.build_sentinel(namespace, spec, settings);
-        ensure(&self.sentinels, &key, generation, compile, build, Sentinel::run, shard).await
+        let task = Start { compile, build, run: Sentinel::run };
+        ensure(&self.sentinels, &key, generation, task, shard, permit).await
     }
 
     async fn build_sentinel(
@@ -156,7 +176,8 @@ impl Workloads {
         let key = TaskKey::new(namespace, name);
         let compile = || AdapterPlan::compile(spec);
         let build = |plan| self.build_adapter(namespace, spec, plan);
-        ensure(&self.adapters, &key, generation, compile, build, AdapterRunner::run, None).await
+        let task = Start { compile, build, run: AdapterRunner::run };
+        ensure(&self.adapters, &key, generation, task, None, &|| true).await
     }
 
     async fn build_adapter(
@@ -186,12 +207,18 @@ impl Workloads {
 
     /// Stops the Sentinel task of `namespace/name`. Returns whether one ran.
     pub async fn remove_sentinel(&self, namespace: &str, name: &str) -> bool {
-        self.sentinels.lock().await.stop(&TaskKey::new(namespace, name)).await
+        let stopping = self.sentinels.lock().await.take(&TaskKey::new(namespace, name));
+        let ran = stopping.is_some();
+        drop_task(stopping).await;
+        ran
     }
 
     /// Stops the adapter task of `namespace/name`. Returns whether one ran.
     pub async fn remove_adapter(&self, namespace: &str, name: &str) -> bool {
-        self.adapters.lock().await.stop(&TaskKey::new(namespace, name)).await
+        let stopping = self.adapters.lock().await.take(&TaskKey::new(namespace, name));
+        let ran = stopping.is_some();
+        drop_task(stopping).await;
+        ran
     }
 
     /// The generation the Sentinel task of `namespace/name` runs at.
@@ -207,6 +234,44 @@ impl Workloads {
     /// Keys of the running adapter tasks.
     pub async fn adapter_keys(&self) -> Vec<TaskKey> {
         self.adapters.lock().await.keys().cloned().collect()
+    }
+
+    /// Deletes the subscription `spec` consumes and its dead letters from the broker (the
+    /// AdapterConfig is being deleted with `deletionPolicy: Delete`; its task has stopped).
+    pub async fn remove_subscription(
+        &self,
+        namespace: &str,
+        spec: &AdapterConfigSpec,
+    ) -> Result<(), ResolveError> {
+        let broker =
+            self.resources.brokers.get(&spec.broker, namespace, self.resources.secrets.as_ref()).await?;
+        let subscription = crate::resolve::subscription(spec);
+        broker
+            .remove(&subscription)
+            .await
+            .map_err(|source| ResolveError::Broker { broker: broker.kind(), source })
+    }
+
+    /// Every adapter task's key, health and progress (the figures a member Lease carries).
+    pub async fn adapter_figures(&self) -> Vec<(TaskKey, TaskHealth, AdapterProgress)> {
+        let tasks = self.adapters.lock().await;
+        tasks
+            .keys()
+            .map(|key| {
+                let health = tasks.health(key).unwrap_or(TaskHealth::Starting);
+                (key.clone(), health, tasks.progress(key).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Has the controller of `role` reconcile `key` (its Lease was won or lost).
+    pub fn announce(&self, role: crate::leader::Role, key: &TaskKey) {
+        let to = match role {
+            crate::leader::Role::SentinelConfig => &self.announce.0,
+            crate::leader::Role::AdapterConfig => &self.announce.1,
+        };
+        // A closed channel means the controllers are gone; nobody is left to tell.
+        let _ = to.send(key.clone());
     }
 
     /// The connected brokers, for readiness.
@@ -228,42 +293,86 @@ impl Workloads {
     }
 }
 
-/// Makes the task of `key` run at `generation`. Only when none does (a new config, a spec
-/// change, a task that ended) is the spec compiled (CEL, templates: an invalid one stops any
-/// task and is reported), then resolved by `build` (Secrets, the broker connection) and `run`.
-/// A reconcile of an unchanged, running config does neither.
+/// How a task is started: its spec compiled, its references resolved, and run.
+struct Start<Compile, Build, Run> {
+    compile: Compile,
+    build: Build,
+    run: Run,
+}
+
+/// Makes the task of `key` run at `generation` while `permit` allows it (asked under the
+/// registry's lock, before anything starts). Only when none runs (a new config, a spec change,
+/// a task that ended) is the spec compiled (CEL, templates: an invalid one stops any task and
+/// is reported), then resolved (Secrets, the broker connection) and run. The registry is never
+/// locked across that I/O or while an old task drains, so one slow task delays no other.
 async fn ensure<P, C, T, B, Fut>(
     registry: &Mutex<TaskRegistry<TaskKey, P>>,
     key: &TaskKey,
     generation: i64,
-    compile: impl FnOnce() -> Result<C, Vec<String>>,
-    build: impl FnOnce(C) -> B,
-    run: impl FnOnce(T, TaskContext<P>) -> Fut,
+    start: Start<
+        impl FnOnce() -> Result<C, Vec<String>>,
+        impl FnOnce(C) -> B,
+        impl FnOnce(T, TaskContext<P>) -> Fut,
+    >,
     shard: Option<String>,
+    permit: &(dyn Fn() -> bool + Sync),
 ) -> Applied<P>
 where
     P: Clone + Default + Send + Sync + 'static,
     B: Future<Output = Result<T, ResolveError>>,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let old = {
+        let mut tasks = registry.lock().await;
+        if !permit() {
+            drop_task(tasks.take(key)).await;
+            return Applied::Elsewhere;
+        }
+        if !tasks.needs_start(key, generation) {
+            return running(&tasks, key, shard);
+        }
+        tasks.take(key)
+    };
+    // The old generation's task ends before the new one starts (never two at once).
+    drop_task(old).await;
+    let task = match (start.compile)() {
+        Ok(compiled) => (start.build)(compiled).await.map_err(Applied::Unresolved),
+        Err(errors) => Err(Applied::Invalid(errors)),
+    };
     let mut tasks = registry.lock().await;
-    if tasks.needs_start(key, generation) {
-        let compiled = match compile() {
-            Ok(compiled) => compiled,
-            Err(errors) => {
-                tasks.stop(key).await;
-                return Applied::Invalid(errors);
+    let stopped = match task {
+        Ok(_) if !permit() => Err(Applied::Elsewhere),
+        Ok(task) => {
+            // A concurrent start of the same generation won: ours is dropped unstarted.
+            if tasks.needs_start(key, generation) {
+                tasks.ensure(key, generation, |context| (start.run)(task, context)).await;
             }
-        };
-        let task = match build(compiled).await {
-            Ok(task) => task,
-            Err(err) => {
-                tasks.stop(key).await;
-                return Applied::Unresolved(err);
-            }
-        };
-        tasks.ensure(key, generation, |context| run(task, context)).await;
+            Ok(())
+        }
+        Err(applied) => Err(applied),
+    };
+    match stopped {
+        Ok(()) => running(&tasks, key, shard),
+        Err(applied) => {
+            let stopping = tasks.take(key);
+            drop(tasks);
+            drop_task(stopping).await;
+            applied
+        }
     }
+}
+
+async fn drop_task(stopping: Option<crate::tasks::Stopping<TaskKey>>) {
+    if let Some(stopping) = stopping {
+        stopping.join().await;
+    }
+}
+
+fn running<P: Clone + Default + Send + Sync + 'static>(
+    tasks: &TaskRegistry<TaskKey, P>,
+    key: &TaskKey,
+    shard: Option<String>,
+) -> Applied<P> {
     let health = tasks.health(key).unwrap_or(TaskHealth::Starting);
     Applied::Running { health, progress: tasks.progress(key).unwrap_or_default(), shard }
 }

@@ -35,6 +35,7 @@ use super::common::{BrokerSpec, HyperfleetApi, ResourceType};
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
+    printcolumn(name = "Consumers", type_ = "integer", json_path = ".status.consumers"),
     printcolumn(name = "Processed", type_ = "integer", json_path = ".status.eventsProcessed"),
     printcolumn(name = "Failed", type_ = "integer", json_path = ".status.eventsFailed"),
     printcolumn(name = "Last Event", type_ = "date", json_path = ".status.lastEventTime"),
@@ -66,6 +67,11 @@ pub struct AdapterConfigSpec {
     pub hyperfleet_api: HyperfleetApi,
     /// Where events come from.
     pub broker: BrokerSpec,
+    /// What deleting this AdapterConfig does to its subscription: `Delete` (default) removes
+    /// it and its dead letters from the broker (RabbitMQ queues, Pub/Sub subscriptions and
+    /// dead-letter topic) before the object goes; `Retain` leaves them (events keep queueing).
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
     /// Events handled at once (never two for the same resource).
     #[serde(default = "default_concurrency")]
     #[schemars(range(min = 1, max = 100))]
@@ -145,6 +151,17 @@ impl AdapterConfigSpec {
     pub fn subscription(&self) -> &str {
         self.broker.subscription.as_deref().unwrap_or(&self.adapter_type)
     }
+}
+
+/// What deleting an AdapterConfig does to what it created in the broker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum DeletionPolicy {
+    /// The subscription and its dead-letter destination are removed (a finalizer holds the
+    /// object until they are).
+    #[default]
+    Delete,
+    /// They stay.
+    Retain,
 }
 
 fn default_concurrency() -> i32 {
@@ -358,13 +375,16 @@ pub struct AdapterConfigStatus {
     /// `Ready` (consuming) and `Degraded` (events failing).
     #[serde(default)]
     pub conditions: Vec<Condition>,
-    /// Events handled since the consumer started.
+    /// Replicas whose consumer runs (they share the subscription's events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumers: Option<i64>,
+    /// Events handled since the consumers started, on every replica.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_processed: Option<i64>,
     /// When the last event was handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_time: Option<Time>,
-    /// Events that failed since the consumer started (redelivered, dead-lettered, or reported
+    /// Events that failed since the consumers started, on every replica (redelivered, dead-lettered, or reported
     /// as a failure, e.g. a Job the adapter may not create).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_failed: Option<i64>,

@@ -6,12 +6,20 @@ use kube::core::DeserializeGuard;
 
 use hyperfleet_crds::{
     conditions::merge,
-    v1alpha1::{AdapterConfig, AdapterConfigStatus},
+    v1alpha1::{AdapterConfig, AdapterConfigStatus, DeletionPolicy},
 };
 
-use super::{driver::Managed, status::readiness, to_time};
+use super::{
+    driver::{Managed, Others},
+    finalizer::BROKER_FINALIZER,
+    status::readiness,
+    to_time,
+};
 use crate::{
     adapter::AdapterProgress,
+    leader::Role,
+    resolve::ResolveError,
+    tasks::TaskHealth,
     workloads::{Applied, Workloads},
 };
 
@@ -21,6 +29,7 @@ pub type GuardedAdapter = DeserializeGuard<AdapterConfig>;
 impl Managed for AdapterConfig {
     const KIND: &'static str = "AdapterConfig";
     const CONTROLLER: &'static str = "adapterconfig";
+    const ROLE: Role = Role::AdapterConfig;
     type Status = AdapterConfigStatus;
     type Progress = AdapterProgress;
 
@@ -32,8 +41,17 @@ impl Managed for AdapterConfig {
         &status.conditions
     }
 
-    async fn apply(&self, workloads: &Workloads, namespace: &str, name: &str) -> Applied<AdapterProgress> {
+    async fn apply(
+        &self,
+        workloads: &Workloads,
+        namespace: &str,
+        name: &str,
+        holds: &(dyn Fn() -> bool + Sync),
+    ) -> Applied<AdapterProgress> {
         let generation = self.metadata.generation.unwrap_or(0);
+        // Every replica consumes (competing consumers on one subscription); `holds` only
+        // decides who writes the status.
+        let _ = holds;
         workloads.apply_adapter(namespace, name, generation, &self.spec).await
     }
 
@@ -46,8 +64,19 @@ impl Managed for AdapterConfig {
         generation: Option<i64>,
         previous: &AdapterConfigStatus,
         now: &Time,
+        others: &Others,
     ) -> AdapterConfigStatus {
-        adapter_status(applied, generation, previous, now)
+        adapter_status(applied, generation, previous, now, others)
+    }
+
+    fn finalizer(&self) -> Option<&'static str> {
+        (self.spec.deletion_policy == DeletionPolicy::Delete).then_some(BROKER_FINALIZER)
+    }
+
+    async fn clean_up(&self, workloads: &Workloads, namespace: &str) -> Result<(), ResolveError> {
+        workloads.remove_subscription(namespace, &self.spec).await?;
+        tracing::info!(namespace, subscription = self.spec.subscription(), "broker subscription removed");
+        Ok(())
     }
 }
 
@@ -57,19 +86,25 @@ pub fn adapter_status(
     generation: Option<i64>,
     previous: &AdapterConfigStatus,
     now: &Time,
+    others: &Others,
 ) -> AdapterConfigStatus {
     let conditions = merge(&previous.conditions, readiness(applied, generation, now));
     let mut status =
         AdapterConfigStatus { observed_generation: generation, conditions, ..Default::default() };
     match applied {
-        Applied::Running { progress, .. } => {
-            status.events_processed = Some(i64::try_from(progress.processed).unwrap_or(i64::MAX));
-            status.events_failed = Some(i64::try_from(progress.failed).unwrap_or(i64::MAX));
+        Applied::Running { health, progress, .. } => {
+            let here = usize::from(matches!(health, TaskHealth::Running | TaskHealth::Degraded(_)));
+            let count = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
+            status.consumers = count((here + others.consumers) as u64);
+            status.events_processed = count(progress.processed + others.figures.processed);
+            status.events_failed = count(progress.failed + others.figures.failed);
             status.last_event_time = progress.last_event.map(to_time);
             status.last_error.clone_from(&progress.last_error);
         }
         Applied::Invalid(errors) => status.last_error = Some(errors.join("; ")),
         Applied::Unresolved(err) => status.last_error = Some(err.to_string()),
+        // Adapters run on every replica.
+        Applied::Elsewhere => {}
     }
     status
 }

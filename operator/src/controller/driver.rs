@@ -1,7 +1,8 @@
 //! The reconcile driver both controllers share, over the [`Managed`] trait: read the (possibly
-//! malformed) object, hand it to the workloads (validate -> resolve -> ensure the task), build
-//! the status, server-side apply it when it changed, announce Ready transitions as Events; and
-//! the controller loop that also stops the task of every object that disappears.
+//! malformed) object, compete for its Lease, hand it to the workloads (validate -> resolve ->
+//! ensure the task), and on the Lease's holder keep its finalizer, build the status,
+//! server-side apply it when it changed, announce Ready transitions as Events; and the
+//! controller loop that also stops the task of every object that disappears.
 
 use std::{future::Future, sync::Arc, time::Instant};
 
@@ -24,10 +25,11 @@ use serde::{Serialize, de::DeserializeOwned};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Context, Error, error_policy, now,
+    Context, Error, error_policy, finalizer, now,
     status::{StatusWrite, announce, apply_status},
 };
 use crate::{
+    leader::{ClaimKey, Role},
     tasks::TaskKey,
     workloads::{Applied, Workloads},
 };
@@ -47,6 +49,8 @@ pub trait Managed:
     const KIND: &'static str;
     /// The controller's name in metrics and logs.
     const CONTROLLER: &'static str;
+    /// What its Lease gives the holder.
+    const ROLE: Role;
     /// The status type.
     type Status: Clone + Default + PartialEq + Serialize + Send + Sync + 'static;
     /// The task's progress figures.
@@ -56,25 +60,50 @@ pub trait Managed:
     fn current_status(&self) -> Self::Status;
     /// The status conditions of a status.
     fn conditions(status: &Self::Status) -> &[Condition];
-    /// Makes the object's task match it.
+    /// Makes the object's task match it; `holds` says whether this replica holds its Lease.
     fn apply(
         &self,
         workloads: &Workloads,
         namespace: &str,
         name: &str,
+        holds: &(dyn Fn() -> bool + Sync),
     ) -> impl Future<Output = Applied<Self::Progress>> + Send;
     /// Stops the task of a vanished or malformed object; whether one ran.
     fn remove(workloads: &Workloads, namespace: &str, name: &str) -> impl Future<Output = bool> + Send;
-    /// The status for a task in state `applied` (pure).
+    /// The status for a task in state `applied` (pure); `others` are the other live replicas'
+    /// figures for it.
     fn status(
         applied: &Applied<Self::Progress>,
         generation: Option<i64>,
         previous: &Self::Status,
         now: &Time,
+        others: &Others,
     ) -> Self::Status;
+    /// The finalizer the object must carry (none by default).
+    fn finalizer(&self) -> Option<&'static str> {
+        None
+    }
+    /// Cleans up what the finalizer guards (its task has stopped).
+    fn clean_up(
+        &self,
+        _workloads: &Workloads,
+        _namespace: &str,
+    ) -> impl Future<Output = Result<(), crate::resolve::ResolveError>> + Send {
+        async { Ok(()) }
+    }
 }
 
-/// Re-reads the object, makes its task match it, and writes its status when that changed.
+/// The other live replicas' figures for one object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Others {
+    /// Their figures, added up.
+    pub figures: crate::leader::members::AdapterFigures,
+    /// How many run its consumer.
+    pub consumers: usize,
+}
+
+/// Re-reads the object, makes its task match it, and, on the replica holding its Lease,
+/// keeps its finalizer and writes its status when that changed.
 pub async fn reconcile<K: Managed>(
     object: Arc<DeserializeGuard<K>>,
     context: Arc<Context>,
@@ -82,16 +111,35 @@ pub async fn reconcile<K: Managed>(
     let started = Instant::now();
     let name = object.name_any();
     let namespace = object.namespace().ok_or_else(|| Error::NoNamespace { name: name.clone() })?;
+    let claim = ClaimKey { role: K::ROLE, key: TaskKey::new(&namespace, &name) };
+    if let Ok(valid) = &object.0
+        && valid.meta().deletion_timestamp.is_some()
+    {
+        return finalizer::deleted(valid, &context, &claim).await;
+    }
+    context.want(&claim);
     let generation = object.meta().generation;
     let (applied, previous) = match &object.0 {
-        Ok(valid) => (valid.apply(&context.workloads, &namespace, &name).await, valid.current_status()),
+        Ok(valid) => {
+            let holds = || context.holds(&claim);
+            (valid.apply(&context.workloads, &namespace, &name, &holds).await, valid.current_status())
+        }
         Err(invalid) => {
             K::remove(&context.workloads, &namespace, &name).await;
             let message = format!("the object does not match the {} schema: {}", K::KIND, invalid.error);
             (Applied::Invalid(vec![message]), K::Status::default())
         }
     };
-    let status = K::status(&applied, generation, &previous, &now());
+    // The status and the finalizer are the holder's; a won Lease re-triggers this reconcile.
+    if !context.holds(&claim) {
+        context.metrics.reconciled(K::CONTROLLER, started.elapsed());
+        return Ok(Action::await_change());
+    }
+    if let Ok(valid) = &object.0 {
+        let running = matches!(applied, Applied::Running { .. });
+        finalizer::keep(valid, &context, (&name, &namespace), running).await?;
+    }
+    let status = K::status(&applied, generation, &previous, &now(), &context.others(&claim.key));
     if status != previous {
         let api = Api::<DeserializeGuard<K>>::namespaced(context.client.clone(), &namespace);
         let how = if object.0.is_ok() { StatusWrite::Apply } else { StatusWrite::Merge };
@@ -101,7 +149,7 @@ pub async fn reconcile<K: Managed>(
     context.metrics.reconciled(K::CONTROLLER, started.elapsed());
     Ok(match applied {
         // Nothing to do until the spec changes.
-        Applied::Invalid(_) => Action::await_change(),
+        Applied::Invalid(_) | Applied::Elsewhere => Action::await_change(),
         Applied::Unresolved(_) | Applied::Running { .. } => Action::requeue(context.status_interval),
     })
 }
@@ -120,8 +168,7 @@ pub async fn run<K: Managed>(
     };
     let (reader, writer) = reflector::store();
     // Deletes must trigger too (the default trigger only sees applied objects): the reconcile
-    // of a deleted object reports ObjectNotFound, which stops its task. No finalizer needed,
-    // since the task holds no state outside this process.
+    // of a deleted object reports ObjectNotFound, which stops its task and gives up its Lease.
     let objects = reflector::reflector(writer, watcher(api, watcher::Config::default()))
         .touched_objects()
         .default_backoff();
@@ -162,6 +209,8 @@ pub async fn drive<K: Managed>(
                         if K::remove(&context.workloads, &namespace, &gone.name).await {
                             tracing::info!(kind = K::KIND, namespace, name = %gone.name, "deleted; its task stopped");
                         }
+                        let key = TaskKey::new(namespace, gone.name.clone());
+                        context.unwant(&ClaimKey { role: K::ROLE, key }).await;
                     }
                     Err(err) => tracing::warn!(controller = K::CONTROLLER, error = %err, "controller error"),
                 }

@@ -128,6 +128,15 @@ impl ApiServer {
         body["status"].clone()
     }
 
+    /// Expects a merge patch of an AdapterConfig's finalizers; returns them.
+    pub async fn expect_adapter_finalizers(&mut self, namespace: &str, name: &str) -> Value {
+        let path =
+            format!("/apis/hyperfleet.redhat.com/v1alpha1/namespaces/{namespace}/adapterconfigs/{name}");
+        let answer = json!({"apiVersion": "hyperfleet.redhat.com/v1alpha1", "kind": "AdapterConfig", "metadata": {"name": name, "namespace": namespace}});
+        let body = self.expect("PATCH", &path, answer).await;
+        body["metadata"]["finalizers"].clone()
+    }
+
     /// Expects the status write of an object the API server cannot decode (it no longer matches
     /// the schema). As a real server does, a server-side apply to it is refused with a 500
     /// ("failed to create typed live object"); only a merge patch of `/status` is accepted.
@@ -191,6 +200,7 @@ pub fn context() -> (Arc<Context>, ApiServer) {
         metrics: metrics.reconcile.clone(),
         status_interval: Duration::from_secs(30),
         readiness: Arc::default(),
+        shares: None,
     };
     (Arc::new(context), server)
 }

@@ -7,6 +7,7 @@
 
 pub mod adapter;
 pub mod driver;
+pub mod finalizer;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod sentinel;
@@ -17,7 +18,13 @@ use std::{sync::Arc, time::Duration};
 
 use kube::runtime::{controller::Action, events::Recorder};
 
-use crate::{metrics::ReconcileMetrics, workloads::Workloads};
+use crate::{
+    leader::{ClaimKey, Shares},
+    metrics::ReconcileMetrics,
+    tasks::TaskKey,
+    workloads::Workloads,
+};
+use driver::Others;
 
 /// Wait before retrying a reconcile that failed (status write, Kubernetes API trouble).
 const RETRY_AFTER: Duration = Duration::from_secs(15);
@@ -36,6 +43,35 @@ pub struct Context {
     pub status_interval: Duration,
     /// Where watches report that they have synced (`/readyz`).
     pub readiness: Arc<crate::admin::Readiness>,
+    /// This replica's share of the CRs' Leases; none when it runs every CR (leader election
+    /// off: a single replica).
+    pub shares: Option<Arc<Shares>>,
+}
+
+impl Context {
+    /// Competes for `claim`'s Lease (no-op without shares).
+    pub fn want(&self, claim: &ClaimKey) {
+        if let Some(shares) = &self.shares {
+            shares.want(claim);
+        }
+    }
+
+    /// Gives up `claim`'s Lease (its CR is gone).
+    pub async fn unwant(&self, claim: &ClaimKey) {
+        if let Some(shares) = &self.shares {
+            shares.unwant(claim).await;
+        }
+    }
+
+    /// Whether this replica holds `claim`'s Lease (always, without shares).
+    pub fn holds(&self, claim: &ClaimKey) -> bool {
+        self.shares.as_ref().is_none_or(|shares| shares.holds(claim))
+    }
+
+    /// The other live replicas' figures for the AdapterConfig `key`.
+    pub fn others(&self, key: &TaskKey) -> Others {
+        self.shares.as_ref().map(|shares| shares.others(key)).unwrap_or_default()
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -53,6 +89,28 @@ pub enum Error {
     NoNamespace {
         /// The object's name.
         name: String,
+    },
+    /// Adding or removing a finalizer failed.
+    #[error("failed to write the finalizers of {namespace}/{name}")]
+    Finalizer {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The API's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// What a finalizer guards could not be cleaned up (retried; the object stays until then).
+    #[error("failed to clean up after {namespace}/{name}")]
+    CleanUp {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Why.
+        #[source]
+        source: crate::resolve::ResolveError,
     },
     /// Writing status failed.
     #[error("failed to apply the status of {namespace}/{name}")]

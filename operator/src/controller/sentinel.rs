@@ -10,8 +10,13 @@ use hyperfleet_crds::{
     v1alpha1::{SentinelConfig, SentinelConfigStatus},
 };
 
-use super::{driver::Managed, status::readiness, to_time};
+use super::{
+    driver::{Managed, Others},
+    status::readiness,
+    to_time,
+};
 use crate::{
+    leader::Role,
     sentinel::SentinelProgress,
     workloads::{Applied, Workloads},
 };
@@ -22,6 +27,7 @@ pub type GuardedSentinel = DeserializeGuard<SentinelConfig>;
 impl Managed for SentinelConfig {
     const KIND: &'static str = "SentinelConfig";
     const CONTROLLER: &'static str = "sentinelconfig";
+    const ROLE: Role = Role::SentinelConfig;
     type Status = SentinelConfigStatus;
     type Progress = SentinelProgress;
 
@@ -33,9 +39,15 @@ impl Managed for SentinelConfig {
         &status.conditions
     }
 
-    async fn apply(&self, workloads: &Workloads, namespace: &str, name: &str) -> Applied<SentinelProgress> {
+    async fn apply(
+        &self,
+        workloads: &Workloads,
+        namespace: &str,
+        name: &str,
+        holds: &(dyn Fn() -> bool + Sync),
+    ) -> Applied<SentinelProgress> {
         let generation = self.metadata.generation.unwrap_or(0);
-        workloads.apply_sentinel(namespace, name, generation, &self.spec).await
+        workloads.apply_sentinel_if(namespace, name, generation, &self.spec, holds).await
     }
 
     async fn remove(workloads: &Workloads, namespace: &str, name: &str) -> bool {
@@ -47,8 +59,9 @@ impl Managed for SentinelConfig {
         generation: Option<i64>,
         previous: &SentinelConfigStatus,
         now: &Time,
+        others: &Others,
     ) -> SentinelConfigStatus {
-        sentinel_status(applied, generation, previous, now)
+        sentinel_status(applied, generation, previous, now, others)
     }
 }
 
@@ -58,6 +71,7 @@ pub fn sentinel_status(
     generation: Option<i64>,
     previous: &SentinelConfigStatus,
     now: &Time,
+    _others: &Others,
 ) -> SentinelConfigStatus {
     let conditions = merge(&previous.conditions, readiness(applied, generation, now));
     let mut status =
@@ -73,6 +87,8 @@ pub fn sentinel_status(
         }
         Applied::Invalid(errors) => status.last_error = Some(errors.join("; ")),
         Applied::Unresolved(err) => status.last_error = Some(err.to_string()),
+        // Not written here: the holder of its Lease writes it.
+        Applied::Elsewhere => {}
     }
     status
 }

@@ -26,6 +26,7 @@ pub fn readiness<P>(applied: &Applied<P>, generation: Option<i64>, now: &Time) -
     let (ready, degraded, reason, message) = match applied {
         Applied::Invalid(errors) => (false, true, REASON_INVALID_CONFIG, errors.join("; ")),
         Applied::Unresolved(err) => (false, true, err.reason(), hyperfleet_telemetry::error_chain(err)),
+        Applied::Elsewhere => (false, false, REASON_STARTING, "runs on another replica".to_owned()),
         Applied::Running { health, .. } => match health {
             TaskHealth::Starting => (false, false, REASON_STARTING, "the task is starting".to_owned()),
             TaskHealth::Running => (true, false, REASON_AS_EXPECTED, String::new()),

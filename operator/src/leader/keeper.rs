@@ -32,11 +32,43 @@ use super::LeaseSettings;
 /// A Lease as last seen: who held it, when it was renewed, and when (on this replica's clock)
 /// that last changed.
 #[derive(Debug, Clone, PartialEq)]
-struct Observed {
+pub(super) struct Observed {
     holder: Option<String>,
     renewed: Option<MicroTime>,
     duration: Duration,
     since: Instant,
+}
+
+impl Observed {
+    /// What `spec` shows, keeping the first sighting of the same (holder, renewal) from
+    /// `previous`: its age on this replica's clock says whether it expired.
+    pub(super) fn carried(previous: Option<Observed>, spec: &LeaseSpec) -> Observed {
+        let seen = Observed {
+            holder: spec.holder_identity.clone().filter(|h| !h.is_empty()),
+            renewed: spec.renew_time.clone(),
+            duration: Duration::from_secs(
+                spec.lease_duration_seconds.unwrap_or(0).max(0).unsigned_abs().into(),
+            ),
+            since: Instant::now(),
+        };
+        match previous {
+            Some(old) if old.holder == seen.holder && old.renewed == seen.renewed => old,
+            _ => seen,
+        }
+    }
+
+    /// Whether its holder has not renewed it for its duration, as this replica has watched.
+    pub(super) fn expired(&self) -> bool {
+        self.since.elapsed() >= self.duration
+    }
+}
+
+/// What a keeper carries from one round to the next.
+#[derive(Debug, Default)]
+pub struct KeepState {
+    observed: Option<Observed>,
+    /// When the last successful renewal started, while holding.
+    renewed_at: Option<Instant>,
 }
 
 /// The keeper of one Lease for this replica.
@@ -60,47 +92,58 @@ impl LeaseKeeper {
 
     /// Keeps trying to lead until `shutdown`, saying on `leading` whether this replica leads.
     pub async fn run(&self, leading: watch::Sender<bool>, shutdown: CancellationToken) {
-        let mut observed: Option<Observed> = None;
-        let mut renewed_at: Option<Instant> = None;
+        let mut state = KeepState::default();
         loop {
-            let started = Instant::now();
-            let attempt = tokio::time::timeout(
-                self.attempt_timeout(renewed_at),
-                self.try_acquire_or_renew(&mut observed),
-            );
-            let held = tokio::select! {
+            let now = tokio::select! {
                 () = shutdown.cancelled() => return,
-                outcome = attempt => match outcome {
-                    Ok(Ok(held)) => Some(held),
-                    Ok(Err(err)) => {
-                        tracing::warn!(lease = %self.settings.name, error = %err, "lease call failed");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::warn!(lease = %self.settings.name, "lease call timed out");
-                        None
-                    }
-                },
+                now = self.step(&mut state, &|| true) => now,
             };
-            match held {
-                Some(true) => renewed_at = Some(started),
-                // Someone else holds it: stop at once.
-                Some(false) => renewed_at = None,
-                // Unknown: keep leading until the deadline, counted from the last renewal's start.
-                None => {
-                    if renewed_at.is_some_and(|at| at.elapsed() >= self.settings.renew_deadline()) {
-                        tracing::error!(lease = %self.settings.name, deadline = ?self.settings.renew_deadline(), "could not renew the lease in time: stepping down");
-                        renewed_at = None;
-                    }
-                }
-            }
-            leading
-                .send_if_modified(|now| std::mem::replace(now, renewed_at.is_some()) != renewed_at.is_some());
+            leading.send_if_modified(|was| std::mem::replace(was, now) != now);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(self.settings.retry_period()) => {}
             }
         }
+    }
+
+    /// One round (call every retry period): acquire or renew, and step down when the renewals
+    /// have failed for the renew deadline. `may_acquire` is asked only when the Lease is free to
+    /// take (a balancer reserves its share then). Whether this replica holds the Lease after.
+    pub async fn step(&self, state: &mut KeepState, may_acquire: &(dyn Fn() -> bool + Sync)) -> bool {
+        let started = Instant::now();
+        let attempt = tokio::time::timeout(
+            self.attempt_timeout(state.renewed_at),
+            self.try_acquire_or_renew(&mut state.observed, may_acquire),
+        );
+        let held = match attempt.await {
+            Ok(Ok(held)) => Some(held),
+            Ok(Err(err)) => {
+                tracing::warn!(lease = %self.settings.name, error = %err, "lease call failed");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(lease = %self.settings.name, "lease call timed out");
+                None
+            }
+        };
+        match held {
+            Some(true) => state.renewed_at = Some(started),
+            // Someone else holds it: stop at once.
+            Some(false) => state.renewed_at = None,
+            // Unknown: keep leading until the deadline, counted from the last renewal's start.
+            None => {
+                if state.renewed_at.is_some_and(|at| at.elapsed() >= self.settings.renew_deadline()) {
+                    tracing::error!(lease = %self.settings.name, deadline = ?self.settings.renew_deadline(), "could not renew the lease in time: stepping down");
+                    state.renewed_at = None;
+                }
+            }
+        }
+        state.renewed_at.is_some()
+    }
+
+    /// This keeper's settings.
+    pub fn settings(&self) -> &LeaseSettings {
+        &self.settings
     }
 
     /// A holder's call may take until its deadline; anyone else's, one retry period.
@@ -112,12 +155,25 @@ impl LeaseKeeper {
         }
     }
 
-    /// One round: whether this replica holds the Lease afterwards.
-    async fn try_acquire_or_renew(&self, observed: &mut Option<Observed>) -> Result<bool, kube::Error> {
+    /// One round: whether this replica holds the Lease afterwards. A Lease that is free (or
+    /// expired) is only taken when `may_acquire()`; it is observed either way, so its age is
+    /// known.
+    async fn try_acquire_or_renew(
+        &self,
+        observed: &mut Option<Observed>,
+        may_acquire: &(dyn Fn() -> bool + Sync),
+    ) -> Result<bool, kube::Error> {
         let name = &self.settings.name;
         let Some(lease) = self.api.get_opt(name).await? else {
+            if !may_acquire() {
+                return Ok(false);
+            }
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(name.clone()), ..ObjectMeta::default() },
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    labels: (!self.settings.labels.is_empty()).then(|| self.settings.labels.clone()),
+                    ..ObjectMeta::default()
+                },
                 spec: Some(self.spec(None)),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
@@ -127,24 +183,11 @@ impl LeaseKeeper {
             };
         };
         let spec = lease.spec.clone().unwrap_or_default();
-        let seen = Observed {
-            holder: spec.holder_identity.clone().filter(|h| !h.is_empty()),
-            renewed: spec.renew_time.clone(),
-            duration: Duration::from_secs(
-                spec.lease_duration_seconds.unwrap_or(0).max(0).unsigned_abs().into(),
-            ),
-            since: Instant::now(),
-        };
-        // Keep the first sighting of this (holder, renewal): its age says whether it expired.
-        let current = match observed.take() {
-            Some(old) if old.holder == seen.holder && old.renewed == seen.renewed => old,
-            _ => seen,
-        };
+        let current = Observed::carried(observed.take(), &spec);
         let ours = current.holder.as_deref() == Some(self.settings.identity.as_str());
-        let expired = current.since.elapsed() >= current.duration;
-        let held_by_other = current.holder.is_some() && !ours && !expired;
+        let held_by_other = current.holder.is_some() && !ours && !current.expired();
         *observed = Some(current);
-        if held_by_other {
+        if held_by_other || (!ours && !may_acquire()) {
             return Ok(false);
         }
         let replacement = Lease { metadata: lease.metadata.clone(), spec: Some(self.spec(Some(&spec))) };

@@ -7,4 +7,4 @@ mod registry;
 
 pub use key::TaskKey;
 
-pub use registry::{Ensured, TaskContext, TaskHealth, TaskRegistry};
+pub use registry::{Ensured, Stopping, TaskContext, TaskHealth, TaskRegistry};

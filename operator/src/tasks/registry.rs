@@ -160,18 +160,17 @@ where
     /// Stops the task for `key`, waiting up to the stop timeout before aborting it. Returns
     /// whether there was one.
     pub async fn stop(&mut self, key: &K) -> bool {
-        let Some(entry) = self.tasks.remove(key) else { return false };
-        entry.cancel.cancel();
-        let mut handle = entry.handle;
-        match tokio::time::timeout(self.stop_timeout, &mut handle).await {
-            Ok(Ok(())) => tracing::info!(task = %key, "task stopped"),
-            Ok(Err(err)) => tracing::warn!(task = %key, error = %err, "task ended abnormally"),
-            Err(_) => {
-                tracing::warn!(task = %key, timeout = ?self.stop_timeout, "task ignored its stop signal; aborting it");
-                handle.abort();
-            }
-        }
+        let Some(stopping) = self.take(key) else { return false };
+        stopping.join().await;
         true
+    }
+
+    /// Tells the task for `key` to stop and removes it, returning what to await for its end:
+    /// the caller can drop its hold on the registry before waiting.
+    pub fn take(&mut self, key: &K) -> Option<Stopping<K>> {
+        let entry = self.tasks.remove(key)?;
+        entry.cancel.cancel();
+        Some(Stopping { key: key.clone(), handle: entry.handle, timeout: self.stop_timeout })
     }
 
     /// Stops every task (on shutdown or when leadership is lost): all are told to stop at once,
@@ -215,6 +214,29 @@ where
     /// The generation a key's task was started for.
     pub fn generation(&self, key: &K) -> Option<i64> {
         self.tasks.get(key).map(|e| e.generation)
+    }
+}
+
+/// A task told to stop, not yet joined.
+#[derive(Debug)]
+pub struct Stopping<K> {
+    key: K,
+    handle: JoinHandle<()>,
+    timeout: Duration,
+}
+
+impl<K: fmt::Display> Stopping<K> {
+    /// Waits for the task to end, up to the stop timeout, then aborts it.
+    pub async fn join(self) {
+        let Stopping { key, mut handle, timeout } = self;
+        match tokio::time::timeout(timeout, &mut handle).await {
+            Ok(Ok(())) => tracing::info!(task = %key, "task stopped"),
+            Ok(Err(err)) => tracing::warn!(task = %key, error = %err, "task ended abnormally"),
+            Err(_) => {
+                tracing::warn!(task = %key, ?timeout, "task ignored its stop signal; aborting it");
+                handle.abort();
+            }
+        }
     }
 }
 

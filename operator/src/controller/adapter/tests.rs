@@ -38,8 +38,12 @@ async fn a_new_adapterconfig_starts_its_consumer_and_reports_it() {
     let (context, mut server) = context();
     let reconciling =
         tokio::spawn(reconcile::<AdapterConfig>(adapter_json("dns", 1, json!({})), context.clone()));
+    // deletionPolicy Delete (the default): the subscription is guarded by a finalizer.
+    let finalizers = server.expect_adapter_finalizers("fleet", "dns").await;
+    assert_eq!(finalizers, json!(["hyperfleet.redhat.com/broker-cleanup"]));
     let status = server.expect_status("adapterconfigs", "AdapterConfig", "fleet", "dns").await;
     assert_eq!(ready(&status)["reason"], "Starting");
+    assert_eq!(status["consumers"], 0, "starting, not yet consuming");
     assert_eq!(status["eventsProcessed"], 0);
     server.expect_event("fleet").await;
     assert_eq!(reconciling.await.unwrap().unwrap(), Action::requeue(Duration::from_secs(30)));

@@ -180,7 +180,8 @@ fn the_status_carries_the_figures_kubectl_shows_and_keeps_transition_times() {
         progress,
         shard: Some("labels.region = 'eu'".into()),
     };
-    let first = sentinel_status(&running, Some(3), &SentinelConfigStatus::default(), &at(100));
+    let first =
+        sentinel_status(&running, Some(3), &SentinelConfigStatus::default(), &at(100), &Default::default());
     assert_eq!(
         (first.resources_in_shard, first.resources_pending, first.events_published),
         (Some(120), Some(7), Some(42))
@@ -191,6 +192,6 @@ fn the_status_carries_the_figures_kubectl_shows_and_keeps_transition_times() {
     let ready = first.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
     assert_eq!((ready.status.as_str(), ready.last_transition_time.clone()), ("True", at(100)));
 
-    let later = sentinel_status(&running, Some(3), &first, &at(200));
+    let later = sentinel_status(&running, Some(3), &first, &at(200), &Default::default());
     assert_eq!(later, first, "nothing changed: the same status, so no write");
 }

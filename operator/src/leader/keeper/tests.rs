@@ -20,6 +20,7 @@ fn settings(duration: Duration) -> LeaseSettings {
         namespace: "ops".into(),
         identity: "replica-a".into(),
         duration,
+        labels: Default::default(),
     }
 }
 
