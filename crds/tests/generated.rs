@@ -58,6 +58,7 @@ fn kubectl_get_shows_the_shard_columns() {
             "Resource",
             "Broker",
             "Ready",
+            "Consumers",
             "Processed",
             "Failed",
             "Last Event",
