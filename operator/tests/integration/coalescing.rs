@@ -4,62 +4,18 @@
 
 use crate::common;
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::common::counted::CountedJobs;
 use hyperfleet_api_model::{ReconcileEventData, ReconcileReason, ResourceType};
 use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
 use hyperfleet_operator::{
-    adapter::{
-        Adapter, AdapterPlan, Transports,
-        transport::{
-            ObjectTransport, Target, TransportError,
-            dry_run::{DryRun, JobOutcome},
-        },
-    },
+    adapter::{Adapter, AdapterPlan},
     sentinel::event::reconcile_event,
 };
-
-/// The dry-run transport, with Job creation taking a while and counted: one create per pass.
-#[derive(Debug)]
-struct SlowJobs {
-    inner: DryRun,
-    creates: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl ObjectTransport for SlowJobs {
-    async fn create(&self, manifest: &Value) -> Result<(Value, bool), TransportError> {
-        self.creates.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.inner.create(manifest).await
-    }
-
-    async fn apply(&self, manifest: &Value) -> Result<Value, TransportError> {
-        self.inner.apply(manifest).await
-    }
-
-    async fn find(&self, target: &Target) -> Result<Option<Value>, TransportError> {
-        self.inner.find(target).await
-    }
-
-    async fn list(&self, target: &Target) -> Result<Vec<Value>, TransportError> {
-        self.inner.list(target).await
-    }
-
-    async fn delete(&self, target: &Target) -> Result<bool, TransportError> {
-        self.inner.delete(target).await
-    }
-}
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn twenty_copies_of_an_event_cost_two_passes(pool: PgPool) {
@@ -67,12 +23,8 @@ async fn twenty_copies_of_an_event_cost_two_passes(pool: PgPool) {
     let topic = format!("coalesce-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let yaml = common::dns_adapter_yaml(&topic, "concurrency: 8\n");
     let plan = AdapterPlan::compile(&serde_saphyr::from_str(&yaml).unwrap()).unwrap();
-    let jobs = Arc::new(SlowJobs {
-        inner: DryRun::new(Duration::from_secs(3600), JobOutcome::Succeed),
-        creates: 0.into(),
-    });
-    let transports = Transports { kubernetes: jobs.clone(), dry_run: jobs.clone(), maestro: None };
-    let adapter = Adapter::new(plan, Arc::new(client.clone()), transports, "http://api.test");
+    let jobs = CountedJobs::new(Duration::from_secs(3600), Duration::from_millis(300));
+    let adapter = Adapter::new(plan, Arc::new(client.clone()), jobs.transports(), "http://api.test");
     let broker =
         hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
     let (mut tasks, key) = common::run_adapter(adapter, broker.clone()).await;
@@ -86,7 +38,7 @@ async fn twenty_copies_of_an_event_cost_two_passes(pool: PgPool) {
         tasks.progress(&key).is_some_and(|p| p.processed == 20)
     })
     .await;
-    let passes = jobs.creates.load(Ordering::SeqCst);
+    let passes = jobs.creates();
     assert!(
         (2..=3).contains(&passes),
         "{passes} passes for 20 copies: one ran, one waited, the rest coalesced"

@@ -15,6 +15,7 @@ mod dlq;
 mod job_progress;
 mod maestro_adapter;
 mod maestro_client;
+mod replicas;
 mod sentinel;
 mod sentinel_feed;
 mod sentinel_rules;

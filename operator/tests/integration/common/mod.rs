@@ -1,5 +1,7 @@
 //! The real API, in-process over the test's database, and helpers to shape a fleet in it.
 
+pub mod counted;
+
 use std::sync::Arc;
 
 use sqlx::PgPool;
