@@ -47,6 +47,7 @@ fn kubectl_get_shows_the_shard_columns() {
             "Published",
             "Last Poll",
             "Age",
+            "Replica",
             "Reason",
             "Message"
         ]
@@ -76,7 +77,11 @@ fn kubectl_get_shows_the_shard_columns() {
             .filter(|c| c.priority == Some(1))
             .count()
     };
-    assert_eq!((wide(0), wide(1)), (2, 2), "-o wide adds the Ready reason and message");
+    assert_eq!(
+        (wide(0), wide(1)),
+        (3, 2),
+        "-o wide adds the Ready reason and message (and where a Sentinel runs)"
+    );
     assert!(crds.iter().all(|c| c.spec.versions[0].subresources.as_ref().unwrap().status.is_some()));
     assert_eq!(crds[0].spec.names.short_names.as_deref(), Some(&["hfsc".to_owned()][..]));
 }

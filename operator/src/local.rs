@@ -217,7 +217,7 @@ async fn reconcile_kind<K: Managed>(documents: &[Document], workloads: &Workload
                 Applied::Invalid(vec![format!("{}: not a valid {}: {err}", document.path.display(), K::KIND)])
             }
         };
-        let others = crate::controller::driver::Others::default();
+        let others = crate::controller::driver::Replicas::default();
         let status = K::status(&applied, Some(generation), &K::Status::default(), &now(), &others);
         let status = match serde_json::to_value(&status) {
             Ok(status) => status,

@@ -36,6 +36,7 @@ use super::common::{BrokerSpec, HyperfleetApi, ResourceType};
     printcolumn(name = "Published", type_ = "integer", json_path = ".status.eventsPublished"),
     printcolumn(name = "Last Poll", type_ = "date", json_path = ".status.lastPollTime"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Replica", type_ = "string", json_path = ".status.replica", priority = "1"),
     printcolumn(
         name = "Reason",
         type_ = "string",
@@ -174,6 +175,9 @@ pub struct SentinelConfigStatus {
     /// The shard selector as an API search expression (what `kubectl get` shows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// The operator replica that runs the Sentinel (it holds the SentinelConfig's Lease).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
     /// When the last poll finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_poll_time: Option<Time>,

@@ -10,7 +10,7 @@ use hyperfleet_crds::{
 };
 
 use super::{
-    driver::{Managed, Others},
+    driver::{Managed, Replicas},
     finalizer::BROKER_FINALIZER,
     status::readiness,
     to_time,
@@ -64,9 +64,9 @@ impl Managed for AdapterConfig {
         generation: Option<i64>,
         previous: &AdapterConfigStatus,
         now: &Time,
-        others: &Others,
+        replicas: &Replicas,
     ) -> AdapterConfigStatus {
-        adapter_status(applied, generation, previous, now, others)
+        adapter_status(applied, generation, previous, now, replicas)
     }
 
     fn finalizer(&self) -> Option<&'static str> {
@@ -86,7 +86,7 @@ pub fn adapter_status(
     generation: Option<i64>,
     previous: &AdapterConfigStatus,
     now: &Time,
-    others: &Others,
+    replicas: &Replicas,
 ) -> AdapterConfigStatus {
     let conditions = merge(&previous.conditions, readiness(applied, generation, now));
     let mut status =
@@ -95,9 +95,9 @@ pub fn adapter_status(
         Applied::Running { health, progress, .. } => {
             let here = usize::from(matches!(health, TaskHealth::Running | TaskHealth::Degraded(_)));
             let count = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
-            status.consumers = count((here + others.consumers) as u64);
-            status.events_processed = count(progress.processed + others.figures.processed);
-            status.events_failed = count(progress.failed + others.figures.failed);
+            status.consumers = count((here + replicas.consumers) as u64);
+            status.events_processed = count(progress.processed + replicas.figures.processed);
+            status.events_failed = count(progress.failed + replicas.figures.failed);
             status.last_event_time = progress.last_event.map(to_time);
             status.last_error.clone_from(&progress.last_error);
         }

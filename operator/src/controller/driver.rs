@@ -70,14 +70,13 @@ pub trait Managed:
     ) -> impl Future<Output = Applied<Self::Progress>> + Send;
     /// Stops the task of a vanished or malformed object; whether one ran.
     fn remove(workloads: &Workloads, namespace: &str, name: &str) -> impl Future<Output = bool> + Send;
-    /// The status for a task in state `applied` (pure); `others` are the other live replicas'
-    /// figures for it.
+    /// The status for a task in state `applied` (pure), in the deployment `replicas`.
     fn status(
         applied: &Applied<Self::Progress>,
         generation: Option<i64>,
         previous: &Self::Status,
         now: &Time,
-        others: &Others,
+        replicas: &Replicas,
     ) -> Self::Status;
     /// The finalizer the object must carry (none by default).
     fn finalizer(&self) -> Option<&'static str> {
@@ -93,12 +92,14 @@ pub trait Managed:
     }
 }
 
-/// The other live replicas' figures for one object.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Others {
-    /// Their figures, added up.
+/// The deployment around this replica, for one object's status.
+#[derive(Debug, Clone, Default)]
+pub struct Replicas {
+    /// This replica's identity (it holds the object's Lease); none when it runs every CR.
+    pub this: Option<String>,
+    /// The other live replicas' adapter figures, added up.
     pub figures: crate::leader::members::AdapterFigures,
-    /// How many run its consumer.
+    /// How many other live replicas run its consumer.
     pub consumers: usize,
 }
 
@@ -139,7 +140,7 @@ pub async fn reconcile<K: Managed>(
         let running = matches!(applied, Applied::Running { .. });
         finalizer::keep(valid, &context, (&name, &namespace), running).await?;
     }
-    let status = K::status(&applied, generation, &previous, &now(), &context.others(&claim.key));
+    let status = K::status(&applied, generation, &previous, &now(), &context.replicas(&claim.key));
     if status != previous {
         let api = Api::<DeserializeGuard<K>>::namespaced(context.client.clone(), &namespace);
         let how = if object.0.is_ok() { StatusWrite::Apply } else { StatusWrite::Merge };

@@ -24,7 +24,7 @@ use crate::{
     tasks::TaskKey,
     workloads::Workloads,
 };
-use driver::Others;
+use driver::Replicas;
 
 /// Wait before retrying a reconcile that failed (status write, Kubernetes API trouble).
 const RETRY_AFTER: Duration = Duration::from_secs(15);
@@ -68,9 +68,9 @@ impl Context {
         self.shares.as_ref().is_none_or(|shares| shares.holds(claim))
     }
 
-    /// The other live replicas' figures for the AdapterConfig `key`.
-    pub fn others(&self, key: &TaskKey) -> Others {
-        self.shares.as_ref().map(|shares| shares.others(key)).unwrap_or_default()
+    /// The deployment around this replica, for the status of `key`.
+    pub fn replicas(&self, key: &TaskKey) -> Replicas {
+        self.shares.as_ref().map(|shares| shares.replicas(key)).unwrap_or_default()
     }
 }
 

@@ -11,7 +11,7 @@ use hyperfleet_crds::{
 };
 
 use super::{
-    driver::{Managed, Others},
+    driver::{Managed, Replicas},
     status::readiness,
     to_time,
 };
@@ -59,9 +59,9 @@ impl Managed for SentinelConfig {
         generation: Option<i64>,
         previous: &SentinelConfigStatus,
         now: &Time,
-        others: &Others,
+        replicas: &Replicas,
     ) -> SentinelConfigStatus {
-        sentinel_status(applied, generation, previous, now, others)
+        sentinel_status(applied, generation, previous, now, replicas)
     }
 }
 
@@ -71,7 +71,7 @@ pub fn sentinel_status(
     generation: Option<i64>,
     previous: &SentinelConfigStatus,
     now: &Time,
-    _others: &Others,
+    replicas: &Replicas,
 ) -> SentinelConfigStatus {
     let conditions = merge(&previous.conditions, readiness(applied, generation, now));
     let mut status =
@@ -79,6 +79,7 @@ pub fn sentinel_status(
     match applied {
         Applied::Running { progress, shard, .. } => {
             status.shard = Some(shard.clone().unwrap_or_else(|| "(all)".into()));
+            status.replica.clone_from(&replicas.this);
             status.last_poll_time = progress.last_poll.map(to_time);
             status.resources_in_shard = progress.last_poll.map(|_| progress.in_shard);
             status.resources_pending = progress.last_poll.map(|_| progress.pending);

@@ -237,7 +237,7 @@ impl Shares {
             balance: self.balance.clone(),
             workloads: self.workloads.clone(),
         };
-        let task = tokio::spawn(run.run(stop.clone()));
+        let task = tokio::spawn(run.supervise(stop.clone()));
         claims.insert(claim.clone(), Claim { held, stop, task });
     }
 
@@ -257,10 +257,14 @@ impl Shares {
         locked(&self.claims).get(claim).is_some_and(|c| c.held.load(Ordering::SeqCst))
     }
 
-    /// The other live replicas' figures for the AdapterConfig `key`.
-    pub fn others(&self, key: &TaskKey) -> crate::controller::driver::Others {
+    /// This replica and the other live ones' figures for the CR `key`.
+    pub fn replicas(&self, key: &TaskKey) -> crate::controller::driver::Replicas {
         let view = locked(&self.view);
-        crate::controller::driver::Others { figures: view.others(key), consumers: view.consumers(key) }
+        crate::controller::driver::Replicas {
+            this: Some(self.settings.identity.clone()),
+            figures: view.others(key),
+            consumers: view.consumers(key),
+        }
     }
 
     /// The CRs whose Leases this replica holds.
@@ -300,7 +304,28 @@ struct Claimant {
 }
 
 impl Claimant {
-    async fn run(self, stop: CancellationToken) {
+    /// Runs the claim until `stop`; a panic (a bug) first stops the work its Lease allowed, as
+    /// a lost Lease does, then the claim starts over.
+    async fn supervise(self, stop: CancellationToken) {
+        use futures::FutureExt as _;
+        loop {
+            match std::panic::AssertUnwindSafe(self.run(&stop)).catch_unwind().await {
+                Ok(()) => return,
+                Err(_) => {
+                    tracing::error!(claim = ?self.claim, "the lease claim panicked: its work stops, the claim restarts");
+                    if self.held.load(Ordering::SeqCst) {
+                        locked(&self.balance).lost(self.claim.role);
+                        self.lose("its claim failed").await;
+                    }
+                    if stop.is_cancelled() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run(&self, stop: &CancellationToken) {
         let mut state = KeepState::default();
         let retry = self.keeper.settings().retry_period();
         loop {

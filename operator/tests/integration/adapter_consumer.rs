@@ -112,7 +112,9 @@ async fn events_become_reports_and_poison_is_dead_lettered_over_rabbitmq(pool: P
 async fn events_become_reports_and_poison_is_dead_lettered_over_pubsub(pool: PgPool) {
     let host = std::env::var("PUBSUB_EMULATOR_HOST")
         .expect("PUBSUB_EMULATOR_HOST is not set: run the tests with hack/test.sh");
-    let config = BrokerConfig::GcpPubsub { project_id: "hyperfleet-test".into(), emulator_host: Some(host) };
+    // A project of its own: subscription names (here the adapter's, `dns`) are per project.
+    let project = format!("consumer-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let config = BrokerConfig::GcpPubsub { project_id: project, emulator_host: Some(host) };
     let broker = hyperfleet_broker::connect(&config, BrokerMetrics::default()).await.unwrap();
     events_become_reports_and_poison_is_dead_lettered(pool, broker).await;
 }
