@@ -344,6 +344,54 @@ mod tests {
         hanging.abort();
     }
 
+    /// The same through the workloads: a Sentinel stuck connecting to its broker holds no lock
+    /// another CR's start or stop waits on.
+    #[tokio::test]
+    async fn a_task_stuck_connecting_delays_no_other_tasks_start_or_stop() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("amqp://guest:guest@{}/%2f", silent.local_addr().unwrap());
+        let _keep = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                held.push(socket);
+            }
+        });
+        let secrets = StaticSecrets(HashMap::from([(("rabbit".to_owned(), "url".to_owned()), url)]));
+        let metrics = crate::metrics::OperatorMetrics::new();
+        let transports = crate::controller::fixtures::dry_run_transports();
+        let (workloads, _changes) = crate::workloads::Workloads::new(crate::workloads::Resources::new(
+            &metrics,
+            Arc::new(secrets),
+            transports,
+        ));
+        let workloads = Arc::new(workloads);
+        let spec = |broker: &str| -> hyperfleet_crds::v1alpha1::SentinelConfigSpec {
+            serde_saphyr::from_str(&format!(
+                "resourceType: clusters\nhyperfleetAPI: {{url: \"http://127.0.0.1:9\"}}\nbroker: {broker}\n"
+            ))
+            .unwrap()
+        };
+        let stuck = {
+            let (workloads, spec) = (
+                workloads.clone(),
+                spec("{type: rabbitmq, topic: t, urlSecretRef: {name: rabbit, key: url}}"),
+            );
+            tokio::spawn(async move { workloads.apply_sentinel("ns", "stuck", 1, &spec).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let second = std::time::Duration::from_secs(1);
+        let memory = spec("{type: memory, topic: t}");
+        let other = tokio::time::timeout(second, workloads.apply_sentinel("ns", "other", 1, &memory));
+        assert!(
+            matches!(other.await, Ok(crate::workloads::Applied::Running { .. })),
+            "another SentinelConfig's start waited for the stuck connect"
+        );
+        let stopped = tokio::time::timeout(second, workloads.remove_sentinel("ns", "other")).await;
+        assert_eq!(stopped.ok(), Some(true), "another SentinelConfig's stop waited for the stuck connect");
+        assert!(!stuck.is_finished(), "the stuck connect is still waiting for an answer");
+        stuck.abort();
+    }
+
     #[test]
     fn local_mode_secret_variables_are_derived_from_name_and_key() {
         let reference = SecretKeyRef { name: "hyperfleet-rabbitmq".into(), key: "url".into() };

@@ -8,6 +8,7 @@ pub mod keeper;
 #[cfg(test)]
 pub(crate) mod lease_double;
 pub mod members;
+pub mod names;
 pub mod shares;
 
 use std::time::Duration;
