@@ -146,6 +146,11 @@ impl LeaseKeeper {
         &self.settings
     }
 
+    /// Writes under this replica's own field manager.
+    fn params(&self) -> PostParams {
+        PostParams { field_manager: Some(self.settings.field_manager()), ..PostParams::default() }
+    }
+
     /// A holder's call may take until its deadline; anyone else's, one retry period.
     fn attempt_timeout(&self, renewed_at: Option<Instant>) -> Duration {
         let retry = self.settings.retry_period();
@@ -176,7 +181,7 @@ impl LeaseKeeper {
                 },
                 spec: Some(self.spec(None)),
             };
-            return match self.api.create(&PostParams::default(), &lease).await {
+            return match self.api.create(&self.params(), &lease).await {
                 Ok(_) => Ok(true),
                 Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
                 Err(err) => Err(err),
@@ -191,7 +196,7 @@ impl LeaseKeeper {
             return Ok(false);
         }
         let replacement = Lease { metadata: lease.metadata.clone(), spec: Some(self.spec(Some(&spec))) };
-        match self.api.replace(name, &PostParams::default(), &replacement).await {
+        match self.api.replace(name, &self.params(), &replacement).await {
             Ok(_) => Ok(true),
             // Someone else wrote it since our read: they won this round.
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
@@ -234,7 +239,7 @@ impl LeaseKeeper {
             ..spec
         };
         let replacement = Lease { metadata: lease.metadata, spec: Some(released) };
-        self.api.replace(&self.settings.name, &PostParams::default(), &replacement).await.map(|_| ())
+        self.api.replace(&self.settings.name, &self.params(), &replacement).await.map(|_| ())
     }
 }
 

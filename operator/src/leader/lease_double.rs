@@ -78,9 +78,21 @@ impl LeaseServer {
         let body: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
         let path = uri.path();
         let (namespace, name) = parse(path).unwrap_or_else(|| panic!("not a Lease path: {path}"));
+        let query = uri.query().unwrap_or("");
+        // As the API server records it: who wrote the object last, and how.
+        let manager = query_value(query, "fieldManager").unwrap_or_else(|| "unnamed".into());
+        let body = match &body {
+            Value::Object(_) => {
+                let mut body = body;
+                let operation = if method == "PATCH" { "Apply" } else { "Update" };
+                body["metadata"]["managedFields"] = json!([{"manager": manager, "operation": operation}]);
+                body
+            }
+            _ => body,
+        };
         let mut store = self.store.lock().unwrap();
         match (method.as_str(), name) {
-            ("GET", None) => (200, store.list(uri.query().unwrap_or(""))),
+            ("GET", None) => (200, store.list(query)),
             ("POST", None) => store.create(namespace, body),
             ("GET", Some(name)) => store.get(name),
             ("PUT", Some(name)) => store.replace(name, body),
@@ -96,6 +108,10 @@ fn parse(path: &str) -> Option<(&str, Option<&str>)> {
     let rest = path.strip_prefix("/apis/coordination.k8s.io/v1/namespaces/")?;
     let (namespace, rest) = rest.split_once("/leases")?;
     Some((namespace, rest.strip_prefix('/')))
+}
+
+fn query_value(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
 fn status(code: u16, reason: &str, message: String) -> (u16, Value) {
@@ -118,10 +134,7 @@ impl Store {
     }
 
     fn list(&self, query: &str) -> Value {
-        let selector = form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == "labelSelector")
-            .map(|(_, value)| value.into_owned())
-            .unwrap_or_default();
+        let selector = query_value(query, "labelSelector").unwrap_or_default();
         let wanted: Vec<(&str, &str)> = selector.split(',').filter_map(|term| term.split_once('=')).collect();
         let items: Vec<Value> = self
             .leases
@@ -169,6 +182,7 @@ impl Store {
             }
         }
         lease["spec"] = patch["spec"].clone();
+        lease["metadata"]["managedFields"] = patch["metadata"]["managedFields"].clone();
         (200, self.stamp(lease, namespace, name))
     }
 

@@ -82,12 +82,6 @@ impl Shares {
         lease_name(&format!("{}.{MEMBER}.{}", self.settings().group, self.settings().identity))
     }
 
-    /// This replica's field manager: its own, so two replicas' applies conflict instead of
-    /// silently taking each other's fields.
-    fn field_manager(&self) -> String {
-        format!("hyperfleet-operator-{}", self.settings().identity).chars().take(128).collect()
-    }
-
     /// Renews the member Lease and re-counts the live members every retry period until `stop`,
     /// then deletes the member Lease (the others re-balance at once).
     pub async fn keep_membership(self: Arc<Self>, stop: CancellationToken) {
@@ -124,7 +118,12 @@ impl Shares {
         let own = figures(self.workloads()).await;
         let name = self.member_name();
         let lease = self.member_lease(&name, &own);
-        api.patch(&name, &PatchParams::apply(&self.field_manager()).force(), &Patch::Apply(&lease)).await?;
+        api.patch(
+            &name,
+            &PatchParams::apply(&self.settings().lease(name.clone(), MEMBER).field_manager()).force(),
+            &Patch::Apply(&lease),
+        )
+        .await?;
         let selector = format!("{GROUP_LABEL}={},{ROLE_LABEL}={MEMBER}", self.settings().group);
         let listed = api.list(&ListParams::default().labels(&selector)).await?;
         let mut view = locked(&self.view);

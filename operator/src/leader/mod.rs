@@ -33,6 +33,13 @@ pub struct LeaseSettings {
 }
 
 impl LeaseSettings {
+    /// This replica's field manager on the Leases: its own, so the managed fields say which
+    /// replica wrote what (and two replicas' applies conflict instead of silently taking each
+    /// other's fields).
+    pub fn field_manager(&self) -> String {
+        format!("hyperfleet-operator-{}", self.identity).chars().take(128).collect()
+    }
+
     /// How long a holder goes on without a successful renewal before it stops leading: two
     /// thirds of the duration (client-go's 10 s of 15 s), leaving the work a third to stop.
     pub fn renew_deadline(&self) -> Duration {

@@ -170,8 +170,11 @@ async fn two_replicas_split_the_sentinels_and_a_newcomer_gets_its_share_by_hand_
     overlap.check();
     let lease = server.lease("hf.sentinelconfig.fleet.eu").expect("one Lease per SentinelConfig");
     assert_eq!(lease["metadata"]["labels"]["hyperfleet.io/lease-role"], "sentinelconfig");
+    let holder = lease["spec"]["holderIdentity"].as_str().unwrap();
+    assert_eq!(lease["metadata"]["managedFields"][0]["manager"], format!("hyperfleet-operator-{holder}"));
     let member = server.lease("hf.member.replica-b").expect("a member Lease per replica");
     assert_eq!(member["spec"]["holderIdentity"], "replica-b");
+    assert_eq!(member["metadata"]["managedFields"][0]["manager"], "hyperfleet-operator-replica-b");
     drop(overlap);
     b.stop().await;
     a.stop().await;
