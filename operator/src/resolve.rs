@@ -313,19 +313,24 @@ mod tests {
         serde_saphyr::from_str(yaml).unwrap()
     }
 
-    /// A RabbitMQ that accepts connections and never answers: its connect hangs (until the
-    /// connect timeout), and must hold up no task that names another broker.
-    #[tokio::test]
-    async fn a_broker_whose_connect_never_answers_delays_no_other_task() {
+    /// A RabbitMQ that accepts connections and never answers (its connect hangs until the
+    /// connect timeout), as the Secret `rabbit`/`url` names it; it listens while the handle lives.
+    async fn silent_rabbitmq() -> (StaticSecrets, tokio::task::JoinHandle<()>) {
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("amqp://guest:guest@{}/%2f", silent.local_addr().unwrap());
-        let _keep = tokio::spawn(async move {
+        let listening = tokio::spawn(async move {
             let mut held = Vec::new();
             while let Ok((socket, _)) = silent.accept().await {
                 held.push(socket);
             }
         });
-        let secrets = StaticSecrets(HashMap::from([(("rabbit".to_owned(), "url".to_owned()), url)]));
+        (StaticSecrets(HashMap::from([(("rabbit".to_owned(), "url".to_owned()), url)])), listening)
+    }
+
+    /// A broker whose connect never answers must hold up no task that names another broker.
+    #[tokio::test]
+    async fn a_broker_whose_connect_never_answers_delays_no_other_task() {
+        let (secrets, _silent) = silent_rabbitmq().await;
         let pool = Arc::new(BrokerPool::new(BrokerMetrics::default()));
         let rabbit = broker_spec("{type: rabbitmq, topic: t, urlSecretRef: {name: rabbit, key: url}}");
         let hanging = {
@@ -348,15 +353,7 @@ mod tests {
     /// another CR's start or stop waits on.
     #[tokio::test]
     async fn a_task_stuck_connecting_delays_no_other_tasks_start_or_stop() {
-        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("amqp://guest:guest@{}/%2f", silent.local_addr().unwrap());
-        let _keep = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((socket, _)) = silent.accept().await {
-                held.push(socket);
-            }
-        });
-        let secrets = StaticSecrets(HashMap::from([(("rabbit".to_owned(), "url".to_owned()), url)]));
+        let (secrets, _silent) = silent_rabbitmq().await;
         let metrics = crate::metrics::OperatorMetrics::new();
         let transports = crate::controller::fixtures::dry_run_transports();
         let (workloads, _changes) = crate::workloads::Workloads::new(crate::workloads::Resources::new(

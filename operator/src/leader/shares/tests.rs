@@ -188,8 +188,9 @@ async fn a_crashed_replica_loses_its_sentinels_to_the_other_within_the_lease_dur
     a.crash();
     // The dead one's tasks die with it (the process is gone); its Leases are left as they were.
     a.workloads.stop_all().await;
+    // About one duration, plus the rounds it takes to see that and take them.
     let moved =
-        until("the survivor runs all four", DURATION * 4, async || b.running().await.len() == 4).await;
+        until("the survivor runs all four", DURATION * 2, async || b.running().await.len() == 4).await;
     // Never before the Leases expired as the survivor watched them (from a renewal at most a
     // retry period before the crash).
     let earliest = DURATION - DURATION / 7 - Duration::from_millis(100);
