@@ -1,9 +1,10 @@
 //! Benchmark: the API next to PostgreSQL doing the same work, in the same run. For each request
 //! (GET by id, a labelled list page of 100, a status report, a create) it records the statements
 //! the store runs for one request (from sqlx's own query events), drives the in-process API
-//! with `c` concurrent HTTP clients for a while, then has `pgbench` run those statements as one
-//! transaction with `c` clients for as long, and prints both throughputs, their ratio and the
-//! latency percentiles. The API logs its requests as JSON at INFO (into a sink), as deployed.
+//! with `wrk` over `c` connections for a while (a C load generator, as light as pgbench's
+//! client), then has `pgbench` run those statements as one transaction with `c` clients for as
+//! long, and prints both throughputs, their ratio and the latency percentiles. The API logs its
+//! requests as JSON at INFO (into a sink), as deployed.
 //!
 //! Run with `hack/bench.sh --bench api_vs_postgres`. `HYPERFLEET_BENCH_CLUSTERS` (default
 //! 10 000) and `HYPERFLEET_BENCH_SECONDS` (default 10 per run) tune it.
@@ -11,13 +12,11 @@
 
 mod capture;
 mod pgbench;
+mod wrk;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 use tracing_subscriber::{filter, prelude::*};
@@ -26,22 +25,22 @@ use uuid::Uuid;
 use hyperfleet_api::kinds::{KindSettings, Kinds};
 use pgbench::Args;
 
-/// Throughput and sorted latencies of one run.
+/// Throughput and latency percentiles of one run.
 #[derive(Debug)]
 pub struct Sample {
     per_second: f64,
-    latencies: Vec<Duration>,
+    p50: Duration,
+    p99: Duration,
 }
 
 impl Sample {
-    fn new(per_second: f64, mut latencies: Vec<Duration>) -> Self {
+    fn from_latencies(per_second: f64, mut latencies: Vec<Duration>) -> Self {
         latencies.sort_unstable();
-        Sample { per_second, latencies }
-    }
-
-    fn at(&self, quantile: f64) -> Duration {
-        let last = self.latencies.len().saturating_sub(1);
-        self.latencies.get((last as f64 * quantile) as usize).copied().unwrap_or_default()
+        let at = |quantile: f64| {
+            let last = latencies.len().saturating_sub(1);
+            latencies.get((last as f64 * quantile) as usize).copied().unwrap_or_default()
+        };
+        Sample { per_second, p50: at(0.5), p99: at(0.99) }
     }
 }
 
@@ -74,13 +73,20 @@ struct Case {
     name: &'static str,
     concurrency: usize,
     target: Target,
+    /// One request, sent once to capture the statements it runs.
     request: fn(&Fixture, &mut fastrand::Rng) -> reqwest::RequestBuilder,
+    /// wrk's requests: top-level Lua and the body of its `request()` function.
+    load: (&'static str, &'static str),
     /// pgbench's `\set` lines; `{clusters}` is the fleet size.
     prelude: &'static str,
     args: &'static [Args],
 }
 
 const PICK_CLUSTER: &str = "\\set n random(1, {clusters})";
+const LIST_PATH: &str = "/clusters?search=labels.region%3D'eu-west'&size=100";
+/// wrk: a GET of a random cluster.
+const GET_ONE: (&str, &str) =
+    ("", "return wrk.format('GET', '/api/hyperfleet/v1/clusters/' .. ids[math.random(#ids)])");
 const CLUSTER_ID: &str = "md5('cluster-' || :n)::uuid";
 const POST_ID: &str = "md5('post-' || :p)::uuid";
 const LABEL: &str = r#"'{"region": "eu-west"}'"#;
@@ -128,6 +134,7 @@ fn cases() -> Vec<Case> {
             concurrency: 8,
             target: Target::Throughput(0.5),
             request: get_one,
+            load: GET_ONE,
             prelude: PICK_CLUSTER,
             args: &[&[CLUSTER_ID, KIND, "null"]],
         },
@@ -136,6 +143,7 @@ fn cases() -> Vec<Case> {
             concurrency: 1,
             target: Target::P99Within(3.0),
             request: get_one,
+            load: GET_ONE,
             prelude: PICK_CLUSTER,
             args: &[&[CLUSTER_ID, KIND, "null"]],
         },
@@ -143,7 +151,8 @@ fn cases() -> Vec<Case> {
             name: "list: label, size 100",
             concurrency: 8,
             target: Target::Throughput(0.8),
-            request: |f, _| f.request(Method::GET, "/clusters?search=labels.region%3D'eu-west'&size=100"),
+            request: |f, _| f.request(Method::GET, LIST_PATH),
+            load: ("", "return wrk.format('GET', '/api/hyperfleet/v1' .. list_path)"),
             prelude: "",
             args: &[&[], &[], &[KIND, LABEL], &[KIND, LABEL, "100", "0"], &[]],
         },
@@ -155,6 +164,11 @@ fn cases() -> Vec<Case> {
                 let path = format!("/clusters/{}/statuses", f.any_cluster(rng));
                 f.request(Method::PUT, &path).json(&report())
             },
+            load: (
+                "",
+                "return wrk.format('PUT', '/api/hyperfleet/v1/clusters/' .. ids[math.random(#ids)] .. '/statuses', \
+                 {['Content-Type'] = 'application/json'}, report)",
+            ),
             prelude: PICK_CLUSTER,
             args: &[
                 &[],
@@ -176,6 +190,12 @@ fn cases() -> Vec<Case> {
                 let body = json!({"name": format!("post-{}", rng.u64(..)), "spec": {}, "labels": {"region": "eu-west"}});
                 f.request(Method::POST, "/clusters").json(&body)
             },
+            load: (
+                "",
+                "local name = 'post-' .. math.random(1, 1000000000) .. '-' .. math.random(1, 1000000000) \
+                 return wrk.format('POST', '/api/hyperfleet/v1/clusters', {['Content-Type'] = 'application/json'}, \
+                 '{\"name\": \"' .. name .. '\", \"spec\": {}, \"labels\": {\"region\": \"eu-west\"}}')",
+            ),
             prelude: "\\set p random(1, 9223372036854775806)",
             args: &[
                 &[],
@@ -253,7 +273,14 @@ async fn main() {
         let prelude = case.prelude.replace("{clusters}", &clusters.to_string());
         let script = pgbench::script(&prelude, &captured, case.args)
             .unwrap_or_else(|err| panic!("{}: {err}", case.name));
-        let api = drive(&fixture, &case, duration).await;
+        let lua = format!("{}\n{}", wrk_prelude(&fixture), case.load.0);
+        let (base, dir, load) = (fixture.base.clone(), scratch.clone(), case.load.1);
+        let api = tokio::task::spawn_blocking(move || {
+            wrk::run(&base, &lua, load, case.concurrency, duration, &dir)
+        })
+        .await
+        .expect("the wrk task panicked")
+        .unwrap_or_else(|err| panic!("{}: {err}", case.name));
         let (dir, db) = (scratch.clone(), db_url.clone());
         let pg =
             tokio::task::spawn_blocking(move || pgbench::run(&db, &script, case.concurrency, duration, &dir))
@@ -306,28 +333,16 @@ async fn seed(pool: &PgPool, clusters: usize) -> Vec<Uuid> {
         .expect("cannot read the seeded ids")
 }
 
-/// `case.concurrency` clients sending `case.request` back to back for `duration`.
-async fn drive(fixture: &Arc<Fixture>, case: &Case, duration: Duration) -> Sample {
-    let deadline = Instant::now() + duration;
-    let mut clients = tokio::task::JoinSet::new();
-    for seed in 0..case.concurrency {
-        let (fixture, request) = (fixture.clone(), case.request);
-        clients.spawn(async move {
-            let mut rng = fastrand::Rng::with_seed(seed as u64 + 100);
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let started = Instant::now();
-                let answer = request(&fixture, &mut rng).send().await.expect("a benchmark request failed");
-                let status = answer.status();
-                let body = answer.bytes().await.expect("a benchmark answer was cut off");
-                assert!(status.is_success() || status == StatusCode::NO_CONTENT, "{status}: {body:?}");
-                latencies.push(started.elapsed());
-            }
-            latencies
-        });
-    }
-    let latencies: Vec<Duration> = clients.join_all().await.into_iter().flatten().collect();
-    Sample::new(latencies.len() as f64 / duration.as_secs_f64(), latencies)
+/// What every wrk script may use: the cluster ids, the status report, the list path.
+fn wrk_prelude(fixture: &Fixture) -> String {
+    let ids: Vec<String> = fixture.ids.iter().map(|id| format!("\"{id}\"")).collect();
+    let lua_string = |text: &str| format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"));
+    format!(
+        "ids = {{{}}}\nreport = {}\nlist_path = {}\n",
+        ids.join(","),
+        lua_string(&report().to_string()),
+        lua_string(LIST_PATH)
+    )
 }
 
 fn print_row(case: &Case, api: &Sample, pg: &Sample, statements: usize) {
@@ -335,20 +350,12 @@ fn print_row(case: &Case, api: &Sample, pg: &Sample, statements: usize) {
     let verdict = match case.target {
         Target::Throughput(min) => format!("{} >= {min}x", if ratio >= min { "meets" } else { "MISSES" }),
         Target::P99Within(max) => {
-            let p99 = api.at(0.99).as_secs_f64() / pg.at(0.99).as_secs_f64();
+            let p99 = api.p99.as_secs_f64() / pg.p99.as_secs_f64();
             format!("p99 {p99:.1}x: {} <= {max}x", if p99 <= max { "meets" } else { "MISSES" })
         }
     };
     println!(
         "{:<24} {:>2} {:>9.0} {:>9.0} {:>5.2}x {:>9.2?} {:>9.2?} {:>9.2?} {:>9.2?}  {verdict} ({statements} statements)",
-        case.name,
-        case.concurrency,
-        api.per_second,
-        pg.per_second,
-        ratio,
-        api.at(0.5),
-        api.at(0.99),
-        pg.at(0.5),
-        pg.at(0.99),
+        case.name, case.concurrency, api.per_second, pg.per_second, ratio, api.p50, api.p99, pg.p50, pg.p99,
     );
 }

@@ -81,7 +81,7 @@ pub fn run(
         .and_then(|tps| tps.parse().ok())
         .ok_or_else(|| format!("no tps in pgbench's output: {stdout}"))?;
     let latencies = read_latencies(dir)?;
-    Ok(Sample::new(tps, latencies))
+    Ok(Sample::from_latencies(tps, latencies))
 }
 
 /// Per-transaction latencies from pgbench's logs (`client tx latency_us ...` per line).
