@@ -164,13 +164,19 @@ impl Adapter {
         if resource.deleted_time.is_some() {
             return None;
         }
-        for (name, expression) in &self.plan.preconditions {
-            let message = match expression.evaluate_bool(&variables.bindings()) {
-                Ok(true) => continue,
-                Ok(false) => format!("precondition {name} not met: {}", expression.source()),
-                Err(err) => format!("precondition {name} could not be evaluated: {err}"),
-            };
-            return Some(Verdict::NotMet { reason: Reason::PreconditionsNotMet, message });
+        if !self.plan.preconditions.is_empty() {
+            // Bound once for all of them.
+            let scope = crate::cel::Scope::new(&variables.bindings());
+            for (name, expression) in &self.plan.preconditions {
+                let evaluated =
+                    scope.as_ref().map_err(Clone::clone).and_then(|scope| expression.evaluate_bool_in(scope));
+                let message = match evaluated {
+                    Ok(true) => continue,
+                    Ok(false) => format!("precondition {name} not met: {}", expression.source()),
+                    Err(err) => format!("precondition {name} could not be evaluated: {err}"),
+                };
+                return Some(Verdict::NotMet { reason: Reason::PreconditionsNotMet, message });
+            }
         }
         let message = unmet_dependency(&self.plan.dependencies, statuses, resource.generation)?;
         Some(Verdict::NotMet { reason: Reason::DependenciesNotMet, message })
@@ -375,11 +381,10 @@ impl Adapter {
         variables.set("conditions", conditions_value(&defaults));
         // Rules describe what the adapter made; when it made nothing, the defaults say why.
         let evaluated = match verdict {
-            Verdict::Acted(_) => {
-                let bindings = variables.bindings();
-                apply_rules(&self.plan.status_rules, &bindings, defaults)
-                    .and_then(|conditions| Ok((conditions, evaluate_data(&self.plan.data, &bindings)?)))
-            }
+            Verdict::Acted(_) => crate::cel::Scope::new(&variables.bindings()).and_then(|scope| {
+                let conditions = apply_rules(&self.plan.status_rules, &scope, defaults)?;
+                Ok((conditions, evaluate_data(&self.plan.data, &scope)?))
+            }),
             Verdict::NotMet { .. } | Verdict::Failed { .. } => Ok((defaults, None)),
         };
         let (conditions, data) = evaluated.unwrap_or_else(|err| {

@@ -234,14 +234,14 @@ pub fn conditions_value(conditions: &[ReportedCondition]) -> Value {
 /// The report's `data` from the config's `data` expressions (`None` when it has none).
 pub fn evaluate_data(
     data: &[(String, crate::cel::Expression)],
-    variables: &[(&str, &Value)],
+    variables: &crate::cel::Scope,
 ) -> Result<Option<Value>, CelError> {
     if data.is_empty() {
         return Ok(None);
     }
     let values = data
         .iter()
-        .map(|(key, expression)| Ok((key.clone(), expression.evaluate(variables)?)))
+        .map(|(key, expression)| Ok((key.clone(), expression.evaluate_in(variables)?)))
         .collect::<Result<serde_json::Map<String, Value>, CelError>>()?;
     Ok(Some(Value::Object(values)))
 }
@@ -250,11 +250,11 @@ pub fn evaluate_data(
 /// defaults): a rule replaces the condition of its type or adds one.
 pub fn apply_rules(
     rules: &[PlannedRule],
-    variables: &[(&str, &Value)],
+    variables: &crate::cel::Scope,
     mut conditions: Vec<ReportedCondition>,
 ) -> Result<Vec<ReportedCondition>, CelError> {
     for rule in rules {
-        let status = match rule.status.evaluate(variables)? {
+        let status = match rule.status.evaluate_in(variables)? {
             Value::Bool(true) => ConditionStatus::True,
             Value::Bool(false) => ConditionStatus::False,
             Value::String(s) if s == "True" => ConditionStatus::True,
@@ -270,7 +270,7 @@ pub fn apply_rules(
         };
         let text = |expression: &Option<crate::cel::Expression>| -> Result<Option<String>, CelError> {
             let Some(expression) = expression else { return Ok(None) };
-            Ok(match expression.evaluate(variables)? {
+            Ok(match expression.evaluate_in(variables)? {
                 Value::Null => None,
                 Value::String(s) if s.is_empty() => None,
                 Value::String(s) => Some(s),

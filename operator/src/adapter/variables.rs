@@ -42,11 +42,17 @@ impl Variables {
 
     /// Computes `params` in order; the first failure stops (later params may need it).
     pub fn compute_params(&mut self, plan: &AdapterPlan) -> Result<(), CelError> {
+        if plan.params.is_empty() {
+            return Ok(());
+        }
+        // Bound once; only `params` is rebound as it grows.
+        let mut scope = crate::cel::Scope::new(&self.bindings())?;
+        let mut params = Map::new();
         for (name, expression) in &plan.params {
-            let value = expression.evaluate(&self.bindings())?;
-            if let Some(Value::Object(params)) = self.values.get_mut("params") {
-                params.insert(name.clone(), value);
-            }
+            params.insert(name.clone(), expression.evaluate_in(&scope)?);
+            let grown = Value::Object(params.clone());
+            scope.set("params", &grown);
+            self.values.insert("params".into(), grown);
         }
         Ok(())
     }

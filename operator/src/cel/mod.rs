@@ -8,7 +8,11 @@
 
 mod limits;
 
-use std::{collections::HashMap, fmt, sync::Arc};
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{Arc, LazyLock},
+};
 
 use cel::{Context, Env, Program, Value, objects::Key};
 
@@ -46,21 +50,62 @@ pub enum CelError {
     },
 }
 
-/// The environment every expression compiles in: the standard library with the string, list and
-/// math extensions.
-fn environment() -> Result<Arc<Env>, String> {
+/// The environment every expression compiles and runs in, built once: the standard library
+/// with the string, list and math extensions.
+static ENVIRONMENT: LazyLock<Result<Arc<Env>, String>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
     cel::extensions::strings(&mut env).map_err(|err| err.to_string())?;
     cel::extensions::lists(&mut env).map_err(|err| err.to_string())?;
     cel::extensions::math(&mut env).map_err(|err| err.to_string())?;
     Ok(Arc::new(env))
+});
+
+fn environment() -> Result<Arc<Env>, String> {
+    ENVIRONMENT.clone()
+}
+
+/// Variables bound once for several evaluations. Converting the variables (JSON to CEL, then to
+/// the interpreter's values) cost more than evaluating: a pass that evaluates its params,
+/// preconditions and status rules binds them once per group instead of once per expression.
+/// Synchronous use only: evaluate, then drop it before the next `.await`.
+pub struct Scope {
+    context: Context<'static, 'static>,
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").finish_non_exhaustive()
+    }
+}
+
+impl Scope {
+    /// The named JSON variables, bound.
+    pub fn new(variables: &[(&str, &serde_json::Value)]) -> Result<Self, CelError> {
+        let env =
+            environment().map_err(|message| CelError::Evaluate { expression: String::new(), message })?;
+        let mut context = Context::with_env(env);
+        for (name, value) in variables {
+            context.add_variable_from_value(*name, to_cel(value));
+        }
+        Ok(Self { context })
+    }
+
+    /// Binds (or rebinds) one variable.
+    pub fn set(&mut self, name: &str, value: &serde_json::Value) {
+        self.context.add_variable_from_value(name, to_cel(value));
+    }
+
+    /// Binds `now` to a CEL timestamp.
+    pub fn at(mut self, now: DateTime<Utc>) -> Self {
+        self.context.add_variable_from_value("now", Value::Timestamp(now.fixed_offset()));
+        self
+    }
 }
 
 /// A compiled expression.
 #[derive(Clone)]
 pub struct Expression {
     source: String,
-    env: Arc<Env>,
     program: Arc<Program>,
 }
 
@@ -76,7 +121,7 @@ impl Expression {
         let compile_error = |message: String| CelError::Compile { expression: excerpt(source), message };
         let env = environment().map_err(compile_error)?;
         let program = limits::parse_bounded(&env, source).map_err(compile_error)?;
-        Ok(Self { source: source.to_owned(), env, program: Arc::new(program) })
+        Ok(Self { source: source.to_owned(), program: Arc::new(program) })
     }
 
     /// The expression's text.
@@ -86,13 +131,12 @@ impl Expression {
 
     /// Evaluates with the named JSON variables; the result as JSON.
     pub fn evaluate(&self, variables: &[(&str, &serde_json::Value)]) -> Result<serde_json::Value, CelError> {
-        let value = self.evaluate_value(variables, None)?;
-        value.json().map_err(|err| self.evaluate_error(err.to_string()))
+        self.evaluate_in(&Scope::new(variables)?)
     }
 
     /// Evaluates an expression that must give a boolean.
     pub fn evaluate_bool(&self, variables: &[(&str, &serde_json::Value)]) -> Result<bool, CelError> {
-        self.evaluate_bool_at(variables, None)
+        self.evaluate_bool_in(&Scope::new(variables)?)
     }
 
     /// Like [`Expression::evaluate_bool`], with `now` bound to a CEL timestamp when given.
@@ -101,7 +145,22 @@ impl Expression {
         variables: &[(&str, &serde_json::Value)],
         now: Option<DateTime<Utc>>,
     ) -> Result<bool, CelError> {
-        match self.evaluate_value(variables, now)? {
+        let scope = Scope::new(variables)?;
+        self.evaluate_bool_in(&match now {
+            Some(now) => scope.at(now),
+            None => scope,
+        })
+    }
+
+    /// Evaluates over bound variables; the result as JSON.
+    pub fn evaluate_in(&self, scope: &Scope) -> Result<serde_json::Value, CelError> {
+        let value = self.evaluate_value(scope)?;
+        value.json().map_err(|err| self.evaluate_error(err.to_string()))
+    }
+
+    /// Evaluates over bound variables an expression that must give a boolean.
+    pub fn evaluate_bool_in(&self, scope: &Scope) -> Result<bool, CelError> {
+        match self.evaluate_value(scope)? {
             Value::Bool(result) => Ok(result),
             other => Err(CelError::Type {
                 expression: self.source.clone(),
@@ -111,19 +170,8 @@ impl Expression {
         }
     }
 
-    fn evaluate_value(
-        &self,
-        variables: &[(&str, &serde_json::Value)],
-        now: Option<DateTime<Utc>>,
-    ) -> Result<Value, CelError> {
-        let mut context = Context::with_env(self.env.clone());
-        for (name, value) in variables {
-            context.add_variable_from_value(*name, to_cel(value));
-        }
-        if let Some(now) = now {
-            context.add_variable_from_value("now", Value::Timestamp(now.fixed_offset()));
-        }
-        self.program.execute(&context).map_err(|err| self.evaluate_error(err.to_string()))
+    fn evaluate_value(&self, scope: &Scope) -> Result<Value, CelError> {
+        self.program.execute(&scope.context).map_err(|err| self.evaluate_error(err.to_string()))
     }
 
     fn evaluate_error(&self, message: String) -> CelError {

@@ -76,10 +76,14 @@ pub fn custom_data(
     resource_json: &serde_json::Value,
     reason: Reason,
 ) -> Result<serde_json::Map<String, serde_json::Value>, CelError> {
+    if fields.is_empty() {
+        return Ok(serde_json::Map::new());
+    }
     let reason = serde_json::Value::String(reason.as_str().to_owned());
+    let scope = crate::cel::Scope::new(&[("resource", resource_json), ("reason", &reason)])?;
     let mut data = serde_json::Map::new();
     for (name, expression) in fields {
-        data.insert(name.clone(), expression.evaluate(&[("resource", resource_json), ("reason", &reason)])?);
+        data.insert(name.clone(), expression.evaluate_in(&scope)?);
     }
     Ok(data)
 }

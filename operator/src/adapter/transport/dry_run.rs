@@ -215,22 +215,36 @@ impl DryRun {
         }
     }
 
+    /// The keys `target` selects: by name a lookup, by labels the objects of its kind in its
+    /// namespace only (the keys order by apiVersion, kind, namespace, name), as an API server's
+    /// index does, so a lookup does not grow with every other kind and namespace stored.
     fn matching(&self, target: &Target) -> Vec<Key> {
         let objects = self.objects();
-        let keys = objects.iter().filter(|((api_version, kind, namespace, name), stored)| {
-            !self.expired(stored)
-                && *api_version == target.api_version
-                && *kind == target.kind
-                && *namespace == target.namespace
-                && match &target.select {
-                    Select::Name(wanted) => name == wanted,
-                    Select::Labels(labels) => labels.iter().all(|(k, v)| {
-                        stored.object.pointer("/metadata/labels").and_then(|l| l.get(k))
-                            == Some(&Value::String(v.clone()))
-                    }),
-                }
-        });
-        keys.map(|(key, _)| key.clone()).collect()
+        let prefix = (target.api_version.clone(), target.kind.clone(), target.namespace.clone());
+        let live = |stored: &Stored| !self.expired(stored);
+        match &target.select {
+            Select::Name(name) => {
+                let key = (prefix.0, prefix.1, prefix.2, name.clone());
+                objects.get(&key).filter(|stored| live(stored)).map(|_| key).into_iter().collect()
+            }
+            Select::Labels(labels) => {
+                let start = (prefix.0.clone(), prefix.1.clone(), prefix.2.clone(), String::new());
+                objects
+                    .range(start..)
+                    .take_while(|((api_version, kind, namespace, _), _)| {
+                        (api_version, kind, namespace) == (&prefix.0, &prefix.1, &prefix.2)
+                    })
+                    .filter(|(_, stored)| {
+                        let own = stored.object.pointer("/metadata/labels");
+                        labels
+                            .iter()
+                            .all(|(k, v)| own.and_then(|l| l.get(k)).and_then(Value::as_str) == Some(v))
+                    })
+                    .filter(|(_, stored)| live(stored))
+                    .map(|(key, _)| key.clone())
+                    .collect()
+            }
+        }
     }
 }
 
