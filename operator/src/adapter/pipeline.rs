@@ -164,19 +164,13 @@ impl Adapter {
         if resource.deleted_time.is_some() {
             return None;
         }
-        if !self.plan.preconditions.is_empty() {
-            // Bound once for all of them.
-            let scope = crate::cel::Scope::new(&variables.bindings());
-            for (name, expression) in &self.plan.preconditions {
-                let evaluated =
-                    scope.as_ref().map_err(Clone::clone).and_then(|scope| expression.evaluate_bool_in(scope));
-                let message = match evaluated {
-                    Ok(true) => continue,
-                    Ok(false) => format!("precondition {name} not met: {}", expression.source()),
-                    Err(err) => format!("precondition {name} could not be evaluated: {err}"),
-                };
-                return Some(Verdict::NotMet { reason: Reason::PreconditionsNotMet, message });
-            }
+        for (name, expression) in &self.plan.preconditions {
+            let message = match expression.evaluate_bool_in(variables.scope()) {
+                Ok(true) => continue,
+                Ok(false) => format!("precondition {name} not met: {}", expression.source()),
+                Err(err) => format!("precondition {name} could not be evaluated: {err}"),
+            };
+            return Some(Verdict::NotMet { reason: Reason::PreconditionsNotMet, message });
         }
         let message = unmet_dependency(&self.plan.dependencies, statuses, resource.generation)?;
         Some(Verdict::NotMet { reason: Reason::DependenciesNotMet, message })
@@ -309,7 +303,7 @@ impl Adapter {
             None => owner.narrow(self.discovery_target(planned, &manifest, context)?),
         };
         let delete_now = match &planned.delete_when {
-            Some(expression) => expression.evaluate_bool(&variables.bindings())?,
+            Some(expression) => expression.evaluate_bool_in(variables.scope())?,
             None => false,
         };
         let found = if observed.deleting || delete_now {
@@ -381,10 +375,8 @@ impl Adapter {
         variables.set("conditions", conditions_value(&defaults));
         // Rules describe what the adapter made; when it made nothing, the defaults say why.
         let evaluated = match verdict {
-            Verdict::Acted(_) => crate::cel::Scope::new(&variables.bindings()).and_then(|scope| {
-                let conditions = apply_rules(&self.plan.status_rules, &scope, defaults)?;
-                Ok((conditions, evaluate_data(&self.plan.data, &scope)?))
-            }),
+            Verdict::Acted(_) => apply_rules(&self.plan.status_rules, variables.scope(), defaults)
+                .and_then(|conditions| Ok((conditions, evaluate_data(&self.plan.data, variables.scope())?))),
             Verdict::NotMet { .. } | Verdict::Failed { .. } => Ok((defaults, None)),
         };
         let (conditions, data) = evaluated.unwrap_or_else(|err| {

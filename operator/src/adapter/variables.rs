@@ -8,12 +8,14 @@ use serde_json::{Map, Value};
 use hyperfleet_api_model::{AdapterStatus, ConditionStatus, Resource};
 
 use super::plan::AdapterPlan;
-use crate::cel::CelError;
+use crate::cel::{CelError, Scope};
 
-/// The variables of one event.
-#[derive(Debug, Clone)]
+/// The variables of one event: as JSON (for templates) and bound for CEL once, each later
+/// change rebinding only the variable it changes.
+#[derive(Debug)]
 pub struct Variables {
     values: Map<String, Value>,
+    scope: Scope,
 }
 
 impl Variables {
@@ -37,7 +39,10 @@ impl Variables {
         values.insert("statuses".into(), Value::Object(statuses));
         values.insert("event".into(), event.clone());
         values.insert("params".into(), Value::Object(Map::new()));
-        Ok(Self { values })
+        let bindings: Vec<(&str, &Value)> =
+            values.iter().map(|(name, value)| (name.as_str(), value)).collect();
+        let scope = Scope::new(&bindings);
+        Ok(Self { values, scope })
     }
 
     /// Computes `params` in order; the first failure stops (later params may need it).
@@ -45,14 +50,10 @@ impl Variables {
         if plan.params.is_empty() {
             return Ok(());
         }
-        // Bound once; only `params` is rebound as it grows.
-        let mut scope = crate::cel::Scope::new(&self.bindings())?;
         let mut params = Map::new();
         for (name, expression) in &plan.params {
-            params.insert(name.clone(), expression.evaluate_in(&scope)?);
-            let grown = Value::Object(params.clone());
-            scope.set("params", &grown);
-            self.values.insert("params".into(), grown);
+            params.insert(name.clone(), expression.evaluate_in(&self.scope)?);
+            self.set("params", Value::Object(params.clone()));
         }
         Ok(())
     }
@@ -64,12 +65,13 @@ impl Variables {
 
     /// Adds (or replaces) a variable.
     pub fn set(&mut self, name: &str, value: Value) {
+        self.scope.set(name, &value);
         self.values.insert(name.to_owned(), value);
     }
 
-    /// The variables as CEL bindings.
-    pub fn bindings(&self) -> Vec<(&str, &Value)> {
-        self.values.iter().map(|(name, value)| (name.as_str(), value)).collect()
+    /// The variables, bound for CEL.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// The variables as a template context.

@@ -80,14 +80,14 @@ impl fmt::Debug for Scope {
 
 impl Scope {
     /// The named JSON variables, bound.
-    pub fn new(variables: &[(&str, &serde_json::Value)]) -> Result<Self, CelError> {
-        let env =
-            environment().map_err(|message| CelError::Evaluate { expression: String::new(), message })?;
+    pub fn new(variables: &[(&str, &serde_json::Value)]) -> Self {
+        // Without the environment no expression compiles, so none is evaluated here.
+        let env = environment().unwrap_or_else(|_| Arc::new(Env::stdlib()));
         let mut context = Context::with_env(env);
         for (name, value) in variables {
             context.add_variable_from_value(*name, to_cel(value));
         }
-        Ok(Self { context })
+        Self { context }
     }
 
     /// Binds (or rebinds) one variable.
@@ -131,12 +131,12 @@ impl Expression {
 
     /// Evaluates with the named JSON variables; the result as JSON.
     pub fn evaluate(&self, variables: &[(&str, &serde_json::Value)]) -> Result<serde_json::Value, CelError> {
-        self.evaluate_in(&Scope::new(variables)?)
+        self.evaluate_in(&Scope::new(variables))
     }
 
     /// Evaluates an expression that must give a boolean.
     pub fn evaluate_bool(&self, variables: &[(&str, &serde_json::Value)]) -> Result<bool, CelError> {
-        self.evaluate_bool_in(&Scope::new(variables)?)
+        self.evaluate_bool_in(&Scope::new(variables))
     }
 
     /// Like [`Expression::evaluate_bool`], with `now` bound to a CEL timestamp when given.
@@ -145,7 +145,7 @@ impl Expression {
         variables: &[(&str, &serde_json::Value)],
         now: Option<DateTime<Utc>>,
     ) -> Result<bool, CelError> {
-        let scope = Scope::new(variables)?;
+        let scope = Scope::new(variables);
         self.evaluate_bool_in(&match now {
             Some(now) => scope.at(now),
             None => scope,

@@ -80,7 +80,7 @@ pub fn custom_data(
         return Ok(serde_json::Map::new());
     }
     let reason = serde_json::Value::String(reason.as_str().to_owned());
-    let scope = crate::cel::Scope::new(&[("resource", resource_json), ("reason", &reason)])?;
+    let scope = crate::cel::Scope::new(&[("resource", resource_json), ("reason", &reason)]);
     let mut data = serde_json::Map::new();
     for (name, expression) in fields {
         data.insert(name.clone(), expression.evaluate_in(&scope)?);
