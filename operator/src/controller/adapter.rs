@@ -46,12 +46,11 @@ impl Managed for AdapterConfig {
         workloads: &Workloads,
         namespace: &str,
         name: &str,
-        holds: &(dyn Fn() -> bool + Sync),
+        _holds: &(dyn Fn() -> bool + Sync),
     ) -> Applied<AdapterProgress> {
         let generation = self.metadata.generation.unwrap_or(0);
-        // Every replica consumes (competing consumers on one subscription); `holds` only
+        // Every replica consumes (competing consumers on one subscription); the Lease only
         // decides who writes the status.
-        let _ = holds;
         workloads.apply_adapter(namespace, name, generation, &self.spec).await
     }
 

@@ -175,7 +175,10 @@ impl Shares {
             ])),
             annotations: Some(BTreeMap::from([(
                 FIGURES_ANNOTATION.to_owned(),
-                serde_json::to_string(figures).unwrap_or_default(),
+                serde_json::to_string(figures).unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "cannot encode this replica's adapter figures; the member Lease carries none");
+                    String::new()
+                }),
             )])),
             ..ObjectMeta::default()
         };
