@@ -5,7 +5,11 @@
 //! - the resource is not reconciled at its current generation and nothing was published for
 //!   this generation yet (a new resource, or a spec/label change: one event within one poll);
 //! - it is not reconciled and `backoffNotReady` has passed since the later of its `Reconciled`
-//!   time and our last event (a stuck resource gets one event per backoff, not one per poll);
+//!   time and our last event (a stuck resource gets one event per backoff, not one per poll).
+//!   While the Sentinel follows the change feed, every change that may let an adapter go on is
+//!   announced at once, so these repeats are only a safety net: each repeat at one generation
+//!   doubles the wait (up to [`Backoff::repeat_doublings`] times). Without the feed, repeats are
+//!   what moves a resource on, and the wait stays `backoffNotReady`;
 //! - it is reconciled and `backoffReady` has passed the same way (a periodic health re-check).
 //!
 //! Backoffs carry a deterministic per-resource jitter of up to 10 %, so resources created
@@ -25,12 +29,24 @@ pub struct Published {
     pub at: DateTime<Utc>,
     /// A fingerprint of the resource's status as it was announced.
     pub status: u64,
+    /// Not-ready events already repeated at this generation.
+    pub repeats: u32,
 }
 
 impl Published {
     /// An event for `resource` as it is now, published at `at`.
     pub fn of(resource: &Resource, at: DateTime<Utc>) -> Self {
-        Self { generation: resource.generation, at, status: status_fingerprint(resource) }
+        Self { generation: resource.generation, at, status: status_fingerprint(resource), repeats: 0 }
+    }
+
+    /// What is remembered after publishing `reason` for `resource` at `at`, when `previous` was
+    /// the last event: not-ready repeats at one generation are counted, so their wait can grow.
+    pub fn after(previous: Option<Self>, resource: &Resource, reason: Reason, at: DateTime<Utc>) -> Self {
+        let mut next = Self::of(resource, at);
+        if let Some(previous) = previous.filter(|p| p.generation == resource.generation) {
+            next.repeats = previous.repeats.saturating_add(u32::from(reason == Reason::NotReady));
+        }
+        next
     }
 
     /// Whether the event already announced `resource` as it is: same generation, same status.
@@ -41,17 +57,15 @@ impl Published {
     }
 }
 
-/// A hash of the aggregated status (phase, conditions and their times): any report that changes
-/// it changes the hash.
+/// A hash of what an adapter may wait for in the aggregated status: which conditions are True,
+/// at which generation (an adapter becoming Available unblocks the ones that depend on it).
+/// Reports that only say work is under way (a Job running, a message) leave it unchanged: they
+/// let no one go on, and announcing each would multiply the events.
 fn status_fingerprint(resource: &Resource) -> u64 {
     use std::hash::{Hash as _, Hasher as _};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    let status = &resource.status;
-    status.phase.hash(&mut hasher);
-    status.last_transition_time.hash(&mut hasher);
-    for condition in &status.conditions {
-        (&condition.type_, condition.status.as_str(), condition.observed_generation).hash(&mut hasher);
-        (&condition.reason, &condition.message, condition.last_updated_time).hash(&mut hasher);
+    for condition in resource.status.conditions.iter().filter(|c| c.status == ConditionStatus::True) {
+        (&condition.type_, condition.observed_generation).hash(&mut hasher);
     }
     hasher.finish()
 }
@@ -63,6 +77,22 @@ pub struct Backoff {
     pub not_ready: Duration,
     /// Wait between re-checks of a reconciled resource.
     pub ready: Duration,
+    /// How many times the not-ready wait doubles as a resource's events repeat at one generation
+    /// (0: never; the Sentinel uses 0 while it cannot follow the change feed).
+    pub repeat_doublings: u32,
+}
+
+/// The doublings of the not-ready wait while the change feed is followed: a resource stuck at
+/// one generation is asked again after 1, 2, 4, 8 and then every 16 `backoffNotReady`.
+pub const REPEAT_DOUBLINGS: u32 = 4;
+
+impl Backoff {
+    /// The wait before the next not-ready event, after `repeats` of them.
+    fn not_ready_after(&self, repeats: u32) -> Duration {
+        let doublings = repeats.min(self.repeat_doublings).min(16);
+        let wait = self.not_ready * (1i32 << doublings);
+        if doublings > 0 { wait.min(self.ready.max(self.not_ready)) } else { wait }
+    }
 }
 
 /// Why an event is published: the event contract's reason (the CloudEvent's `reason`, and a
@@ -103,8 +133,11 @@ pub fn decide(
     if !is_reconciled && published_now.is_none() {
         return Decision::Publish(first_reason(resource, published));
     }
-    let (wait, reason) =
-        if is_reconciled { (backoff.ready, Reason::Recheck) } else { (backoff.not_ready, Reason::NotReady) };
+    let (wait, reason) = if is_reconciled {
+        (backoff.ready, Reason::Recheck)
+    } else {
+        (backoff.not_ready_after(published_now.map_or(0, |p| p.repeats)), Reason::NotReady)
+    };
     let since = reconciled.map_or(resource.updated_time, |c| c.last_updated_time);
     let anchor = published_now.map_or(since, |p| p.at.max(since));
     let until = anchor + jittered(wait, resource.id);

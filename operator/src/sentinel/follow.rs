@@ -10,12 +10,13 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use hyperfleet_api_model::{BASE_PATH, ChangeKind, ChangesParams, ResourceChange, client::Client};
-use hyperfleet_crds::v1alpha1::ResourceType;
+use hyperfleet_api_model::{ChangeKind, ChangesParams, ResourceChange, client::Client};
 
 use super::{
-    Sentinel, SentinelProgress, SentinelSettings,
-    decision::{Published, Reason, is_reconciled},
+    PollReport, Sentinel, SentinelProgress, SentinelSettings,
+    decision::{Reason, is_reconciled},
+    publish::Due,
+    query::among_ids,
 };
 use crate::tasks::TaskContext;
 
@@ -106,40 +107,32 @@ fn changed(items: &[ResourceChange]) -> Vec<Changed> {
 }
 
 impl Sentinel {
-    /// Publishes at once for each changed resource that is not reconciled (the built-in rule
-    /// only: a `messageDecision` decides at polls); returns (published, failed).
-    async fn react(&mut self, changed: &[Changed], now: DateTime<Utc>) -> (usize, usize) {
+    /// Publishes at once for each changed resource that is not reconciled and shows something
+    /// the last event did not (the built-in rule only: a `messageDecision` decides at polls).
+    /// The changed resources are read in a few lists (by id, within the shard), not one by one.
+    async fn react(&mut self, changed: &[Changed], now: DateTime<Utc>) -> PollReport {
+        let mut report = PollReport::default();
         if !self.settings.rules.uses_builtin_decision() {
-            return (0, 0);
+            return report;
         }
-        let (mut published, mut failed) = (0, 0);
-        for change in changed {
-            let href = match (self.settings.resource_type, change.owner) {
-                (ResourceType::Nodepools, Some(cluster)) => {
-                    format!("{BASE_PATH}/clusters/{cluster}/nodepools/{}", change.id)
-                }
-                _ => format!("{BASE_PATH}/clusters/{}", change.id),
-            };
-            let resource = match self.api.get_resource(&href).await {
-                Ok(Some(resource)) if !is_reconciled(&resource) && !self.announced(&resource) => resource,
-                Ok(_) => continue,
+        let ids: Vec<Uuid> = changed.iter().map(|change| change.id).collect();
+        let mut resources = Vec::with_capacity(ids.len());
+        for search in among_ids(self.settings.shard.as_ref(), &ids) {
+            match self.list_all(Some(&search)).await {
+                Ok(found) => resources.extend(found),
                 Err(err) => {
-                    tracing::warn!(sentinel = %self.settings.name, id = %change.id, error = %hyperfleet_telemetry::error_chain(&err), "cannot read a changed resource; the next poll will");
-                    continue;
-                }
-            };
-            match self.publish(&resource, None, Reason::ResourceChanged, now).await {
-                Ok(()) => {
-                    published += 1;
-                    self.published.insert(resource.id, Published::of(&resource, now));
-                }
-                Err(err) => {
-                    failed += 1;
-                    tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %hyperfleet_telemetry::error_chain(&err), "publish failed; the next poll retries");
+                    tracing::warn!(sentinel = %self.settings.name, error = %hyperfleet_telemetry::error_chain(&err), "cannot read changed resources; the next poll will");
                 }
             }
         }
-        (published, failed)
+        report.fetched = resources.len();
+        let due: Vec<Due> = resources
+            .iter()
+            .filter(|resource| !is_reconciled(resource) && !self.announced(resource))
+            .map(|resource| (resource, Reason::ResourceChanged, None))
+            .collect();
+        self.publish_all(&due, now, &mut report).await;
+        report
     }
 }
 
@@ -166,6 +159,7 @@ impl Sentinel {
                 () = tokio::time::sleep_until(due) => return true,
                 changed = read => changed,
             };
+            self.following = follower.broken.is_none();
             if follower.broken.is_some() {
                 // Polling only until the feed answers again; not a busy loop.
                 tokio::select! {
@@ -184,7 +178,8 @@ impl Sentinel {
                 }
                 continue;
             }
-            let (published, failed) = self.react(&changed, Utc::now()).await;
+            let report = self.react(&changed, Utc::now()).await;
+            let (published, failed) = (report.published, report.publish_errors);
             self.metrics.reacted(&self.labels(), published, failed);
             context.update(|progress| {
                 progress.published += published as u64;

@@ -1,6 +1,6 @@
 //! The Sentinel: every poll interval, list the shard's possibly-due resources from the API
 //! ([`query`]), decide per resource whether it needs an event ([`decision`], or the config's CEL
-//! [`rules`]), publish ([`event`]); between polls, follow the API's change feed ([`follow`]) and
+//! [`rules`]), publish ([`event`], [`publish`]); between polls, follow the API's change feed ([`follow`]) and
 //! publish at once for a changed resource that is not reconciled; the loop is [`runner`], its
 //! inputs [`settings`], its series [`metrics`].
 
@@ -8,6 +8,7 @@ pub mod decision;
 pub mod event;
 pub mod follow;
 pub mod metrics;
+pub mod publish;
 pub mod query;
 pub mod rules;
 pub mod runner;

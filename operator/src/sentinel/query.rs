@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use hyperfleet_api_model::search::{CompareOp, Expr, Field, Literal};
+use uuid::Uuid;
+
+use hyperfleet_api_model::search::{CompareOp, Expr, Field, Literal, MAX_SEARCH_LEN};
 use hyperfleet_crds::v1alpha1::{SelectorOperator, ShardSelector};
 
 /// A selector the API's search language cannot express.
@@ -51,6 +53,25 @@ pub fn possibly_due(now: DateTime<Utc>, backoff_ready: chrono::Duration) -> Expr
     Expr::is_null(Field::condition("Reconciled", None), false)
         .or(Expr::eq(Field::condition("Reconciled", None), "False"))
         .or(Expr::compare(Field::condition("Reconciled", Some("last_updated_time")), CompareOp::Le, stale))
+}
+
+/// Searches for the shard's resources among `ids` (the change feed's), as many ids in each as
+/// the API's search length allows (at most 100, under a list page).
+pub fn among_ids(shard: Option<&Expr>, ids: &[Uuid]) -> Vec<Expr> {
+    /// A quoted uuid and its separator.
+    const PER_ID: usize = 40;
+    let fixed = shard.map_or(0, |shard| shard.to_string().len()) + 32;
+    let per_search = (MAX_SEARCH_LEN.saturating_sub(fixed) / PER_ID).clamp(1, 100);
+    ids.chunks(per_search)
+        .map(|chunk| {
+            let values = chunk.iter().map(|id| Literal::from(id.to_string().as_str())).collect();
+            let among = Expr::In { field: Field::new("id"), values, negated: false };
+            match shard {
+                Some(shard) => shard.clone().and(among),
+                None => among,
+            }
+        })
+        .collect()
 }
 
 /// The full `search` of one poll.
@@ -123,5 +144,23 @@ mod tests {
             "labels.region = 'eu' and (status.conditions.Reconciled is null or status.conditions.Reconciled = 'False' \
              or status.conditions.Reconciled.last_updated_time <= '2026-01-01T11:30:00.000000Z')"
         );
+    }
+
+    #[test]
+    fn changed_resources_are_read_in_searches_the_api_accepts() {
+        let ids: Vec<Uuid> = (0..250u128).map(|n| Uuid::from_u128(n << 64 | 7)).collect();
+        let long_shard = Expr::eq(Field::label("team"), "x".repeat(1500).as_str());
+        for shard in [None, Some(&long_shard)] {
+            let searches = among_ids(shard, &ids);
+            let mut named: Vec<&Uuid> = Vec::new();
+            for search in &searches {
+                let rendered = search.to_string();
+                let parsed = hyperfleet_api_model::search::parse_search(&rendered).expect("accepted");
+                assert_eq!(&parsed, search, "round-trips");
+                named.extend(ids.iter().filter(|id| rendered.contains(&id.to_string())));
+            }
+            assert_eq!(named, ids.iter().collect::<Vec<_>>(), "every id once, in order");
+            assert!(searches.len() <= if shard.is_none() { 3 } else { 4 }, "{} searches", searches.len());
+        }
     }
 }

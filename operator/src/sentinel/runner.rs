@@ -6,31 +6,25 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
 use uuid::Uuid;
 
-use hyperfleet_api_model::{ListParams, Page, ReconcileEventData, Resource, client::Client, search::Expr};
-use hyperfleet_broker::{Broker, BrokerError};
+use hyperfleet_api_model::{ListParams, Page, Resource, client::Client, search::Expr};
+use hyperfleet_broker::Broker;
 use hyperfleet_crds::v1alpha1::ResourceType;
 
 use super::{
-    decision::{Decision, Published, Reason, decide, is_reconciled},
-    event::{EventError, reconcile_event},
+    decision::{Backoff, Decision, Published, Reason, decide, is_reconciled},
     follow::Follower,
     metrics::{SentinelMetrics, ShardLabels},
+    publish::PublishError,
     query::poll_search,
-    rules::{custom_data, decide_custom},
+    rules::decide_custom,
     settings::{SentinelProgress, SentinelSettings},
 };
-use crate::{
-    cel::CelError,
-    tasks::{TaskContext, TaskHealth},
-};
+use crate::tasks::{TaskContext, TaskHealth};
 
 /// Page size of a poll.
 const PAGE_SIZE: u32 = 1000;
-/// Publishes of one poll awaiting their broker's confirmation at once.
-const PUBLISHES_IN_FLIGHT: usize = 64;
 /// Longest wait between polls while the API or broker keeps failing.
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(60);
 /// The shard is counted (an exact COUNT on the API side) on one poll in this many: the figure is
@@ -49,34 +43,6 @@ pub enum SentinelError {
         #[source]
         source: hyperfleet_api_model::client::ClientError,
     },
-}
-
-/// Why one resource's event did not go out (the poll goes on; the next decision retries).
-#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
-#[strum(serialize_all = "snake_case")]
-pub enum PublishError {
-    /// The resource could not be given to CEL.
-    #[error("the resource does not serialize")]
-    Resource(#[source] serde_json::Error),
-    /// `messageDecision` failed for this resource.
-    #[error("messageDecision failed")]
-    Decision(#[source] CelError),
-    /// `messageData` failed for this resource.
-    #[error("messageData failed")]
-    Data(#[source] CelError),
-    /// The CloudEvent could not be built.
-    #[error(transparent)]
-    Event(#[from] EventError),
-    /// The broker did not take the event.
-    #[error("publishing failed")]
-    Broker(#[source] BrokerError),
-}
-
-impl PublishError {
-    /// Bounded label for metrics.
-    pub fn category(&self) -> &'static str {
-        self.into()
-    }
 }
 
 /// The outcome of one poll.
@@ -101,9 +67,11 @@ pub struct PollReport {
 pub struct Sentinel {
     pub(super) settings: SentinelSettings,
     pub(super) api: Client,
-    broker: Arc<dyn Broker>,
+    pub(super) broker: Arc<dyn Broker>,
     pub(super) published: HashMap<Uuid, Published>,
     pub(super) metrics: SentinelMetrics,
+    /// Whether the last read of the change feed succeeded.
+    pub(super) following: bool,
     polls: u64,
     in_shard: i64,
 }
@@ -112,7 +80,16 @@ impl Sentinel {
     /// A Sentinel that has published nothing yet.
     pub fn new(settings: SentinelSettings, api: Client, broker: Arc<dyn Broker>) -> Self {
         let metrics = SentinelMetrics::default();
-        Self { settings, api, broker, published: HashMap::new(), metrics, polls: 0, in_shard: 0 }
+        Self {
+            settings,
+            api,
+            broker,
+            published: HashMap::new(),
+            metrics,
+            following: false,
+            polls: 0,
+            in_shard: 0,
+        }
     }
 
     /// Records into `metrics` (registered by the caller) instead of private series.
@@ -154,37 +131,12 @@ impl Sentinel {
                 Err(err) => self.failed(resource, &err, &mut report),
             }
         }
-        // Publishes overlap (a broker confirming one at a time would otherwise bound the rate);
-        // each resource has at most one event in flight, and what is remembered is what went out.
-        let this = &*self;
-        let mut outcomes = Vec::with_capacity(due.len());
-        // In slices, so that a cold poll of 100k resources does not hold 100k pending publishes.
-        for slice in due.chunks(PUBLISHES_IN_FLIGHT * 16) {
-            let mut publishes = Vec::with_capacity(slice.len());
-            for (resource, reason, json) in slice {
-                let (resource, reason) = (*resource, *reason);
-                publishes.push(async move {
-                    (resource, this.publish(resource, json.as_ref(), reason, now).await)
-                });
-            }
-            let done: Vec<_> =
-                futures::stream::iter(publishes).buffer_unordered(PUBLISHES_IN_FLIGHT).collect().await;
-            outcomes.extend(done);
-        }
-        for (resource, outcome) in outcomes {
-            match outcome {
-                Ok(()) => {
-                    report.published += 1;
-                    self.published.insert(resource.id, Published::of(resource, now));
-                }
-                Err(err) => self.failed(resource, &err, &mut report),
-            }
-        }
+        self.publish_all(&due, now, &mut report).await;
         self.forget_older_than(now - self.settings.backoff.ready * 2);
         Ok(report)
     }
 
-    fn failed(&self, resource: &Resource, err: &PublishError, report: &mut PollReport) {
+    pub(super) fn failed(&self, resource: &Resource, err: &PublishError, report: &mut PollReport) {
         report.publish_errors += 1;
         let message = hyperfleet_telemetry::error_chain(err);
         tracing::warn!(sentinel = %self.settings.name, id = %resource.id, error = %message, category = err.category(), "publish failed; will retry");
@@ -203,12 +155,13 @@ impl Sentinel {
             .transpose()
             .map_err(PublishError::Resource)?;
         let published = self.published.get(&resource.id).copied();
+        let backoff = self.backoff();
         let decision = match (&rules.decision, &json) {
             (Some(expression), Some(json)) => {
-                decide_custom(expression, resource, json, published, self.settings.backoff, now)
+                decide_custom(expression, resource, json, published, backoff, now)
                     .map_err(PublishError::Decision)?
             }
-            _ => decide(resource, published, self.settings.backoff, now),
+            _ => decide(resource, published, backoff, now),
         };
         Ok(match decision {
             Decision::Publish(reason) => Some((reason, json)),
@@ -216,39 +169,11 @@ impl Sentinel {
         })
     }
 
-    /// Each published event starts its own trace: the provisioning step it announces.
-    #[tracing::instrument(
-        name = "sentinel.publish",
-        parent = None,
-        skip_all,
-        fields(
-            sentinel = %self.settings.name,
-            resource_id = %resource.id,
-            generation = resource.generation,
-            reason = reason.as_str(),
-            trace_id = tracing::field::Empty,
-        span_id = tracing::field::Empty,
-        )
-    )]
-    pub(super) async fn publish(
-        &self,
-        resource: &Resource,
-        json: Option<&serde_json::Value>,
-        reason: Reason,
-        now: DateTime<Utc>,
-    ) -> Result<(), PublishError> {
-        hyperfleet_telemetry::traces::record_trace_id(&tracing::Span::current());
-        let mut data = ReconcileEventData::new(resource, self.settings.resource_type, reason);
-        if let Some(json) = json.filter(|_| !self.settings.rules.data.is_empty()) {
-            data.extra = custom_data(&self.settings.rules.data, json, reason).map_err(PublishError::Data)?;
-        }
-        let event = reconcile_event(&data, &self.settings.name, now)?;
-        self.broker
-            .publish_routed(&self.settings.topic, &self.settings.routing, &event)
-            .await
-            .map_err(PublishError::Broker)?;
-        tracing::debug!(sentinel = %self.settings.name, id = %resource.id, reason = reason.as_str(), "published");
-        Ok(())
+    /// The backoffs as they apply now: repeats of not-ready events grow only while the change
+    /// feed announces every change (without it they are what moves resources on).
+    fn backoff(&self) -> Backoff {
+        let backoff = self.settings.backoff;
+        if self.following { backoff } else { Backoff { repeat_doublings: 0, ..backoff } }
     }
 
     /// Drops memories of events so old that the decision no longer looks at them.
@@ -275,7 +200,7 @@ impl Sentinel {
 
     /// Every match of a search, paged by id (keyset) without recounting per page, so a large
     /// result costs linear time instead of quadratic.
-    async fn list_all(&self, search: Option<&Expr>) -> Result<Vec<Resource>, SentinelError> {
+    pub(super) async fn list_all(&self, search: Option<&Expr>) -> Result<Vec<Resource>, SentinelError> {
         let mut resources = Vec::new();
         let mut after: Option<Uuid> = None;
         loop {

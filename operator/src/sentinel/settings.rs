@@ -13,7 +13,11 @@ use hyperfleet_crds::{
 
 use hyperfleet_api_model::search::Expr;
 
-use super::{decision::Backoff, query::shard_search, rules::CustomRules};
+use super::{
+    decision::{Backoff, REPEAT_DOUBLINGS},
+    query::shard_search,
+    rules::CustomRules,
+};
 use crate::tasks::TaskKey;
 
 /// A Sentinel's settings, resolved from its SentinelConfig.
@@ -56,6 +60,7 @@ impl SentinelSettings {
             backoff: Backoff {
                 not_ready: chrono::Duration::seconds(10),
                 ready: chrono::Duration::minutes(30),
+                repeat_doublings: REPEAT_DOUBLINGS,
             },
             topic: topic.to_owned(),
             routing: hyperfleet_broker::Routing::default(),
@@ -93,7 +98,11 @@ impl SentinelSettings {
             resource_type: spec.resource_type,
             shard,
             poll_interval,
-            backoff: Backoff { not_ready: to_chrono(not_ready), ready: to_chrono(ready) },
+            backoff: Backoff {
+                not_ready: to_chrono(not_ready),
+                ready: to_chrono(ready),
+                repeat_doublings: REPEAT_DOUBLINGS,
+            },
             topic: spec.broker.topic.clone(),
             routing: crate::resolve::routing(&spec.broker),
             rules,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
+use hyperfleet_api_model::ConditionStatus;
 use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
 use hyperfleet_operator::{
     sentinel::{Sentinel, SentinelSettings},
@@ -55,13 +56,22 @@ async fn a_report_between_polls_is_published_at_once_through_the_change_feed(poo
     tasks.shutdown_all().await;
 }
 
-/// How many change-feed reads the API has answered, from its own request counter.
-async fn feed_reads(base: &str) -> u64 {
+/// How many requests the API has answered whose method and route match, from its own counter.
+async fn requests(base: &str, method: &str, route: impl Fn(&str) -> bool) -> u64 {
     let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
     text.lines()
-        .filter(|line| line.starts_with("hyperfleet_api_requests_total{") && line.contains("/changes\""))
+        .filter(|line| line.starts_with("hyperfleet_api_requests_total{"))
+        .filter(|line| line.contains(&format!("method=\"{method}\"")))
+        .filter(|line| {
+            line.split("path=\"").nth(1).and_then(|rest| rest.split('"').next()).is_some_and(&route)
+        })
         .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// How many change-feed reads the API has answered.
+async fn feed_reads(base: &str) -> u64 {
+    requests(base, "GET", |route| route.ends_with("/changes")).await
 }
 
 /// The feed's first cursor is conservative: while an older transaction is open anywhere in the
@@ -105,5 +115,54 @@ async fn a_change_the_poll_already_announced_is_not_published_again(pool: PgPool
     common::report_done(&client, &cluster, "validation", 1).await;
     let changed = drain(&received, 1).await;
     assert_eq!(changed, [(cluster.id.to_string(), 1, "resource_changed".to_owned())]);
+    tasks.shutdown_all().await;
+}
+
+/// Many resources changing at once are read back in a few lists, not one GET each, and each
+/// gets one event; a report that only says work is under way (Available False) lets no adapter
+/// go on and publishes nothing.
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn many_changes_are_read_together_and_only_progress_is_announced(pool: PgPool) {
+    let served = hyperfleet_testing::api::serve_requiring(pool, &["validation", "dns"], &[]).await.unwrap();
+    let (client, base) = (served.client.clone(), served.base.clone());
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let topic = format!("many-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let (received, _consumer) = listen(&broker, &topic).await;
+    let settings = SentinelSettings {
+        poll_interval: Duration::from_secs(3600),
+        follow_wait: 1,
+        ..settings("eu", "eu", &topic)
+    };
+    let sentinel = Sentinel::new(settings, client.clone(), broker.clone());
+    let mut clusters = Vec::new();
+    for n in 0..150 {
+        clusters.push(common::cluster(&client, &format!("c-{n:03}"), &[("region", "eu")]).await);
+    }
+    let mut tasks = TaskRegistry::new(Duration::from_secs(5));
+    tasks.ensure(&"eu".to_owned(), 1, |context| sentinel.run(context)).await;
+    assert_eq!(drain(&received, 150).await.len(), 150, "one new event each");
+
+    for cluster in &clusters {
+        common::report(&client, cluster, "validation", 1, ConditionStatus::False).await;
+    }
+    let seen = feed_reads(&base).await + 3;
+    hyperfleet_testing::wait_until("three more feed reads", Duration::from_secs(10), || async {
+        feed_reads(&base).await >= seen
+    })
+    .await;
+    assert!(drain(&received, 0).await.is_empty(), "work under way is not announced");
+
+    let single_gets = || requests(&base, "GET", |route| route.ends_with('}') && route.contains("/clusters/"));
+    let gets_before = single_gets().await;
+    for cluster in &clusters {
+        common::report_done(&client, cluster, "validation", 1).await;
+    }
+    let events = drain(&received, 150).await;
+    let mut expected: Vec<_> =
+        clusters.iter().map(|c| (c.id.to_string(), 1, "resource_changed".to_owned())).collect();
+    expected.sort();
+    assert_eq!(events, expected, "each once, at once");
+    assert_eq!(single_gets().await, gets_before, "read back by lists, not one GET each");
     tasks.shutdown_all().await;
 }

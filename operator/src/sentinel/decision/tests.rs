@@ -8,7 +8,8 @@ fn t(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(seconds)
 }
 
-const BACKOFF: Backoff = Backoff { not_ready: Duration::seconds(10), ready: Duration::seconds(1800) };
+const BACKOFF: Backoff =
+    Backoff { not_ready: Duration::seconds(10), ready: Duration::seconds(1800), repeat_doublings: 0 };
 
 /// A resource at `generation`, updated at t(0), whose `Reconciled` condition (if any) has
 /// `status` at `observed_generation`, valid since t(`since`).
@@ -47,7 +48,7 @@ fn resource(generation: i64, phase: Phase, reconciled: Option<(ConditionStatus, 
 }
 
 fn published(generation: i64, at: i64) -> Option<Published> {
-    Some(Published { generation, at: t(at), status: 0 })
+    Some(Published { generation, at: t(at), status: 0, repeats: 0 })
 }
 
 use ConditionStatus::{False, True};
@@ -167,13 +168,41 @@ fn jitter_spreads_resources_by_at_most_ten_percent() {
 }
 
 #[test]
-fn an_event_announces_the_resource_until_its_status_or_generation_changes() {
+fn an_event_announces_the_resource_until_a_condition_becomes_true_or_the_generation_changes() {
     let pending = resource(1, Phase::Pending, None);
     let event = Published::of(&pending, t(5));
     assert!(event.announced(&pending));
-    let reported = resource(1, Phase::Reconciling, Some((False, 1, 3)));
-    assert!(!event.announced(&reported), "a report changed the status");
-    let later = resource(1, Phase::Reconciling, Some((False, 1, 4)));
-    assert!(!Published::of(&reported, t(5)).announced(&later), "a condition's time moved");
+    let working = resource(1, Phase::Reconciling, Some((False, 1, 3)));
+    assert!(event.announced(&working), "work under way lets no one go on");
+    let done = resource(1, Phase::Ready, Some((True, 1, 4)));
+    assert!(!event.announced(&done), "a condition became True");
+    assert!(
+        Published::of(&done, t(5)).announced(&resource(1, Phase::Ready, Some((True, 1, 9)))),
+        "only its time moved"
+    );
     assert!(!event.announced(&resource(2, Phase::Pending, None)), "a new generation");
+}
+
+#[test]
+fn repeated_not_ready_events_back_off_exponentially_only_while_the_feed_is_followed() {
+    let stuck = resource(1, Phase::Reconciling, Some((False, 1, 0)));
+    let following = Backoff { repeat_doublings: REPEAT_DOUBLINGS, ..BACKOFF };
+    let mut last = Published::after(None, &stuck, Reason::New, t(0));
+    let mut sent = Vec::new();
+    for second in 1..=400 {
+        if decide(&stuck, Some(last), following, t(second)) == Decision::Publish(Reason::NotReady) {
+            sent.push(second);
+            last = Published::after(Some(last), &stuck, Reason::NotReady, t(second));
+        }
+    }
+    assert_eq!(sent, [10, 30, 70, 150, 310], "10 s doubling up to 160 s");
+    assert_eq!(
+        decide(&stuck, Some(last), BACKOFF, t(320)),
+        Decision::Publish(Reason::NotReady),
+        "polling alone: the plain backoff"
+    );
+    let changed = Published::after(Some(last), &stuck, Reason::ResourceChanged, t(320));
+    assert_eq!(changed.repeats, last.repeats, "a change announced does not reset the count");
+    let next_generation = resource(2, Phase::Reconciling, Some((False, 2, 0)));
+    assert_eq!(Published::after(Some(last), &next_generation, Reason::GenerationChanged, t(9)).repeats, 0);
 }

@@ -48,9 +48,20 @@ pub async fn reconcile(client: &Client, cluster: &Resource, generation: i64) {
 
 /// Reports `adapter` Applied, Available and Healthy at `generation`.
 pub async fn report_done(client: &Client, cluster: &Resource, adapter: &str, generation: i64) {
-    let condition = |type_: &str| ReportedCondition {
+    report(client, cluster, adapter, generation, ConditionStatus::True).await;
+}
+
+/// Reports `adapter` Applied and Healthy at `generation`, with `available` (False: work under way).
+pub async fn report(
+    client: &Client,
+    cluster: &Resource,
+    adapter: &str,
+    generation: i64,
+    available: ConditionStatus,
+) {
+    let condition = |type_: &str, status: ConditionStatus| ReportedCondition {
         type_: type_.into(),
-        status: ConditionStatus::True,
+        status,
         reason: None,
         message: None,
     };
@@ -58,7 +69,11 @@ pub async fn report_done(client: &Client, cluster: &Resource, adapter: &str, gen
         adapter: adapter.into(),
         observed_generation: generation,
         observed_time: None,
-        conditions: vec![condition("Applied"), condition("Available"), condition("Health")],
+        conditions: vec![
+            condition("Applied", ConditionStatus::True),
+            condition("Available", available),
+            condition("Health", ConditionStatus::True),
+        ],
         data: None,
         metadata: None,
     };
