@@ -15,11 +15,11 @@ use serde::Deserialize as _;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use hyperfleet_api_model::ReconcileEventData;
+use hyperfleet_api_model::{ConditionStatus, ReconcileEventData};
 use hyperfleet_broker::{Broker, Delivery, Outcome, Subscription};
 
 use super::{
-    coalesce::Passes,
+    coalesce::{Arrival, Coalesced, Passes},
     failures::RecentFailures,
     job::{JobState, job_state},
     metrics::{AdapterLabels, AdapterMetrics},
@@ -136,9 +136,11 @@ async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, deliver
     let adapter = AdapterLabels { adapter: plan.adapter.clone(), resource_type: plan.resource_type.as_str() };
     let event = match event_data(&delivery) {
         Ok(event) => event,
-        Err(err) => return finish(shared, context, &adapter, Err(err), Trigger::Event),
+        Err(err) => return finish(shared, context, &adapter, Err(err), Trigger::Event(None)),
     };
-    let outcome = handle_event(shared, context, &adapter, &event, Trigger::Event).await;
+    let published = delivery.event.time().copied();
+    let arrival = Arrival::of(&event, published);
+    let outcome = handle_event(shared, context, &adapter, &event, Trigger::Event(Some(arrival))).await;
     if outcome == Outcome::Retry {
         tracing::warn!(adapter = %adapter.adapter, id = %delivery.event.id(), attempt = delivery.attempt, "transient failure; the event will be redelivered");
     }
@@ -149,7 +151,7 @@ async fn handle(shared: &Shared, context: &TaskContext<AdapterProgress>, deliver
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Trigger {
     /// A delivery: counted as an event (progress, `events_consumed`) and settled on the broker.
-    Event,
+    Event(Option<Arrival>),
     /// The adapter's own Job finished or object changed: not an event, so not counted as one;
     /// its failures count.
     Work,
@@ -163,13 +165,23 @@ async fn handle_event(
     event: &ReconcileEventData,
     trigger: Trigger,
 ) -> Outcome {
-    let Some(_pass) = shared.passes.admit(event.resource_id).await else {
-        if trigger == Trigger::Event {
-            coalesced(shared, context, adapter);
+    let arrival = match trigger {
+        Trigger::Event(arrival) => arrival,
+        Trigger::Work => None,
+    };
+    let pass = match shared.passes.admit(event.resource_id, arrival).await {
+        Ok(pass) => pass,
+        Err(why) => {
+            if matches!(trigger, Trigger::Event(_)) {
+                coalesced(shared, context, adapter, why);
+            }
+            return Outcome::Ack;
         }
-        return Outcome::Ack;
     };
     let result = shared.adapter.handle(event).await;
+    if let Some((generation, done)) = seen(&result) {
+        pass.saw(generation, done);
+    }
     if let Ok(Handled::Reported { verdict: Verdict::Acted(observed), .. }) = &result {
         record_job(shared, adapter, observed);
         request_watches(shared, observed);
@@ -237,8 +249,29 @@ fn request_watches(shared: &Shared, observed: &Observed) {
     }
 }
 
-/// An event another one for the same resource replaced: acknowledged, its work done by that one.
-fn coalesced(shared: &Shared, context: &TaskContext<AdapterProgress>, adapter: &AdapterLabels) {
+/// The generation a pass saw, and whether the adapter's work there is done (it reported, and
+/// the API kept, `Available=True`): what later events are coalesced against.
+fn seen(result: &Result<Handled, HandleError>) -> Option<(i64, bool)> {
+    match result {
+        Ok(Handled::Reported { report, stored, verdict }) => {
+            let acted = matches!(verdict, Verdict::Acted(observed) if !observed.deleting);
+            let available =
+                report.conditions.iter().any(|c| c.type_ == "Available" && c.status == ConditionStatus::True);
+            Some((report.observed_generation, *stored && acted && available))
+        }
+        Ok(Handled::Stale { current, .. }) => Some((*current, false)),
+        Ok(Handled::Gone) | Err(_) => None,
+    }
+}
+
+/// An event acknowledged without a pass: its work was, or will be, done by another one.
+fn coalesced(
+    shared: &Shared,
+    context: &TaskContext<AdapterProgress>,
+    adapter: &AdapterLabels,
+    why: Coalesced,
+) {
+    tracing::debug!(adapter = %adapter.adapter, why = ?why, "event coalesced");
     shared.metrics.consumed(adapter, "coalesced");
     context.update(|progress| {
         progress.processed += 1;
@@ -265,7 +298,7 @@ fn finish(
     result: Result<Handled, HandleError>,
     trigger: Trigger,
 ) -> Outcome {
-    let event = trigger == Trigger::Event;
+    let event = matches!(trigger, Trigger::Event(_));
     let (outcome, label) = match &result {
         Ok(Handled::Reported { .. }) => (Outcome::Ack, "reported"),
         Ok(Handled::Stale { .. }) => (Outcome::Ack, "stale"),

@@ -5,9 +5,10 @@
 //! passed, so a long `local` run holds only what a cluster would; the record of what was
 //! applied keeps the most recent [`MAX_RECORDED`].
 
+mod watch;
+
 use std::{
-    cmp::Reverse,
-    collections::{BTreeMap, BinaryHeap, VecDeque},
+    collections::{BTreeMap, VecDeque},
     sync::{Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use self::watch::Watching;
 use super::{ObjectTransport, Select, Target, TransportError, generation_of};
 use crate::adapter::job::{JobState, job_state};
 
@@ -50,11 +52,14 @@ pub struct DryRun {
     job_duration: Duration,
     job_outcome: JobOutcome,
     creates: Mutex<VecDeque<Value>>,
-    /// Each object stored (new or changed), for watches.
-    applied: broadcast::Sender<Key>,
+    /// Each object stored (new or changed) and when, for watches.
+    applied: broadcast::Sender<(Key, Instant)>,
     /// When finished Jobs were last swept out by their TTL.
     swept: Mutex<Instant>,
 }
+
+/// Stores a watch may fall behind by before it must list again.
+const WATCH_BUFFER: usize = 4096;
 
 /// How often expired Jobs are swept out (not on every read: a fleet holds many objects).
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -67,7 +72,7 @@ impl DryRun {
             job_duration,
             job_outcome,
             creates: Mutex::default(),
-            applied: broadcast::channel(4096).0,
+            applied: broadcast::channel(WATCH_BUFFER).0,
             swept: Mutex::new(Instant::now()),
         }
     }
@@ -142,11 +147,15 @@ impl DryRun {
                 object["metadata"]["finalizers"] = finalizers.clone();
             }
         }
+        // As an API server's watch: an apply that changes nothing is no event.
+        let changed = objects.get(&key).is_none_or(|old| old.object != object);
         let stored = Stored { object, created };
         let observed = self.observe(&stored);
         objects.insert(key.clone(), stored);
-        // Nobody watching is fine.
-        let _ = self.applied.send(key);
+        if changed {
+            // Nobody watching is fine.
+            let _ = self.applied.send((key, Instant::now()));
+        }
         let mut creates = self.creates.lock().unwrap_or_else(PoisonError::into_inner);
         if creates.len() == MAX_RECORDED {
             creates.pop_front();
@@ -248,44 +257,6 @@ impl DryRun {
     }
 }
 
-/// A watch of the dry-run cluster: the objects it selects, and when each flips.
-struct Watching {
-    dry_run: std::sync::Arc<DryRun>,
-    target: Target,
-    applied: broadcast::Receiver<Key>,
-    flips: BinaryHeap<Reverse<(Instant, Key)>>,
-}
-
-impl Watching {
-    /// The next object that flipped.
-    async fn next(mut self) -> Option<(Value, Self)> {
-        loop {
-            let next = self.flips.peek().map(|Reverse((at, _))| tokio::time::Instant::from_std(*at));
-            tokio::select! {
-                received = self.applied.recv() => match received {
-                    Ok(key) => {
-                        // Only a flip still to come (an object re-applied after it is no change).
-                        if let Some(at) = self.dry_run.flip_of(&key).filter(|at| *at > Instant::now())
-                            && self.dry_run.observed_if(&key, &self.target).is_some()
-                        {
-                            self.flips.push(Reverse((at, key)));
-                        }
-                    }
-                    // Missed stores cost their flips a Sentinel backoff, nothing more.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
-                () = tokio::time::sleep_until(next.unwrap_or_else(tokio::time::Instant::now)), if next.is_some() => {
-                    let Some(Reverse((_, key))) = self.flips.pop() else { continue };
-                    if let Some(object) = self.dry_run.observed_if(&key, &self.target) {
-                        return Some((object, self));
-                    }
-                }
-            }
-        }
-    }
-}
-
 fn generation(object: &Value) -> i64 {
     object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1)
 }
@@ -300,14 +271,7 @@ impl ObjectTransport for DryRun {
         target: Target,
     ) -> Result<Option<futures::stream::BoxStream<'static, Value>>, TransportError> {
         use futures::StreamExt as _;
-        let applied = self.applied.subscribe();
-        let now = Instant::now();
-        let flips: BinaryHeap<Reverse<(Instant, Key)>> = self
-            .matching(&target)
-            .into_iter()
-            .filter_map(|key| self.flip_of(&key).filter(|at| *at > now).map(|at| Reverse((at, key))))
-            .collect();
-        let watch = Watching { dry_run: self, target, applied, flips };
+        let watch = Watching::start(self, target);
         Ok(Some(futures::stream::unfold(watch, Watching::next).boxed()))
     }
 
