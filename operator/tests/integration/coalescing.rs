@@ -11,24 +11,44 @@ use chrono::Utc;
 use sqlx::PgPool;
 
 use crate::common::counted::CountedJobs;
-use hyperfleet_api_model::{PatchResource, ReconcileEventData, ReconcileReason, ResourceType};
-use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
+use hyperfleet_api_model::{
+    PatchResource, ReconcileEventData, ReconcileReason, ResourceType, client::Client,
+};
+use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics};
 use hyperfleet_operator::{
-    adapter::{Adapter, AdapterPlan},
+    adapter::{Adapter, AdapterPlan, AdapterProgress},
     sentinel::event::reconcile_event,
+    tasks::TaskRegistry,
 };
 
-#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
-async fn twenty_copies_of_an_event_cost_two_passes(pool: PgPool) {
+/// The dns adapter (concurrency 8) consuming a fresh memory topic, its Jobs running for an hour
+/// and each create taking `create_delay`.
+struct Consuming {
+    client: Client,
+    topic: String,
+    jobs: Arc<CountedJobs>,
+    broker: Arc<dyn Broker>,
+    tasks: TaskRegistry<String, AdapterProgress>,
+    key: String,
+}
+
+async fn consuming(pool: PgPool, create_delay: Duration) -> Consuming {
     let client = common::api_requiring(pool, &["dns"]).await;
     let topic = format!("coalesce-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let yaml = common::dns_adapter_yaml(&topic, "concurrency: 8\n");
     let plan = AdapterPlan::compile(&serde_saphyr::from_str(&yaml).unwrap()).unwrap();
-    let jobs = CountedJobs::new(Duration::from_secs(3600), Duration::from_millis(300));
+    let jobs = CountedJobs::new(Duration::from_secs(3600), create_delay);
     let adapter = Adapter::new(plan, Arc::new(client.clone()), jobs.transports(), "http://api.test");
     let broker =
         hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
-    let (mut tasks, key) = common::run_adapter(adapter, broker.clone()).await;
+    let (tasks, key) = common::run_adapter(adapter, broker.clone()).await;
+    Consuming { client, topic, jobs, broker, tasks, key }
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn twenty_copies_of_an_event_cost_two_passes(pool: PgPool) {
+    let Consuming { client, topic, jobs, broker, mut tasks, key } =
+        consuming(pool, Duration::from_millis(300)).await;
 
     let cluster = common::create(&client, serde_json::json!({})).await;
     let data = ReconcileEventData::new(&cluster, ResourceType::Clusters, ReconcileReason::NotReady);
@@ -51,17 +71,9 @@ async fn twenty_copies_of_an_event_cost_two_passes(pool: PgPool) {
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn a_thousand_queued_copies_cost_no_pass_and_a_newer_generation_behind_them_is_handled(pool: PgPool) {
-    let client = common::api_requiring(pool, &["dns"]).await;
-    let topic = format!("coalesce-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-    let yaml = common::dns_adapter_yaml(&topic, "concurrency: 8\n");
-    let plan = AdapterPlan::compile(&serde_saphyr::from_str(&yaml).unwrap()).unwrap();
-    let jobs = CountedJobs::new(Duration::from_secs(3600), Duration::ZERO);
-    let adapter = Adapter::new(plan, Arc::new(client.clone()), jobs.transports(), "http://api.test");
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
-    let (mut tasks, key) = common::run_adapter(adapter, broker.clone()).await;
-    let processed = |tasks: &hyperfleet_operator::tasks::TaskRegistry<_, _>, n: u64| {
-        tasks.progress(&key).is_some_and(|p: hyperfleet_operator::adapter::AdapterProgress| p.processed == n)
+    let Consuming { client, topic, jobs, broker, mut tasks, key } = consuming(pool, Duration::ZERO).await;
+    let processed = |tasks: &TaskRegistry<String, AdapterProgress>, n: u64| {
+        tasks.progress(&key).is_some_and(|p| p.processed == n)
     };
 
     let cluster = common::create(&client, serde_json::json!({})).await;

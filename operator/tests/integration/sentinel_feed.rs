@@ -3,15 +3,15 @@
 
 use crate::{
     common,
-    sentinel::{drain, listen, settings},
+    sentinel::{Received, drain, listen, settings},
 };
 
 use std::time::Duration;
 
 use sqlx::PgPool;
 
-use hyperfleet_api_model::ConditionStatus;
-use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
+use hyperfleet_api_model::{ConditionStatus, client::Client};
+use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Consumer};
 use hyperfleet_operator::{
     sentinel::{Sentinel, SentinelSettings},
     tasks::TaskRegistry,
@@ -24,16 +24,7 @@ use hyperfleet_operator::{
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn a_report_between_polls_is_published_at_once_through_the_change_feed(pool: PgPool) {
     let client = common::api_requiring(pool, &["validation", "dns"]).await;
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
-    let topic = format!("follow-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-    let (received, _consumer) = listen(&broker, &topic).await;
-    let settings = SentinelSettings {
-        poll_interval: Duration::from_secs(3600),
-        follow_wait: 5,
-        ..settings("eu", "eu", &topic)
-    };
-    let sentinel = Sentinel::new(settings, client.clone(), broker.clone());
+    let (sentinel, received, _consumer) = feed_only_sentinel(&client, 5).await;
     let cluster = common::cluster(&client, "prod", &[("region", "eu")]).await;
     let mut tasks = TaskRegistry::new(Duration::from_secs(5));
     tasks.ensure(&"eu".to_owned(), 1, |context| sentinel.run(context)).await;
@@ -54,6 +45,21 @@ async fn a_report_between_polls_is_published_at_once_through_the_change_feed(poo
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(drain(&received, 0).await.is_empty(), "{:?}", received.lock().unwrap());
     tasks.shutdown_all().await;
+}
+
+/// The `eu` shard's Sentinel polling once an hour, so only the change feed (its reads held
+/// `follow_wait` seconds) moves it, publishing on a fresh topic that the `Received` records.
+async fn feed_only_sentinel(client: &Client, follow_wait: u32) -> (Sentinel, Received, Consumer) {
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let topic = format!("feed-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let (received, consumer) = listen(&broker, &topic).await;
+    let settings = SentinelSettings {
+        poll_interval: Duration::from_secs(3600),
+        follow_wait,
+        ..settings("eu", "eu", &topic)
+    };
+    (Sentinel::new(settings, client.clone(), broker), received, consumer)
 }
 
 /// How many requests the API has answered whose method and route match, from its own counter.
@@ -84,16 +90,7 @@ async fn a_change_the_poll_already_announced_is_not_published_again(pool: PgPool
     sqlx::query("select txid_current()").execute(&mut *older).await.unwrap();
     let served = hyperfleet_testing::api::serve_requiring(pool, &["validation", "dns"], &[]).await.unwrap();
     let (client, base) = (served.client.clone(), served.base.clone());
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
-    let topic = format!("again-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-    let (received, _consumer) = listen(&broker, &topic).await;
-    let settings = SentinelSettings {
-        poll_interval: Duration::from_secs(3600),
-        follow_wait: 1,
-        ..settings("eu", "eu", &topic)
-    };
-    let sentinel = Sentinel::new(settings, client.clone(), broker.clone());
+    let (sentinel, received, _consumer) = feed_only_sentinel(&client, 1).await;
     let cluster = common::cluster(&client, "prod", &[("region", "eu")]).await;
     let mut tasks = TaskRegistry::new(Duration::from_secs(5));
     tasks.ensure(&"eu".to_owned(), 1, |context| sentinel.run(context)).await;
@@ -125,16 +122,7 @@ async fn a_change_the_poll_already_announced_is_not_published_again(pool: PgPool
 async fn many_changes_are_read_together_and_only_progress_is_announced(pool: PgPool) {
     let served = hyperfleet_testing::api::serve_requiring(pool, &["validation", "dns"], &[]).await.unwrap();
     let (client, base) = (served.client.clone(), served.base.clone());
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
-    let topic = format!("many-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-    let (received, _consumer) = listen(&broker, &topic).await;
-    let settings = SentinelSettings {
-        poll_interval: Duration::from_secs(3600),
-        follow_wait: 1,
-        ..settings("eu", "eu", &topic)
-    };
-    let sentinel = Sentinel::new(settings, client.clone(), broker.clone());
+    let (sentinel, received, _consumer) = feed_only_sentinel(&client, 1).await;
     let mut clusters = Vec::new();
     for n in 0..150 {
         clusters.push(common::cluster(&client, &format!("c-{n:03}"), &[("region", "eu")]).await);
