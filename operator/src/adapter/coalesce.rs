@@ -25,7 +25,7 @@ use hyperfleet_api_model::{ReconcileEventData, ReconcileReason};
 
 /// How long finished work at a generation keeps not-ready repeats and progress announcements
 /// from costing a pass.
-pub const DONE_FOR: Duration = Duration::minutes(2);
+const DONE_FOR: Duration = Duration::minutes(2);
 /// How far the Sentinel's clock may run ahead of this one: an event is covered by a pass only
 /// when the pass started this much after the event was published.
 const CLOCK_SKEW: Duration = Duration::seconds(1);
@@ -92,6 +92,12 @@ impl Seen {
     }
 }
 
+/// Why the event `arrival` needs no pass, by what the last pass for resource `id` saw; `None`
+/// for the adapter's own work.
+fn answered(seen: &HashMap<Uuid, Seen>, id: Uuid, arrival: Option<Arrival>) -> Option<Coalesced> {
+    seen.get(&id)?.answers(&arrival?, Utc::now())
+}
+
 #[derive(Debug, Default)]
 struct Slot {
     running: bool,
@@ -139,7 +145,7 @@ impl Passes {
     pub async fn admit(self: &Arc<Self>, id: Uuid, arrival: Option<Arrival>) -> Result<Pass, Coalesced> {
         let (ticket, notify) = {
             let mut state = self.state();
-            if let Some(why) = arrival.and_then(|a| state.seen.get(&id)?.answers(&a, Utc::now())) {
+            if let Some(why) = answered(&state.seen, id, arrival) {
                 return Err(why);
             }
             let slot = state.slots.entry(id).or_default();
@@ -169,7 +175,7 @@ impl Passes {
                     // Its ticket is no longer the waiting one: dropping `waiting` changes nothing.
                     slot.waiting = 0;
                     // The pass it waited for may have covered it.
-                    if let Some(why) = arrival.and_then(|a| seen.get(&id)?.answers(&a, Utc::now())) {
+                    if let Some(why) = answered(seen, id, arrival) {
                         slots.remove(&id);
                         return Err(why);
                     }

@@ -99,6 +99,7 @@ async fn a_thousand_queued_copies_cost_no_pass_and_a_newer_generation_behind_the
     })
     .await;
 
+    assert_eq!(jobs.creates(), 2, "two passes acted: the first event's and the newer generation's");
     let created = jobs.created();
     assert_eq!(created.len(), 2, "one Job per generation, none for a copy: {created:?}");
     assert_ne!(created[0], created[1]);
