@@ -10,10 +10,10 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use hyperfleet_api_model::{ChangeKind, ChangesParams, ResourceChange, client::Client};
+use hyperfleet_api_model::{ChangeKind, ChangesParams, Resource, ResourceChange, client::Client};
 
 use super::{
-    PollReport, Sentinel, SentinelProgress, SentinelSettings,
+    PollReport, Read, Sentinel, SentinelProgress, SentinelSettings,
     decision::{Reason, is_reconciled},
     publish::Due,
     query::among_ids,
@@ -111,7 +111,7 @@ impl Sentinel {
     /// the last event did not (the built-in rule only: a `messageDecision` decides at polls).
     /// The changed resources are read in a few lists (by id, within the shard), not one by one.
     async fn react(&mut self, changed: &[Changed], now: DateTime<Utc>) -> PollReport {
-        let mut report = PollReport::default();
+        let mut report = PollReport { read: Read::ChangeFeed, ..PollReport::default() };
         if !self.settings.rules.uses_builtin_decision() {
             return report;
         }
@@ -121,16 +121,20 @@ impl Sentinel {
             match self.list_all(Some(&search)).await {
                 Ok(found) => resources.extend(found),
                 Err(err) => {
+                    // What changed is unknown: the next poll reads everything possibly due.
+                    self.looks.distrust();
                     tracing::warn!(sentinel = %self.settings.name, error = %hyperfleet_telemetry::error_chain(&err), "cannot read changed resources; the next poll will");
                 }
             }
         }
         report.fetched = resources.len();
-        let due: Vec<Due> = resources
-            .iter()
-            .filter(|resource| !is_reconciled(resource) && !self.announced(resource))
-            .map(|resource| (resource, Reason::ResourceChanged, None))
-            .collect();
+        let (due, seen): (Vec<&Resource>, Vec<&Resource>) =
+            resources.iter().partition(|resource| !is_reconciled(resource) && !self.announced(resource));
+        for resource in seen {
+            self.look_at(resource, now);
+        }
+        let due: Vec<Due> =
+            due.into_iter().map(|resource| (resource, Reason::ResourceChanged, None)).collect();
         self.publish_all(&due, now, &mut report).await;
         report
     }
@@ -138,7 +142,7 @@ impl Sentinel {
 
 impl Sentinel {
     /// Whether the last event for `resource` already showed it as it is now.
-    fn announced(&self, resource: &hyperfleet_api_model::Resource) -> bool {
+    fn announced(&self, resource: &Resource) -> bool {
         self.published.get(&resource.id).is_some_and(|published| published.announced(resource))
     }
 
@@ -161,6 +165,8 @@ impl Sentinel {
             };
             self.following = follower.broken.is_none();
             if follower.broken.is_some() {
+                // Changes may go unseen until it answers (and a resynced cursor skips some).
+                self.looks.distrust();
                 // Polling only until the feed answers again; not a busy loop.
                 tokio::select! {
                     () = context.cancel.cancelled() => return false,
@@ -180,7 +186,7 @@ impl Sentinel {
             }
             let report = self.react(&changed, Utc::now()).await;
             let (published, failed) = (report.published, report.publish_errors);
-            self.metrics.reacted(&self.labels(), published, failed);
+            self.metrics.reacted(&self.labels(), &report);
             context.update(|progress| {
                 progress.published += published as u64;
                 progress.publish_errors += failed as u64;

@@ -10,6 +10,9 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
+use strum::VariantArray as _;
+
+use super::{PollReport, Read};
 
 /// Labels of every Sentinel series.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -22,12 +25,23 @@ pub struct ShardLabels {
     pub shard: String,
 }
 
+/// Labels of the resources-read counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadLabels {
+    /// The shard.
+    #[prometheus(flatten)]
+    pub shard: ShardLabels,
+    /// What read them ([`Read`]).
+    pub by: &'static str,
+}
+
 /// Every Sentinel's series; cheap to clone (shared families).
 #[derive(Debug, Clone)]
 pub struct SentinelMetrics {
     pending: Family<ShardLabels, Gauge>,
     in_shard: Family<ShardLabels, Gauge>,
     events_created: Family<ShardLabels, Counter>,
+    resources_read: Family<ReadLabels, Counter>,
     publish_errors: Family<ShardLabels, Counter>,
     poll_errors: Family<ShardLabels, Counter>,
     poll_duration: Family<ShardLabels, Histogram>,
@@ -40,6 +54,7 @@ impl Default for SentinelMetrics {
             pending: Family::default(),
             in_shard: Family::default(),
             events_created: Family::default(),
+            resources_read: Family::default(),
             publish_errors: Family::default(),
             poll_errors: Family::default(),
             poll_duration: Family::new_with_constructor(|| {
@@ -63,6 +78,11 @@ impl SentinelMetrics {
         registry.register("resources_in_shard", "Resources in the shard", metrics.in_shard.clone());
         registry.register("events_created", "Reconcile events published", metrics.events_created.clone());
         registry.register(
+            "resources_read",
+            "Resources the Sentinel read from the API, by what read them: full_poll, due_poll, change_feed",
+            metrics.resources_read.clone(),
+        );
+        registry.register(
             "publish_errors",
             "Publishes that failed (retried at the next decision)",
             metrics.publish_errors.clone(),
@@ -85,22 +105,28 @@ impl SentinelMetrics {
     pub fn poll_succeeded(
         &self,
         labels: &ShardLabels,
-        report: &super::PollReport,
+        report: &PollReport,
         took: Duration,
         at: DateTime<Utc>,
     ) {
         self.pending.get_or_create(labels).set(i64::try_from(report.pending).unwrap_or(i64::MAX));
         self.in_shard.get_or_create(labels).set(report.in_shard);
-        self.events_created.get_or_create(labels).inc_by(report.published as u64);
-        self.publish_errors.get_or_create(labels).inc_by(report.publish_errors as u64);
+        self.counted(labels, report);
         self.poll_duration.get_or_create(labels).observe(took.as_secs_f64());
         self.last_success.get_or_create(labels).set(at.timestamp());
     }
 
-    /// Records what reacting to the change feed published.
-    pub fn reacted(&self, labels: &ShardLabels, published: usize, errors: usize) {
-        self.events_created.get_or_create(labels).inc_by(published as u64);
-        self.publish_errors.get_or_create(labels).inc_by(errors as u64);
+    /// Records what reacting to the change feed read and published.
+    pub fn reacted(&self, labels: &ShardLabels, report: &PollReport) {
+        self.counted(labels, report);
+    }
+
+    /// The counters a poll and a reaction both add to.
+    fn counted(&self, labels: &ShardLabels, report: &PollReport) {
+        let read = ReadLabels { shard: labels.clone(), by: report.read.as_str() };
+        self.resources_read.get_or_create(&read).inc_by(report.fetched as u64);
+        self.events_created.get_or_create(labels).inc_by(report.published as u64);
+        self.publish_errors.get_or_create(labels).inc_by(report.publish_errors as u64);
     }
 
     /// Records a failed poll.
@@ -114,6 +140,9 @@ impl SentinelMetrics {
         self.pending.remove(labels);
         self.in_shard.remove(labels);
         self.events_created.remove(labels);
+        for read in Read::VARIANTS {
+            self.resources_read.remove(&ReadLabels { shard: labels.clone(), by: read.as_str() });
+        }
         self.publish_errors.remove(labels);
         self.poll_errors.remove(labels);
         self.poll_duration.remove(labels);

@@ -53,8 +53,8 @@ impl PublishError {
 }
 
 impl Sentinel {
-    /// Publishes an event for each of `due` and remembers the confirmed ones; counts both
-    /// outcomes into `report`.
+    /// Publishes an event for each of `due` and remembers the confirmed ones (and when each is
+    /// next due); counts both outcomes into `report`.
     pub(super) async fn publish_all(&mut self, due: &[Due<'_>], now: DateTime<Utc>, report: &mut PollReport) {
         let this = &*self;
         let mut outcomes = Vec::with_capacity(due.len());
@@ -78,8 +78,13 @@ impl Sentinel {
                     report.published += 1;
                     let previous = self.published.get(&resource.id).copied();
                     self.published.insert(resource.id, Published::after(previous, resource, reason, now));
+                    self.look_at(resource, now);
                 }
-                Err(err) => self.failed(resource, &err, report),
+                Err(err) => {
+                    self.failed(resource, &err, report);
+                    // Due again at once: the next poll, even one of the due only, retries it.
+                    self.looks.saw(resource, now);
+                }
             }
         }
     }

@@ -13,7 +13,8 @@ use hyperfleet_broker::Broker;
 use hyperfleet_crds::v1alpha1::ResourceType;
 
 use super::{
-    decision::{Backoff, Decision, Published, Reason, decide, is_reconciled},
+    decision::{Backoff, Decision, Published, decide},
+    due::Looks,
     follow::Follower,
     metrics::{SentinelMetrics, ShardLabels},
     publish::PublishError,
@@ -50,9 +51,11 @@ pub enum SentinelError {
 pub struct PollReport {
     /// Resources in the shard (as last counted).
     pub in_shard: i64,
-    /// Possibly-due resources fetched.
+    /// What read the resources.
+    pub read: Read,
+    /// Resources read.
     pub fetched: usize,
-    /// Fetched resources not reconciled at their generation.
+    /// Resources looked at since the last full poll that were not reconciled at their generation.
     pub pending: usize,
     /// Events published.
     pub published: usize,
@@ -60,6 +63,26 @@ pub struct PollReport {
     pub publish_errors: usize,
     /// The last publish or CEL error of the poll.
     pub last_error: Option<String>,
+}
+
+/// What read a Sentinel's resources from the API (a bounded metric label).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
+pub enum Read {
+    /// A poll of the whole possibly-due set.
+    #[default]
+    FullPoll,
+    /// A poll of the resources due since the last full poll ([`super::due`]).
+    DuePoll,
+    /// A reaction to the change feed ([`super::follow`]).
+    ChangeFeed,
+}
+
+impl Read {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// A Sentinel and what it remembers between polls.
@@ -72,6 +95,8 @@ pub struct Sentinel {
     pub(super) metrics: SentinelMetrics,
     /// Whether the last read of the change feed succeeded.
     pub(super) following: bool,
+    /// When each resource looked at since the last full poll is next due.
+    pub(super) looks: Looks,
     polls: u64,
     in_shard: i64,
 }
@@ -87,6 +112,7 @@ impl Sentinel {
             published: HashMap::new(),
             metrics,
             following: false,
+            looks: Looks::default(),
             polls: 0,
             in_shard: 0,
         }
@@ -106,32 +132,40 @@ impl Sentinel {
         }
     }
 
-    /// One poll at `now`.
+    /// One poll at `now`: of the due resources only when [`Sentinel::may_read_only_due`],
+    /// else of the whole possibly-due set.
     pub async fn poll(&mut self, now: DateTime<Utc>) -> Result<PollReport, SentinelError> {
         if self.polls.is_multiple_of(COUNT_EVERY) {
             self.in_shard = self.count(self.settings.shard.as_ref()).await?;
         }
         self.polls += 1;
-        let search = if self.settings.rules.uses_builtin_decision() {
-            Some(poll_search(self.settings.shard.as_ref(), now, self.settings.backoff.ready))
+        let (read, resources) = if self.may_read_only_due(now) {
+            (Read::DuePoll, self.read_due(now).await?)
         } else {
-            self.settings.shard.clone()
+            let search = if self.settings.rules.uses_builtin_decision() {
+                Some(poll_search(self.settings.shard.as_ref(), now, self.settings.backoff.ready))
+            } else {
+                self.settings.shard.clone()
+            };
+            let resources = self.list_all(search.as_ref()).await?;
+            self.looks.start_over(now);
+            (Read::FullPoll, resources)
         };
-        let resources = self.list_all(search.as_ref()).await?;
         let mut report =
-            PollReport { in_shard: self.in_shard, fetched: resources.len(), ..PollReport::default() };
+            PollReport { in_shard: self.in_shard, read, fetched: resources.len(), ..PollReport::default() };
         let mut due = Vec::new();
         for resource in &resources {
-            if !is_reconciled(resource) {
-                report.pending += 1;
-            }
             match self.decide_for(resource, now) {
-                Ok(Some((reason, json))) => due.push((resource, reason, json)),
-                Ok(None) => {}
-                Err(err) => self.failed(resource, &err, &mut report),
+                Ok((Decision::Publish(reason), json)) => due.push((resource, reason, json)),
+                Ok((Decision::Wait { until }, _)) => self.looks.saw(resource, until),
+                Err(err) => {
+                    self.looks.saw(resource, now);
+                    self.failed(resource, &err, &mut report);
+                }
             }
         }
         self.publish_all(&due, now, &mut report).await;
+        report.pending = self.looks.pending();
         self.forget_older_than(now - self.settings.backoff.ready * 2);
         Ok(report)
     }
@@ -143,12 +177,12 @@ impl Sentinel {
         report.last_error = Some(format!("{}: {message}", resource.id));
     }
 
-    /// Whether `resource` is due now, why, and (when CEL needs it) the resource as JSON.
+    /// The decision for `resource` at `now` and (when CEL needs it) the resource as JSON.
     fn decide_for(
         &self,
         resource: &Resource,
         now: DateTime<Utc>,
-    ) -> Result<Option<(Reason, Option<serde_json::Value>)>, PublishError> {
+    ) -> Result<(Decision, Option<serde_json::Value>), PublishError> {
         let rules = &self.settings.rules;
         let json = (rules.decision.is_some() || !rules.data.is_empty())
             .then(|| serde_json::to_value(resource))
@@ -163,15 +197,12 @@ impl Sentinel {
             }
             _ => decide(resource, published, backoff, now),
         };
-        Ok(match decision {
-            Decision::Publish(reason) => Some((reason, json)),
-            _ => None,
-        })
+        Ok((decision, json))
     }
 
     /// The backoffs as they apply now: repeats of not-ready events grow only while the change
     /// feed announces every change (without it they are what moves resources on).
-    fn backoff(&self) -> Backoff {
+    pub(super) fn backoff(&self) -> Backoff {
         let backoff = self.settings.backoff;
         if self.following { backoff } else { Backoff { repeat_doublings: 0, ..backoff } }
     }

@@ -13,9 +13,10 @@ use sqlx::PgPool;
 use hyperfleet_api_model::{ConditionStatus, client::Client};
 use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Consumer};
 use hyperfleet_operator::{
-    sentinel::{Sentinel, SentinelSettings},
+    sentinel::{Sentinel, SentinelSettings, decision::Backoff, metrics::SentinelMetrics},
     tasks::TaskRegistry,
 };
+use prometheus_client::registry::Registry;
 
 /// Between polls (here an hour apart), the Sentinel follows the API's change feed: a report that
 /// changes a condition of a resource not yet reconciled gets its event at once (the next adapter
@@ -50,15 +51,25 @@ async fn a_report_between_polls_is_published_at_once_through_the_change_feed(poo
 /// The `eu` shard's Sentinel polling once an hour, so only the change feed (its reads held
 /// `follow_wait` seconds) moves it, publishing on a fresh topic that the `Received` records.
 async fn feed_only_sentinel(client: &Client, follow_wait: u32) -> (Sentinel, Received, Consumer) {
+    following_sentinel(client, |settings| SentinelSettings {
+        poll_interval: Duration::from_secs(3600),
+        follow_wait,
+        ..settings
+    })
+    .await
+}
+
+/// The `eu` shard's Sentinel with its settings as `tune` makes them, publishing on a fresh
+/// topic that the `Received` records.
+async fn following_sentinel(
+    client: &Client,
+    tune: impl FnOnce(SentinelSettings) -> SentinelSettings,
+) -> (Sentinel, Received, Consumer) {
     let broker =
         hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
     let topic = format!("feed-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let (received, consumer) = listen(&broker, &topic).await;
-    let settings = SentinelSettings {
-        poll_interval: Duration::from_secs(3600),
-        follow_wait,
-        ..settings("eu", "eu", &topic)
-    };
+    let settings = tune(settings("eu", "eu", &topic));
     (Sentinel::new(settings, client.clone(), broker), received, consumer)
 }
 
@@ -153,4 +164,56 @@ async fn many_changes_are_read_together_and_only_progress_is_announced(pool: PgP
     assert_eq!(events, expected, "each once, at once");
     assert_eq!(single_gets().await, gets_before, "read back by lists, not one GET each");
     tasks.shutdown_all().await;
+}
+
+/// While the feed is followed, the polls between full ones read only the resources due by then:
+/// 100 clusters waiting for their adapters are read by the first poll, not by every poll, and
+/// again when their not-ready backoff falls due, which publishes their repeats.
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn polls_between_full_ones_read_only_the_resources_due(pool: PgPool) {
+    let client = common::api_requiring(pool, &["validation", "dns"]).await;
+    let mut registry = Registry::default();
+    let metrics = SentinelMetrics::register(&mut registry);
+    let (sentinel, received, _consumer) = following_sentinel(&client, |settings| SentinelSettings {
+        follow_wait: 1,
+        backoff: Backoff { not_ready: chrono::Duration::seconds(3), ..settings.backoff },
+        ..settings
+    })
+    .await;
+    for n in 0..100 {
+        common::cluster(&client, &format!("c-{n:03}"), &[("region", "eu")]).await;
+    }
+    let mut tasks = TaskRegistry::new(Duration::from_secs(5));
+    tasks.ensure(&"eu".to_owned(), 1, |context| sentinel.with_metrics(metrics).run(context)).await;
+    assert_eq!(drain(&received, 100).await.len(), 100, "one new event each");
+    let what = "ten polls";
+    hyperfleet_testing::wait_until(what, Duration::from_secs(10), || async { polls(&registry) >= 10 }).await;
+    assert_eq!(read_by(&registry, "full_poll"), 100, "one full poll");
+    assert_eq!(read_by(&registry, "due_poll"), 0, "nothing is due before the backoff");
+
+    let repeats = drain(&received, 100).await;
+    assert_eq!(repeats.len(), 100);
+    assert!(repeats.iter().all(|(_, _, reason)| reason == "not_ready_backoff"), "{repeats:?}");
+    assert_eq!(read_by(&registry, "due_poll"), 100, "read when due, each once");
+    assert_eq!(read_by(&registry, "full_poll"), 100);
+    assert!(polls(&registry) >= 25, "a full poll each time would have read 100 each");
+    tasks.shutdown_all().await;
+}
+
+/// The sum of the Sentinel series `name` whose labels contain `label`, as `/metrics` shows it.
+fn sentinel_series(registry: &Registry, name: &str, label: &str) -> u64 {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(&format!("hyperfleet_sentinel_{name}{{")) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn polls(registry: &Registry) -> u64 {
+    sentinel_series(registry, "poll_duration_seconds_count", "shard=\"eu\"")
+}
+
+fn read_by(registry: &Registry, by: &str) -> u64 {
+    sentinel_series(registry, "resources_read_total", &format!("by=\"{by}\""))
 }
