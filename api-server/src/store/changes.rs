@@ -69,6 +69,9 @@ pub enum ChangeRead {
         page: ChangePage,
         /// `page.cursor`, typed.
         last: Cursor,
+        /// Whether the read scanned every change visible yet (the cursor is past them all, the
+        /// filtered-out ones included); if not, more may follow at once.
+        caught_up: bool,
     },
     /// The cursor is older than what the feed keeps: changes up to `through` were pruned.
     TooOld {
@@ -131,7 +134,7 @@ impl Store {
         let Some(after) = query.after else {
             let start = Cursor { txid: xmin, seq: 0 }.max(through);
             let page = ChangePage { items: Vec::new(), cursor: start.to_string() };
-            return Ok(ChangeRead::Page { page, last: start });
+            return Ok(ChangeRead::Page { page, last: start, caught_up: true });
         };
         if after < through {
             return Ok(ChangeRead::TooOld { through });
@@ -142,7 +145,9 @@ impl Store {
             "with w as (select * from resource_changes c where (c.txid, c.seq) > (",
         );
         select.push_bind(after.txid).push(", ").push_bind(after.seq).push(")");
-        select.push(" and c.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+        // The horizon read above, not this statement's (possibly later) one: the cursor may
+        // then move up to it, past every change of the window, matching or not.
+        select.push(" and c.txid < ").push_bind(xmin);
         if let Some(kind) = query.kind {
             select.push(" and c.kind = ").push_bind(kind.as_str());
         }
@@ -164,13 +169,19 @@ impl Store {
             " as matches from w c left join resources r on r.id = c.resource_id order by c.txid, c.seq",
         );
         let rows: Vec<ChangeRow> = select.build_query_as().fetch_all(&mut *conn).await?;
-        let last = rows.last().map_or(after, |row| Cursor { txid: row.txid, seq: row.seq });
+        let caught_up = rows.len() < query.limit as usize;
+        let last_row = rows.last().map_or(after, |row| Cursor { txid: row.txid, seq: row.seq });
+        // Caught up, the cursor moves to the horizon: every change after it comes from a
+        // transaction still open or not yet begun. A reader of a kind that nothing writes
+        // (node pools in a fleet of clusters) thus does not rescan the others' changes at
+        // every read, which cost the database more than all the writes together.
+        let last = if caught_up { last_row.max(Cursor { txid: xmin, seq: 0 }) } else { last_row };
         let items = rows
             .into_iter()
             .filter(|row| row.matches)
             .map(ResourceChange::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(ChangeRead::Page { page: ChangePage { items, cursor: last.to_string() }, last })
+        Ok(ChangeRead::Page { page: ChangePage { items, cursor: last.to_string() }, last, caught_up })
     }
 
     /// Removes the changes recorded before `before`; returns how many went.

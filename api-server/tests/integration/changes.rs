@@ -267,3 +267,25 @@ async fn an_expired_cursor_is_410_and_bad_parameters_are_400(pool: PgPool) {
     }
     api.get("/changes?search=labels.x%20%3D").await.problem(400, "HYPERFLEET-VAL-005");
 }
+
+/// A reader of a kind that nothing writes (node pools in a fleet of clusters) still moves past
+/// the other kinds' changes: its next read starts after them instead of scanning them again.
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn a_reader_of_a_quiet_kind_moves_past_the_other_kinds_changes(pool: PgPool) {
+    let api = common::start(pool).await;
+    let start = start_cursor(&api.client).await;
+    for n in 0..5 {
+        api.cluster(&format!("c-{n}"), &[]).await;
+    }
+    let (items, _) = follow_until(&api.client, &start, 100, 5).await;
+    assert_eq!(items.len(), 5, "the clusters' creations are visible");
+    let nodepools = ChangesParams {
+        after: Some(start.clone()),
+        kind: Some("NodePool".into()),
+        ..ChangesParams::default()
+    };
+    let page = api.client.changes(&nodepools).await.unwrap();
+    assert!(page.items.is_empty(), "{:?}", page.items);
+    let (behind, _) = follow(&api.client, &page.cursor, 100).await;
+    assert!(behind.is_empty(), "the cursor {} is past the clusters' changes: {behind:?}", page.cursor);
+}

@@ -60,8 +60,8 @@ pub async fn changes(
         let notified = state.feed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (page, last) = match state.store.changes(&query).await? {
-            ChangeRead::Page { page, last } => (page, last),
+        let (page, last, caught_up) = match state.store.changes(&query).await? {
+            ChangeRead::Page { page, last, caught_up } => (page, last, caught_up),
             ChangeRead::TooOld { through } => {
                 return Err(ApiError::Gone(format!(
                     "changes up to {through} are no longer kept: list the resources again, then follow the feed \
@@ -73,9 +73,10 @@ pub async fn changes(
         if !page.items.is_empty() || query.after.is_none() || now >= deadline {
             return Ok(Json(page));
         }
-        // Only changes the filter skips: go on past them at once.
-        if query.after != Some(last) {
-            query.after = Some(last);
+        // Nothing that matches: go on from past what was scanned; at once if a full window of
+        // changes the filter skips may be followed by more, else when a commit wakes us.
+        query.after = Some(last);
+        if !caught_up {
             continue;
         }
         tokio::select! {
