@@ -12,7 +12,7 @@ use prometheus_client::{
 };
 use strum::VariantArray as _;
 
-use super::{PollReport, Read};
+use super::{PollReport, Read, decision::Reason};
 
 /// Labels of every Sentinel series.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -35,12 +35,22 @@ pub struct ReadLabels {
     pub by: &'static str,
 }
 
+/// Labels of the events-created counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// The shard.
+    #[prometheus(flatten)]
+    pub shard: ShardLabels,
+    /// Why the events were published (the event's `reason`).
+    pub reason: &'static str,
+}
+
 /// Every Sentinel's series; cheap to clone (shared families).
 #[derive(Debug, Clone)]
 pub struct SentinelMetrics {
     pending: Family<ShardLabels, Gauge>,
     in_shard: Family<ShardLabels, Gauge>,
-    events_created: Family<ShardLabels, Counter>,
+    events_created: Family<EventLabels, Counter>,
     resources_read: Family<ReadLabels, Counter>,
     publish_errors: Family<ShardLabels, Counter>,
     poll_errors: Family<ShardLabels, Counter>,
@@ -76,7 +86,11 @@ impl SentinelMetrics {
             metrics.pending.clone(),
         );
         registry.register("resources_in_shard", "Resources in the shard", metrics.in_shard.clone());
-        registry.register("events_created", "Reconcile events published", metrics.events_created.clone());
+        registry.register(
+            "events_created",
+            "Reconcile events published (confirmed by the broker), by reason",
+            metrics.events_created.clone(),
+        );
         registry.register(
             "resources_read",
             "Resources the Sentinel read from the API, by what read them: full_poll, due_poll, change_feed",
@@ -121,11 +135,16 @@ impl SentinelMetrics {
         self.counted(labels, report);
     }
 
-    /// The counters a poll and a reaction both add to.
+    /// Records an event the broker confirmed.
+    pub fn event_created(&self, labels: &ShardLabels, reason: Reason) {
+        let labels = EventLabels { shard: labels.clone(), reason: reason.as_str() };
+        self.events_created.get_or_create(&labels).inc();
+    }
+
+    /// The counters a poll and a reaction both add to (events are counted as confirmed).
     fn counted(&self, labels: &ShardLabels, report: &PollReport) {
         let read = ReadLabels { shard: labels.clone(), by: report.read.as_str() };
         self.resources_read.get_or_create(&read).inc_by(report.fetched as u64);
-        self.events_created.get_or_create(labels).inc_by(report.published as u64);
         self.publish_errors.get_or_create(labels).inc_by(report.publish_errors as u64);
     }
 
@@ -139,7 +158,9 @@ impl SentinelMetrics {
     pub fn forget(&self, labels: &ShardLabels) {
         self.pending.remove(labels);
         self.in_shard.remove(labels);
-        self.events_created.remove(labels);
+        for reason in every_reason() {
+            self.events_created.remove(&EventLabels { shard: labels.clone(), reason: reason.as_str() });
+        }
         for read in Read::VARIANTS {
             self.resources_read.remove(&ReadLabels { shard: labels.clone(), by: read.as_str() });
         }
@@ -148,4 +169,18 @@ impl SentinelMetrics {
         self.poll_duration.remove(labels);
         self.last_success.remove(labels);
     }
+}
+
+/// Every reason, to drop a shard's series; the match stops compiling when one is added, so it
+/// is added to the list too.
+fn every_reason() -> [Reason; 8] {
+    use Reason::{Custom, GenerationChanged, New, NotReady, Other, Recheck, ResourceChanged, WorkChanged};
+    let every = [New, GenerationChanged, NotReady, Recheck, Custom, ResourceChanged, WorkChanged, Other];
+    for reason in every {
+        match reason {
+            New | GenerationChanged | NotReady | Recheck | Custom | ResourceChanged | WorkChanged | Other => {
+            }
+        }
+    }
+    every
 }

@@ -72,10 +72,12 @@ impl Sentinel {
                 futures::stream::iter(publishes).buffer_unordered(PUBLISHES_IN_FLIGHT).collect().await;
             outcomes.extend(done);
         }
+        let labels = self.labels();
         for (resource, reason, outcome) in outcomes {
             match outcome {
                 Ok(()) => {
                     report.published += 1;
+                    self.metrics.event_created(&labels, reason);
                     let previous = self.published.get(&resource.id).copied();
                     self.published.insert(resource.id, Published::after(previous, resource, reason, now));
                     self.look_at(resource, now);

@@ -197,6 +197,9 @@ async fn polls_between_full_ones_read_only_the_resources_due(pool: PgPool) {
     assert_eq!(read_by(&registry, "due_poll"), 100, "read when due, each once");
     assert_eq!(read_by(&registry, "full_poll"), 100);
     assert!(polls(&registry) >= 25, "a full poll each time would have read 100 each");
+    let published =
+        |reason: &str| sentinel_series(&registry, "events_created_total", &format!("reason=\"{reason}\""));
+    assert_eq!((published("new"), published("not_ready_backoff")), (100, 100), "counted by reason");
     tasks.shutdown_all().await;
 }
 
