@@ -262,6 +262,7 @@ async fn operator_metrics() -> String {
         chrono::Utc::now(),
     );
     metrics.sentinel.poll_failed(&labels, std::time::Duration::from_millis(5));
+    metrics.sentinel.event_created(&labels, hyperfleet_operator::sentinel::decision::Reason::New);
     let dns = AdapterLabels { adapter: "dns".into(), resource_type: "clusters" };
     metrics.adapter.consumed(&dns, "reported");
     metrics.adapter.job_created(&dns);
