@@ -1,6 +1,7 @@
 //! One Sentinel: the poll -> decide -> publish loop of a SentinelConfig, run as a supervised task.
-//! A poll lists the shard's possibly-due resources (every page), decides per resource, publishes
-//! the events, and remembers what it published so a stuck resource gets one event per backoff.
+//! A poll lists the shard's possibly-due resources (every page; between full polls, while the
+//! feed is followed, only the ones due, see [`super::due`]), decides per resource, publishes the
+//! events, and remembers what it published so a stuck resource gets one event per backoff.
 //! API or broker trouble degrades the task (and its status) but never ends it.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
