@@ -17,7 +17,6 @@ use hyperfleet_api_model::Resource;
 use super::{
     Sentinel, SentinelError,
     decision::{Decision, decide, is_reconciled},
-    query::among_ids,
 };
 
 /// A full poll runs at least once in this many `backoffNotReady` (the longest wait between two
@@ -90,10 +89,7 @@ impl Sentinel {
     /// The resources due by `now`, read in lists by id; the ones not found left the shard.
     pub(super) async fn read_due(&mut self, now: DateTime<Utc>) -> Result<Vec<Resource>, SentinelError> {
         let ids = self.looks.due(now);
-        let mut resources = Vec::with_capacity(ids.len());
-        for search in among_ids(self.settings.shard.as_ref(), &ids) {
-            resources.extend(self.list_all(Some(&search)).await?);
-        }
+        let resources = self.list_among(&ids).await?;
         let found: std::collections::HashSet<Uuid> = resources.iter().map(|r| r.id).collect();
         for id in ids.iter().filter(|id| !found.contains(id)) {
             self.looks.forget(id);

@@ -16,7 +16,6 @@ use super::{
     PollReport, Read, Sentinel, SentinelProgress, SentinelSettings,
     decision::{Reason, is_reconciled},
     publish::Due,
-    query::among_ids,
 };
 use crate::tasks::TaskContext;
 
@@ -116,17 +115,15 @@ impl Sentinel {
             return report;
         }
         let ids: Vec<Uuid> = changed.iter().map(|change| change.id).collect();
-        let mut resources = Vec::with_capacity(ids.len());
-        for search in among_ids(self.settings.shard.as_ref(), &ids) {
-            match self.list_all(Some(&search)).await {
-                Ok(found) => resources.extend(found),
-                Err(err) => {
-                    // What changed is unknown: the next poll reads everything possibly due.
-                    self.looks.distrust();
-                    tracing::warn!(sentinel = %self.settings.name, error = %hyperfleet_telemetry::error_chain(&err), "cannot read changed resources; the next poll will");
-                }
+        let resources = match self.list_among(&ids).await {
+            Ok(resources) => resources,
+            Err(err) => {
+                // What changed is unknown: the next poll reads everything possibly due.
+                self.looks.distrust();
+                tracing::warn!(sentinel = %self.settings.name, error = %hyperfleet_telemetry::error_chain(&err), "cannot read changed resources; the next poll will");
+                return report;
             }
-        }
+        };
         report.fetched = resources.len();
         let (due, seen): (Vec<&Resource>, Vec<&Resource>) =
             resources.iter().partition(|resource| !is_reconciled(resource) && !self.announced(resource));
@@ -186,7 +183,7 @@ impl Sentinel {
             }
             let report = self.react(&changed, Utc::now()).await;
             let (published, failed) = (report.published, report.publish_errors);
-            self.metrics.reacted(&self.labels(), &report);
+            self.metrics.read_and_failed(&self.labels(), &report);
             context.update(|progress| {
                 progress.published += published as u64;
                 progress.publish_errors += failed as u64;

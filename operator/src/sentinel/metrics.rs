@@ -125,14 +125,9 @@ impl SentinelMetrics {
     ) {
         self.pending.get_or_create(labels).set(i64::try_from(report.pending).unwrap_or(i64::MAX));
         self.in_shard.get_or_create(labels).set(report.in_shard);
-        self.counted(labels, report);
+        self.read_and_failed(labels, report);
         self.poll_duration.get_or_create(labels).observe(took.as_secs_f64());
         self.last_success.get_or_create(labels).set(at.timestamp());
-    }
-
-    /// Records what reacting to the change feed read and published.
-    pub fn reacted(&self, labels: &ShardLabels, report: &PollReport) {
-        self.counted(labels, report);
     }
 
     /// Records an event the broker confirmed.
@@ -141,8 +136,9 @@ impl SentinelMetrics {
         self.events_created.get_or_create(&labels).inc();
     }
 
-    /// The counters a poll and a reaction both add to (events are counted as confirmed).
-    fn counted(&self, labels: &ShardLabels, report: &PollReport) {
+    /// Records what a poll or a reaction to the change feed read and failed to publish (the
+    /// events are counted as the broker confirms them, [`Self::event_created`]).
+    pub fn read_and_failed(&self, labels: &ShardLabels, report: &PollReport) {
         let read = ReadLabels { shard: labels.clone(), by: report.read.as_str() };
         self.resources_read.get_or_create(&read).inc_by(report.fetched as u64);
         self.publish_errors.get_or_create(labels).inc_by(report.publish_errors as u64);

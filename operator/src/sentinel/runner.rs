@@ -19,7 +19,7 @@ use super::{
     follow::Follower,
     metrics::{SentinelMetrics, ShardLabels},
     publish::PublishError,
-    query::poll_search,
+    query::{among_ids, poll_search},
     rules::decide_custom,
     settings::{SentinelProgress, SentinelSettings},
 };
@@ -251,6 +251,16 @@ impl Sentinel {
             if last_page || after.is_none() {
                 break;
             }
+        }
+        Ok(resources)
+    }
+
+    /// The shard's resources among `ids`, read in a few lists (as many ids in each as a search
+    /// holds), not one GET each; the ones not found are gone or left the shard.
+    pub(super) async fn list_among(&self, ids: &[Uuid]) -> Result<Vec<Resource>, SentinelError> {
+        let mut resources = Vec::with_capacity(ids.len());
+        for search in among_ids(self.settings.shard.as_ref(), ids) {
+            resources.extend(self.list_all(Some(&search)).await?);
         }
         Ok(resources)
     }
