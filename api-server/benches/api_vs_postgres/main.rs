@@ -4,13 +4,15 @@
 //! with `wrk` over `c` connections for a while (a C load generator, as light as pgbench's
 //! client), then has `pgbench` run those statements as one transaction with `c` clients for as
 //! long, and prints both throughputs, their ratio and the latency percentiles. The API logs its
-//! requests as JSON at INFO (into a sink), as deployed.
+//! requests as JSON at INFO (into a sink), as deployed. Under each row, the CPU a request cost the
+//! API process and PostgreSQL in each run (from `/proc`), to show which side a change must cut.
 //!
 //! Run with `hack/bench.sh --bench api_vs_postgres`. `HYPERFLEET_BENCH_CLUSTERS` (default
 //! 10 000) and `HYPERFLEET_BENCH_SECONDS` (default 10 per run) tune it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod capture;
+mod cpu;
 mod pgbench;
 mod wrk;
 
@@ -275,19 +277,32 @@ async fn main() {
             .unwrap_or_else(|err| panic!("{}: {err}", case.name));
         let lua = format!("{}\n{}", wrk_prelude(&fixture), case.load.0);
         let (base, dir, load) = (fixture.base.clone(), scratch.clone(), case.load.1);
+        let before_api = cpu::Usage::now().unwrap_or_else(|err| panic!("{err}"));
         let api = tokio::task::spawn_blocking(move || {
             wrk::run(&base, &lua, load, case.concurrency, duration, &dir)
         })
         .await
         .expect("the wrk task panicked")
         .unwrap_or_else(|err| panic!("{}: {err}", case.name));
+        let before_pg = cpu::Usage::now().unwrap_or_else(|err| panic!("{err}"));
         let (dir, db) = (scratch.clone(), db_url.clone());
         let pg =
             tokio::task::spawn_blocking(move || pgbench::run(&db, &script, case.concurrency, duration, &dir))
                 .await
                 .expect("the pgbench task panicked")
                 .unwrap_or_else(|err| panic!("{}: {err}", case.name));
+        let after = cpu::Usage::now().unwrap_or_else(|err| panic!("{err}"));
         print_row(&case, &api, &pg, captured.len());
+        let requests = |sample: &Sample| sample.per_second * duration.as_secs_f64();
+        let api_cpu = before_pg.per_request_since(&before_api, requests(&api));
+        let pg_cpu = after.per_request_since(&before_pg, requests(&pg));
+        println!(
+            "{:<27} CPU per request: API run {} µs in the API + {} µs in PostgreSQL; pgbench run {} µs in PostgreSQL",
+            "",
+            api_cpu.api.as_micros(),
+            api_cpu.postgres.as_micros(),
+            pg_cpu.postgres.as_micros()
+        );
     }
     std::fs::remove_dir_all(&scratch).ok();
 }
