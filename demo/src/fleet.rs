@@ -14,6 +14,7 @@ use futures::StreamExt as _;
 use uuid::Uuid;
 
 use hyperfleet_api_model::{CreateResource, ListParams, Phase, client::Client};
+use hyperfleet_telemetry::process::CpuTimes;
 
 use super::{CLUSTER, DemoError};
 
@@ -140,14 +141,9 @@ fn sum(text: &str, metric: &str, filter: &str) -> f64 {
         .sum()
 }
 
-/// CPU seconds (user + system, at the usual 100 ticks a second) and peak RSS in MiB of `pid`.
+/// CPU seconds (user + system) and peak RSS in MiB of `pid`.
 fn process(name: &str, pid: u32) -> (String, f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0);
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let cpu = CpuTimes::of(&pid.to_string()).unwrap_or_default().own.as_secs_f64();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let peak_kib = status
         .lines()

@@ -2,9 +2,10 @@
 //! `tracing` with an `EnvFilter`, JSON or text lines on stderr, OpenTelemetry traces when the
 //! `OTEL_*` variables ask for them ([`traces`]); one way of rendering a
 //! `prometheus-client` registry for `/metrics`; errors with their causes for logs; and the
-//! shutdown signals (Ctrl-C, SIGTERM).
+//! shutdown signals (Ctrl-C, SIGTERM); and how a process's CPU time is read ([`process`]).
 #![warn(missing_docs)]
 
+pub mod process;
 pub mod traces;
 
 use clap::ValueEnum;
