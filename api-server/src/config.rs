@@ -34,7 +34,7 @@ pub struct DatabaseArgs {
     /// PostgreSQL URL, e.g. `postgres://user:password@127.0.0.1:5432/hyperfleet`.
     #[arg(long, env = "HYPERFLEET_DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
-    /// Maximum pooled connections.
+    /// Maximum pooled connections requests run on (the change feed's listener takes one more).
     #[arg(long, env = "HYPERFLEET_DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
     pub database_max_connections: u32,
     /// How long a request may wait for a pooled connection before answering 503.

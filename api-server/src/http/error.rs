@@ -166,7 +166,8 @@ impl From<SearchError> for ApiError {
 }
 
 fn is_unavailable(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+    matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+        || crate::store::is_connection_error(err)
 }
 
 /// The problem a handler failed with, before the middleware knows path and request id.

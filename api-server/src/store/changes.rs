@@ -5,7 +5,7 @@
 //! about, and pruned past the retention.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{Connection as _, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use hyperfleet_api_model::{ChangeKind, ChangePage, ResourceChange};
@@ -123,7 +123,7 @@ impl Store {
     /// The changes `query` asks for.
     #[tracing::instrument(name = "store.changes", skip_all, fields(after = ?query.after))]
     pub async fn changes(&self, query: &ChangeQuery) -> Result<ChangeRead, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conn().await?;
         let (pruned_txid, pruned_seq, xmin): (i64, i64, i64) = sqlx::query_as(
             "select txid, seq, pg_snapshot_xmin(pg_current_snapshot())::text::bigint from resource_changes_pruned",
         )
@@ -186,7 +186,8 @@ impl Store {
 
     /// Removes the changes recorded before `before`; returns how many went.
     pub async fn prune_changes(&self, before: DateTime<Utc>) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         let (count, txid, seq): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
             "with gone as (delete from resource_changes where at < $1 returning txid, seq) \
              select count(*), (array_agg(txid order by txid desc, seq desc))[1], \

@@ -19,8 +19,9 @@ pub struct FleetCounts {
 impl Store {
     /// Counts resources per phase, and those whose `Reconciled` is False (and for how long).
     pub async fn fleet_counts(&self, stuck_after: Duration) -> Result<FleetCounts, StoreError> {
+        let mut conn = self.conn().await?;
         let by_phase = sqlx::query_as("select kind, phase, count(*) from resources group by kind, phase")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?;
         let stuck_after = chrono::Duration::from_std(stuck_after).unwrap_or(chrono::Duration::MAX);
         let backlog = sqlx::query_as(
@@ -29,13 +30,13 @@ impl Store {
              where c.type = 'Reconciled' and c.status = 'False' group by r.kind",
         )
         .bind(stuck_after)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         let deleting_stuck = sqlx::query_as(
             "select kind, count(*) from resources where deleted_time < now() - $1 group by kind",
         )
         .bind(stuck_after)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         Ok(FleetCounts { by_phase, backlog, deleting_stuck })
     }

@@ -1,7 +1,7 @@
 //! Paged, filtered, ordered lists. The count and the page are read in one repeatable-read
 //! snapshot, so `total` agrees with `items` (the reference reads them separately).
 
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{Connection as _, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use hyperfleet_api_model::Resource;
@@ -87,7 +87,8 @@ impl Store {
     /// One page of resources plus the total count of matches.
     #[tracing::instrument(name = "store.list", skip_all, fields(kind = %query.kind, page = query.page, size = query.size))]
     pub async fn list(&self, query: &ListQuery) -> Result<(Vec<Resource>, i64), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
 
         let offset = i64::from(query.page - 1) * i64::from(query.size);

@@ -5,6 +5,7 @@ mod aggregation;
 mod changes;
 mod fleet;
 mod list;
+mod pool;
 mod resources;
 mod row;
 mod statuses;
@@ -21,6 +22,7 @@ use hyperfleet_api_model::FieldError;
 pub use changes::{ChangeQuery, ChangeRead, Cursor};
 pub use fleet::FleetCounts;
 pub use list::{ListQuery, OrderBy, parse_order};
+pub use pool::is_connection_error;
 pub use resources::{Changes, DeleteMode, Locator, NewResource};
 
 use crate::{
@@ -58,10 +60,18 @@ pub enum StoreError {
     Search(#[from] SearchError),
     /// The database failed or could not be reached.
     #[error("database query failed")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     /// A stored row could not be turned into the wire model.
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        // Every database error passes here, so a broken connection is noticed whatever failed.
+        pool::note_trouble(&err);
+        Self::Database(err)
+    }
 }
 
 impl StoreError {
@@ -88,8 +98,8 @@ pub fn connect(options: &DbOptions) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
-        // sqlx pings every connection when it goes back to the pool (flushing any rollback), so
-        // a second ping when it comes out only costs a round trip per request.
+        // Requests run on the store's own pool (`pool`); this one serves the migrations and the
+        // change feed's listener, which do not need a ping per checkout.
         .test_before_acquire(false)
         .connect_lazy(&options.url)
 }
@@ -124,15 +134,24 @@ pub const DEFAULT_HISTORY_LIMIT: i64 = 100;
 /// Handle on the database, with the per-kind settings aggregation needs.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// The sqlx pool: the change feed's listener and the migrations use it.
     pool: PgPool,
+    /// What requests run on (see [`pool`] for why it is not the sqlx pool).
+    connections: pool::Connections,
     kinds: Arc<Kinds>,
     history_limit: i64,
 }
 
 impl Store {
-    /// Wraps a pool.
+    /// Wraps a pool; requests run on a pool of their own with its settings.
     pub fn new(pool: PgPool, kinds: Arc<Kinds>) -> Self {
-        Self { pool, kinds, history_limit: DEFAULT_HISTORY_LIMIT }
+        let connections = pool::Connections::like(&pool);
+        Self { pool, connections, kinds, history_limit: DEFAULT_HISTORY_LIMIT }
+    }
+
+    /// A connection for one request's statements.
+    async fn conn(&self) -> Result<pool::Pooled, StoreError> {
+        Ok(self.connections.get().await?)
     }
 
     /// The connection pool (the change feed's listener connects through it).
@@ -153,7 +172,7 @@ impl Store {
 
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("select 1").execute(&self.pool).await?;
+        sqlx::query("select 1").execute(&mut *self.conn().await?).await?;
         Ok(())
     }
 }

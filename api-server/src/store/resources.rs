@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::PgConnection;
+use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
 use hyperfleet_api_model::Resource;
@@ -65,7 +65,8 @@ impl Store {
         new: NewResource,
         actor: &str,
     ) -> Result<Resource, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         if let Some(cluster) = owner {
             lock_live(&mut tx, Locator { kind: Kind::Cluster, id: cluster, owner: None }).await?;
         }
@@ -94,7 +95,7 @@ impl Store {
 
     /// Reads one resource (deleting ones included).
     pub async fn get(&self, at: Locator) -> Result<Resource, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conn().await?;
         fetch(&mut conn, at).await
     }
 
@@ -105,7 +106,7 @@ impl Store {
         &self,
         at: Locator,
     ) -> Result<(Resource, Vec<hyperfleet_api_model::AdapterStatus>), StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conn().await?;
         let resource = fetch(&mut conn, at).await?;
         let statuses = super::aggregation::load_reports(&mut conn, at.id).await?;
         Ok((resource, statuses))
@@ -114,7 +115,8 @@ impl Store {
     /// Replaces spec and/or labels; bumps `generation` only when something actually changed.
     #[tracing::instrument(name = "store.patch", skip_all, fields(kind = %at.kind, id = %at.id))]
     pub async fn patch(&self, at: Locator, changes: Changes, actor: &str) -> Result<Resource, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         let current = lock_live(&mut tx, at).await?;
         let spec = changes.spec.unwrap_or_else(|| current.spec.clone());
         let labels = changes.labels.unwrap_or_else(|| current.labels.clone());
@@ -139,7 +141,8 @@ impl Store {
     /// Starts deletion. Idempotent: deleting a resource already being deleted returns it as is.
     #[tracing::instrument(name = "store.delete", skip_all, fields(kind = %at.kind, id = %at.id, ?mode))]
     pub async fn delete(&self, at: Locator, mode: DeleteMode, actor: &str) -> Result<Resource, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         if lock(&mut tx, at).await?.deleting {
             return fetch(&mut tx, at).await;
         }
@@ -244,5 +247,5 @@ fn name_taken(err: sqlx::Error, kind: Kind, name: &str) -> StoreError {
         .as_database_error()
         .and_then(|db| db.constraint())
         .is_some_and(|c| matches!(c, "resources_root_name_key" | "resources_child_name_key"));
-    if unique { StoreError::NameTaken { kind, name: name.to_owned() } } else { StoreError::Database(err) }
+    if unique { StoreError::NameTaken { kind, name: name.to_owned() } } else { err.into() }
 }

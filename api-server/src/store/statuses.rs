@@ -2,7 +2,7 @@
 //! history, re-aggregate, settle deletion, all in one transaction), reads, and force-delete.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, types::Json};
+use sqlx::{Connection as _, PgConnection, types::Json};
 
 use hyperfleet_api_model::{AdapterStatus, StatusHistoryEntry, StatusReport};
 
@@ -22,7 +22,8 @@ impl Store {
         report: &StatusReport,
         observed_time: DateTime<Utc>,
     ) -> Result<Decision, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         // The row lock serialises concurrent reports about one resource, so none is lost.
         let locked = lock(&mut tx, at).await?;
         let mut reports = load_reports(&mut tx, at.id).await?;
@@ -63,7 +64,8 @@ impl Store {
 
     /// Forgets one adapter's report (e.g. a decommissioned adapter) and re-aggregates.
     pub async fn delete_status(&self, at: Locator, adapter: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         lock(&mut tx, at).await?;
         let deleted = sqlx::query("delete from adapter_statuses where resource_id = $1 and adapter = $2")
             .bind(at.id)
@@ -85,7 +87,7 @@ impl Store {
         adapter: &str,
         limit: i64,
     ) -> Result<Vec<StatusHistoryEntry>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conn().await?;
         super::resources::fetch(&mut conn, at).await?;
         let rows: Vec<HistoryRow> = sqlx::query_as(
             "select observed_generation, observed_time, received_time, conditions, data from status_history \
@@ -102,7 +104,8 @@ impl Store {
     /// Removes a resource whose deletion is stuck, with its children and reports, without waiting
     /// for adapters. Only for resources already being deleted.
     pub async fn force_delete(&self, at: Locator, reason: &str, actor: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
         let locked = lock(&mut tx, at).await?;
         if !locked.deleting {
             return Err(StoreError::NotDeleting { kind: at.kind, id: at.id });

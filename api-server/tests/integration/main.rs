@@ -8,6 +8,7 @@ mod changes;
 mod clusters;
 mod common;
 mod concurrency;
+mod connections;
 mod generated;
 mod http_limits;
 mod lists;
