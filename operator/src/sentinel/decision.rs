@@ -8,8 +8,9 @@
 //!   time and our last event (a stuck resource gets one event per backoff, not one per poll).
 //!   While the Sentinel follows the change feed, every change that may let an adapter go on is
 //!   announced at once, so these repeats are only a safety net: each repeat at one generation
-//!   doubles the wait (up to [`Backoff::repeat_doublings`] times). Without the feed, repeats are
-//!   what moves a resource on, and the wait stays `backoffNotReady`;
+//!   doubles the wait (up to [`Backoff::repeat_doublings`] times), and an event an adapter has
+//!   not answered yet waits longest. Without the feed,
+//!   repeats are what moves a resource on, and the wait stays `backoffNotReady`;
 //! - it is reconciled and `backoffReady` has passed the same way (a periodic health re-check).
 //!
 //! Backoffs carry a deterministic per-resource jitter of up to 10 %, so resources created
@@ -87,9 +88,23 @@ pub struct Backoff {
 pub const REPEAT_DOUBLINGS: u32 = 4;
 
 impl Backoff {
-    /// The wait before the next not-ready event, after `repeats` of them.
-    fn not_ready_after(&self, repeats: u32) -> Duration {
-        let doublings = repeats.min(self.repeat_doublings).min(16);
+    /// The wait before the next not-ready event, given the last one (`published`) and the
+    /// oldest current adapter report (`since`).
+    ///
+    /// While the feed is followed, an event some adapter has not answered yet (a report older
+    /// than the event: it is queued, or a Job it started is running and will report when it
+    /// ends) is given the longest wait, doubling further with each repeat: repeating it would
+    /// only queue a copy behind it. Once every adapter answered, the resource is stuck on
+    /// something that may pass, and the wait doubles from `backoffNotReady`.
+    fn not_ready_wait(&self, published: Option<Published>, since: DateTime<Utc>) -> Duration {
+        let repeats = published.map_or(0, |p| p.repeats);
+        let unanswered = published.is_some_and(|p| since < p.at);
+        let doublings = if self.repeat_doublings > 0 && unanswered {
+            self.repeat_doublings.saturating_add(repeats)
+        } else {
+            repeats.min(self.repeat_doublings)
+        };
+        let doublings = doublings.min(16);
         let wait = self.not_ready * (1i32 << doublings);
         if doublings > 0 { wait.min(self.ready.max(self.not_ready)) } else { wait }
     }
@@ -133,12 +148,12 @@ pub fn decide(
     if !is_reconciled && published_now.is_none() {
         return Decision::Publish(first_reason(resource, published));
     }
+    let since = reconciled.map_or(resource.updated_time, |c| c.last_updated_time);
     let (wait, reason) = if is_reconciled {
         (backoff.ready, Reason::Recheck)
     } else {
-        (backoff.not_ready_after(published_now.map_or(0, |p| p.repeats)), Reason::NotReady)
+        (backoff.not_ready_wait(published_now, since), Reason::NotReady)
     };
-    let since = reconciled.map_or(resource.updated_time, |c| c.last_updated_time);
     let anchor = published_now.map_or(since, |p| p.at.max(since));
     let until = anchor + jittered(wait, resource.id);
     if now >= until { Decision::Publish(reason) } else { Decision::Wait { until } }

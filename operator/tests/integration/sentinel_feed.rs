@@ -167,8 +167,9 @@ async fn many_changes_are_read_together_and_only_progress_is_announced(pool: PgP
 }
 
 /// While the feed is followed, the polls between full ones read only the resources due by then:
-/// 100 clusters waiting for their adapters are read by the first poll, not by every poll, and
-/// again when their not-ready backoff falls due, which publishes their repeats.
+/// 100 clusters waiting for their adapters (which answered their first event: work under way)
+/// are read by the first poll, not by every poll, and again when their not-ready backoff falls
+/// due, which publishes their repeats.
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn polls_between_full_ones_read_only_the_resources_due(pool: PgPool) {
     let client = common::api_requiring(pool, &["validation", "dns"]).await;
@@ -180,12 +181,18 @@ async fn polls_between_full_ones_read_only_the_resources_due(pool: PgPool) {
         ..settings
     })
     .await;
+    let mut clusters = Vec::new();
     for n in 0..100 {
-        common::cluster(&client, &format!("c-{n:03}"), &[("region", "eu")]).await;
+        clusters.push(common::cluster(&client, &format!("c-{n:03}"), &[("region", "eu")]).await);
     }
     let mut tasks = TaskRegistry::new(Duration::from_secs(5));
     tasks.ensure(&"eu".to_owned(), 1, |context| sentinel.with_metrics(metrics).run(context)).await;
     assert_eq!(drain(&received, 100).await.len(), 100, "one new event each");
+    for cluster in &clusters {
+        for adapter in ["validation", "dns"] {
+            common::report(&client, cluster, adapter, 1, ConditionStatus::False).await;
+        }
+    }
     let what = "ten polls";
     hyperfleet_testing::wait_until(what, Duration::from_secs(10), || async { polls(&registry) >= 10 }).await;
     assert_eq!(read_by(&registry, "full_poll"), 100, "one full poll");
