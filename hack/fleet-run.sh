@@ -34,8 +34,15 @@ operator_pid=$!
 started "$operator_pid"
 echo "fleet: $clusters clusters, $settings settings (poll $poll, backoff $backoff), Jobs of $job; logs in $work" >&2
 
-./target/release/hyperfleet-demo --api-url "$api" --wait-for-api 30s --timeout 900s fleet \
-  --clusters "$clusters" --metrics "$api/metrics" --metrics "http://127.0.0.1:$((port + 1))/metrics" \
-  --process "api=$api_pid" --process "operator=$operator_pid"
+# Every adapter's queue (`<topic>-<subscription>`), whose backlog the benchmark samples.
+queues=()
+for config in "$work"/adapters/*/adapterconfig.yaml; do
+  queues+=(--queue "$(awk '/^ *topic:/ {topic = $2} /^ *subscription:/ {print topic "-" $2}' "$config")")
+done
+
+HYPERFLEET_DEMO_AMQP_URL="$AMQP_URL" ./target/release/hyperfleet-demo --api-url "$api" --wait-for-api 30s \
+  --timeout 900s fleet --clusters "$clusters" --metrics "$api/metrics" \
+  --metrics "http://127.0.0.1:$((port + 1))/metrics" --process "api=$api_pid" --process "operator=$operator_pid" \
+  "${queues[@]}"
 curl -s "$api/metrics" >"$work/api.metrics" || true
 curl -s "http://127.0.0.1:$((port + 1))/metrics" >"$work/operator.metrics" || true

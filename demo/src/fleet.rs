@@ -2,7 +2,8 @@
 //! against a running HyperFleet (API + operator with the catalog), waits until every one is
 //! Ready, and reports how long that took and what it cost: create -> Ready percentiles, events
 //! published and coalesced and API requests (from both processes' `/metrics`, the benchmark's
-//! own requests left out), and each process's CPU time and peak RSS (from `/proc`).
+//! own requests left out), each process's CPU time and peak RSS (from `/proc`), and the largest
+//! backlog in the adapters' queues (from the broker, see [`backlog`](super::backlog)).
 //! `hack/fleet.sh` starts the processes and runs it.
 
 use std::{
@@ -16,7 +17,10 @@ use uuid::Uuid;
 use hyperfleet_api_model::{CreateResource, ListParams, Phase, client::Client};
 use hyperfleet_telemetry::process::CpuTimes;
 
-use super::{CLUSTER, DemoError};
+use super::{
+    CLUSTER, DemoError,
+    backlog::{self, Largest, Queues},
+};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -29,6 +33,8 @@ pub struct FleetOptions {
     pub metrics: Vec<String>,
     /// Processes to measure, by name.
     pub processes: Vec<(String, u32)>,
+    /// The adapters' queues, to sample their backlog.
+    pub queues: Option<Queues>,
 }
 
 /// What one run cost.
@@ -54,6 +60,8 @@ pub struct FleetReport {
     pub reports: f64,
     /// CPU seconds and peak RSS (MiB) per process.
     pub processes: Vec<(String, f64, f64)>,
+    /// The largest queue backlog seen, when queues were given.
+    pub largest_backlog: Option<Largest>,
 }
 
 /// Creates the clusters, waits for them, and reports.
@@ -68,20 +76,24 @@ pub async fn fleet(client: &Client, options: &FleetOptions) -> Result<FleetRepor
     });
     let created: HashMap<Uuid, Instant> =
         creates.buffer_unordered(64).collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
-    let mut ready: HashMap<Uuid, Instant> = HashMap::new();
-    let mut own_requests = options.clusters as f64;
-    while ready.len() < created.len() {
-        if started.elapsed() > options.timeout {
-            let what = format!("{} of {} clusters Ready", created.len() - ready.len(), created.len());
-            return Err(DemoError::Timeout { what, timeout: options.timeout, last: "not Ready".into() });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let waiting = async {
+        let ready = wait_until_ready(client, &created, options.timeout, started).await;
+        let _ = stop.send(());
+        ready
+    };
+    let sampling = async {
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        match &options.queues {
+            Some(queues) => backlog::sample(queues, Duration::from_millis(500), stopped).await.map(Some),
+            None => Ok(None),
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let (page, requests) = ready_clusters(client).await?;
-        own_requests += requests;
-        for id in page.into_iter().filter(|id| created.contains_key(id)) {
-            ready.entry(id).or_insert_with(Instant::now);
-        }
-    }
+    };
+    let (waited, largest_backlog) = tokio::join!(waiting, sampling);
+    let (ready, own_requests) = waited?;
+    let own_requests = own_requests + options.clusters as f64;
     let after = scrape_all(&options.metrics).await;
     let mut waits: Vec<Duration> = ready.iter().map(|(id, at)| at.duration_since(created[id])).collect();
     waits.sort();
@@ -101,7 +113,32 @@ pub async fn fleet(client: &Client, options: &FleetOptions) -> Result<FleetRepor
         api_requests: delta("hyperfleet_api_requests_total", "") - own_requests,
         reports: delta("hyperfleet_api_requests_total", "/statuses\",code=\"20"),
         processes: options.processes.iter().map(|(name, pid)| process(name, *pid)).collect(),
+        largest_backlog: largest_backlog?,
     })
+}
+
+/// Polls until every created cluster is Ready; when each became Ready, and the requests spent.
+async fn wait_until_ready(
+    client: &Client,
+    created: &HashMap<Uuid, Instant>,
+    timeout: Duration,
+    started: Instant,
+) -> Result<(HashMap<Uuid, Instant>, f64), DemoError> {
+    let mut ready: HashMap<Uuid, Instant> = HashMap::new();
+    let mut requests = 0.0;
+    while ready.len() < created.len() {
+        if started.elapsed() > timeout {
+            let what = format!("{} of {} clusters Ready", created.len() - ready.len(), created.len());
+            return Err(DemoError::Timeout { what, timeout, last: "not Ready".into() });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (page, spent) = ready_clusters(client).await?;
+        requests += spent;
+        for id in page.into_iter().filter(|id| created.contains_key(id)) {
+            ready.entry(id).or_insert_with(Instant::now);
+        }
+    }
+    Ok((ready, requests))
 }
 
 /// The Ready clusters (every page), and how many requests that took.
@@ -178,6 +215,9 @@ impl std::fmt::Display for FleetReport {
         )?;
         for (name, cpu, rss) in &self.processes {
             writeln!(f, "{name}: CPU {cpu:.1} s, peak RSS {rss:.0} MiB")?;
+        }
+        if let Some(largest) = &self.largest_backlog {
+            writeln!(f, "largest queue backlog {} messages ({})", largest.messages, largest.queue)?;
         }
         Ok(())
     }

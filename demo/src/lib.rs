@@ -15,6 +15,7 @@ use hyperfleet_api_model::{
     client::{Client, ClientError},
 };
 
+pub mod backlog;
 pub mod fleet;
 
 /// The sample payloads the demo creates.
@@ -40,6 +41,9 @@ pub enum DemoError {
     /// A sample payload does not parse (a bug in the repository).
     #[error("sample payload: {0}")]
     Sample(#[from] serde_json::Error),
+    /// The fleet benchmark could not read the adapters' queues.
+    #[error(transparent)]
+    Backlog(#[from] backlog::BacklogError),
 }
 
 /// How long each step took.

@@ -39,6 +39,12 @@ enum Command {
         /// A process to measure, `name=pid` (CPU time and peak RSS from /proc).
         #[arg(long = "process", value_parser = parse_process)]
         processes: Vec<(String, u32)>,
+        /// The broker the adapters consume from, to sample their queues' backlog.
+        #[arg(long, requires = "queue", hide_env_values = true, env = "HYPERFLEET_DEMO_AMQP_URL")]
+        amqp_url: Option<String>,
+        /// An adapter queue to sample (`<topic>-<subscription>`); repeat for each.
+        #[arg(long = "queue", requires = "amqp_url")]
+        queues: Vec<String>,
     },
 }
 
@@ -61,9 +67,15 @@ async fn main() -> std::process::ExitCode {
         eprintln!("hyperfleet-demo: the API at {} does not answer: {err}", args.api_url);
         return std::process::ExitCode::FAILURE;
     }
-    if let Some(Command::Fleet { clusters, metrics, processes }) = args.command {
-        let options =
-            hyperfleet_demo::fleet::FleetOptions { clusters, timeout: args.timeout, metrics, processes };
+    if let Some(Command::Fleet { clusters, metrics, processes, amqp_url, queues }) = args.command {
+        let queues = amqp_url.map(|url| hyperfleet_demo::backlog::Queues { url, names: queues });
+        let options = hyperfleet_demo::fleet::FleetOptions {
+            clusters,
+            timeout: args.timeout,
+            metrics,
+            processes,
+            queues,
+        };
         return match hyperfleet_demo::fleet::fleet(&client, &options).await {
             Ok(report) => {
                 print!("{report}");

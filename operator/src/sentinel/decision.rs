@@ -7,10 +7,9 @@
 //! - it is not reconciled and `backoffNotReady` has passed since the later of its `Reconciled`
 //!   time and our last event (a stuck resource gets one event per backoff, not one per poll).
 //!   While the Sentinel follows the change feed, every change that may let an adapter go on is
-//!   announced at once, so these repeats are only a safety net: each repeat at one generation
-//!   doubles the wait (up to [`Backoff::repeat_doublings`] times), and an event an adapter has
-//!   not answered yet waits longest. Without the feed,
-//!   repeats are what moves a resource on, and the wait stays `backoffNotReady`;
+//!   announced at once, so these repeats are only a safety net: the first waits
+//!   2^[`Backoff::repeat_doublings`] backoffs and each further one twice as long. Without the
+//!   feed, repeats are what moves a resource on, and the wait stays `backoffNotReady`;
 //! - it is reconciled and `backoffReady` has passed the same way (a periodic health re-check).
 //!
 //! Backoffs carry a deterministic per-resource jitter of up to 10 %, so resources created
@@ -78,35 +77,31 @@ pub struct Backoff {
     pub not_ready: Duration,
     /// Wait between re-checks of a reconciled resource.
     pub ready: Duration,
-    /// How many times the not-ready wait doubles as a resource's events repeat at one generation
-    /// (0: never; the Sentinel uses 0 while it cannot follow the change feed).
+    /// While the change feed is followed, how many times `not_ready` is doubled for the first
+    /// not-ready repeat (0: no feed, repeats every `not_ready`).
     pub repeat_doublings: u32,
 }
 
 /// The doublings of the not-ready wait while the change feed is followed: a resource stuck at
-/// one generation is asked again after 1, 2, 4, 8 and then every 16 `backoffNotReady`.
+/// one generation is asked again after 16, then 32, 64... `backoffNotReady` (up to
+/// `backoffReady`).
 pub const REPEAT_DOUBLINGS: u32 = 4;
 
 impl Backoff {
-    /// The wait before the next not-ready event, given the last one (`published`) and the
-    /// oldest current adapter report (`since`).
+    /// The wait before the next not-ready event, after `repeats` of them at this generation.
     ///
-    /// While the feed is followed, an event some adapter has not answered yet (a report older
-    /// than the event: it is queued, or a Job it started is running and will report when it
-    /// ends) is given the longest wait, doubling further with each repeat: repeating it would
-    /// only queue a copy behind it. Once every adapter answered, the resource is stuck on
-    /// something that may pass, and the wait doubles from `backoffNotReady`.
-    fn not_ready_wait(&self, published: Option<Published>, since: DateTime<Utc>) -> Duration {
-        let repeats = published.map_or(0, |p| p.repeats);
-        let unanswered = published.is_some_and(|p| since < p.at);
-        let doublings = if self.repeat_doublings > 0 && unanswered {
-            self.repeat_doublings.saturating_add(repeats)
-        } else {
-            repeats.min(self.repeat_doublings)
-        };
-        let doublings = doublings.min(16);
-        let wait = self.not_ready * (1i32 << doublings);
-        if doublings > 0 { wait.min(self.ready.max(self.not_ready)) } else { wait }
+    /// While the feed is followed, every change that lets an adapter go on is announced at
+    /// once and adapters report their own work's end, so a repeat is only the safety net for
+    /// what went wrong (an event lost, a pass that failed): it waits
+    /// 2^[`REPEAT_DOUBLINGS`] backoffs, doubling on with each repeat. Earlier repeats would
+    /// only queue copies behind work under way. Without the feed, repeats are what moves a
+    /// resource on, and the wait stays `backoffNotReady`.
+    fn not_ready_after(&self, repeats: u32) -> Duration {
+        if self.repeat_doublings == 0 {
+            return self.not_ready;
+        }
+        let doublings = self.repeat_doublings.saturating_add(repeats).min(16);
+        (self.not_ready * (1i32 << doublings)).min(self.ready.max(self.not_ready))
     }
 }
 
@@ -152,7 +147,7 @@ pub fn decide(
     let (wait, reason) = if is_reconciled {
         (backoff.ready, Reason::Recheck)
     } else {
-        (backoff.not_ready_wait(published_now, since), Reason::NotReady)
+        (backoff.not_ready_after(published_now.map_or(0, |p| p.repeats)), Reason::NotReady)
     };
     let anchor = published_now.map_or(since, |p| p.at.max(since));
     let until = anchor + jittered(wait, resource.id);

@@ -19,9 +19,11 @@ use super::{
     decision::{Decision, decide, is_reconciled},
 };
 
-/// A full poll runs at least once in this many `backoffNotReady` (the longest wait between two
-/// not-ready repeats, see [`super::decision::REPEAT_DOUBLINGS`]).
-pub const FULL_POLL_EVERY: i32 = 16;
+/// A full poll runs at least once in this many `backoffNotReady`: 4 times the first not-ready
+/// repeat's wait (see [`super::decision::REPEAT_DOUBLINGS`]), so the repeats between full polls
+/// are read by id, and the full poll stays the safety net (64 s with 1 s backoffs, about 11
+/// minutes with the default 10 s).
+pub const FULL_POLL_EVERY: i32 = 64;
 
 /// When a resource is next due, at the earliest, and whether it was reconciled when looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

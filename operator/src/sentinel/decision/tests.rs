@@ -183,15 +183,13 @@ fn an_event_announces_the_resource_until_a_condition_becomes_true_or_the_generat
     assert!(!event.announced(&resource(2, Phase::Pending, None)), "a new generation");
 }
 
-/// The seconds at which not-ready events go out over 400 s for a resource stuck at one
-/// generation, when its adapters answer each event a second after it (`answering`) or never.
-fn repeats_over_400_seconds(backoff: Backoff, answering: bool) -> Vec<i64> {
-    let mut last =
-        Published::after(None, &resource(1, Phase::Reconciling, Some((False, 1, 0))), Reason::New, t(0));
+/// The seconds at which not-ready events go out over `seconds` for a resource stuck at one
+/// generation since t(0), after its first event at t(0).
+fn repeats_over(backoff: Backoff, seconds: i64) -> Vec<i64> {
+    let stuck = resource(1, Phase::Reconciling, Some((False, 1, 0)));
+    let mut last = Published::after(None, &stuck, Reason::New, t(0));
     let mut sent = Vec::new();
-    for second in 1..=400 {
-        let answered_at = if answering { (last.at - t(0)).num_seconds() + 1 } else { 0 };
-        let stuck = resource(1, Phase::Reconciling, Some((False, 1, answered_at.min(second))));
+    for second in 1..=seconds {
         if decide(&stuck, Some(last), backoff, t(second)) == Decision::Publish(Reason::NotReady) {
             sent.push(second);
             last = Published::after(Some(last), &stuck, Reason::NotReady, t(second));
@@ -201,17 +199,17 @@ fn repeats_over_400_seconds(backoff: Backoff, answering: bool) -> Vec<i64> {
 }
 
 #[test]
-fn repeated_not_ready_events_back_off_exponentially_only_while_the_feed_is_followed() {
+fn not_ready_repeats_are_a_slow_safety_net_only_while_the_feed_is_followed() {
     let following = Backoff { repeat_doublings: REPEAT_DOUBLINGS, ..BACKOFF };
     assert_eq!(
-        repeats_over_400_seconds(following, true),
-        [11, 32, 73, 154, 315],
-        "answered: 10 s after the answer, doubling up to 160 s"
+        repeats_over(following, 6000),
+        [160, 480, 1120, 2400, 4200, 6000],
+        "16 backoffs (160 s), doubling on up to backoffReady (1800 s)"
     );
     assert_eq!(
-        repeats_over_400_seconds(BACKOFF, true),
-        (1..=36).map(|n| 11 * n).collect::<Vec<_>>(),
-        "polling alone: the plain backoff"
+        repeats_over(BACKOFF, 400),
+        (1..=40).map(|n| 10 * n).collect::<Vec<_>>(),
+        "polling alone: every backoffNotReady"
     );
     let stuck = resource(1, Phase::Reconciling, Some((False, 1, 0)));
     let last = Published { repeats: 3, ..Published::of(&stuck, t(0)) };
@@ -219,23 +217,4 @@ fn repeated_not_ready_events_back_off_exponentially_only_while_the_feed_is_follo
     assert_eq!(changed.repeats, last.repeats, "a change announced does not reset the count");
     let next_generation = resource(2, Phase::Reconciling, Some((False, 2, 0)));
     assert_eq!(Published::after(Some(last), &next_generation, Reason::GenerationChanged, t(9)).repeats, 0);
-}
-
-#[test]
-fn an_event_no_adapter_answered_is_repeated_only_after_the_longest_wait_doubling_on() {
-    let following = Backoff { repeat_doublings: REPEAT_DOUBLINGS, ..BACKOFF };
-    // New at 0 and answered at 0 (the first event's answer): 10 s; then never answered: 320 s.
-    assert_eq!(repeats_over_400_seconds(following, false), [10, 330]);
-    let queued = resource(1, Phase::Pending, None);
-    let new = Published::of(&queued, t(5));
-    assert_eq!(
-        decide(&queued, Some(new), following, t(100)),
-        Decision::Wait { until: t(165) },
-        "a new resource whose event waits in a queue: 16 backoffs"
-    );
-    assert_eq!(
-        decide(&queued, Some(new), BACKOFF, t(15)),
-        Decision::Publish(Reason::NotReady),
-        "polling alone: the plain backoff"
-    );
 }
