@@ -196,6 +196,15 @@ pub enum BrokerError {
         /// Topic published to.
         topic: String,
     },
+    /// No subscription takes the event: the broker accepted it and delivered it to no one
+    /// (RabbitMQ returns it; the memory broker has no queue for it). It is not published, so
+    /// the caller tries again (the Sentinel at its next poll), once an adapter subscribes.
+    /// Pub/Sub cannot tell: a topic without subscriptions drops what it is sent.
+    #[error("no subscription takes events published to '{topic}' yet: it would reach nobody")]
+    Unroutable {
+        /// Topic published to.
+        topic: String,
+    },
     /// The broker answered with an error.
     #[error("broker operation '{operation}' failed")]
     Operation {

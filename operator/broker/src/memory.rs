@@ -119,7 +119,7 @@ impl Broker for MemoryBroker {
             .map(|(_, queue)| queue.clone())
             .collect();
         if queues.is_empty() {
-            tracing::warn!(topic, "no subscription on this topic; the event reaches nobody");
+            return Err(BrokerError::Unroutable { topic: topic.to_owned() });
         }
         let payload: Arc<[u8]> = payload.into();
         for queue in queues {

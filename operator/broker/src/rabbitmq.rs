@@ -312,12 +312,8 @@ async fn publish_confirmed(
         .map_err(|_| BrokerError::unavailable(format!("no confirm within {PUBLISH_TIMEOUT:?}")))?;
     match confirmation.map_err(|err| BrokerError::unreachable("confirm", err))? {
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
-        Confirmation::Ack(Some(_)) => {
-            // Nobody subscribed yet: the event reaches nobody. Subscriptions declared ahead of
-            // time (`declare`) avoid this; the Sentinel re-publishes what stays unreconciled.
-            tracing::warn!(exchange, key, "no queue is bound for this routing key; the event reaches nobody");
-            Ok(())
-        }
+        // The broker returned it (`mandatory`): no queue is bound for the key yet.
+        Confirmation::Ack(Some(_)) => Err(BrokerError::Unroutable { topic: exchange.to_owned() }),
         Confirmation::Nack(_) => Err(BrokerError::NotConfirmed { topic: exchange.to_owned() }),
     }
 }

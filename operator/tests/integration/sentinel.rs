@@ -219,3 +219,37 @@ async fn a_poll_publishes_its_events_without_waiting_for_each_confirmation(pool:
         .unwrap();
     assert_eq!((report.published, report.publish_errors), (3, 0));
 }
+
+/// An event no subscription takes yet (a first install: the Sentinel starts before the adapters
+/// subscribe) is not counted as published, so the next poll publishes it again, instead of the
+/// resource waiting for a not-ready repeat; over RabbitMQ, which returns such an event, and the
+/// memory broker.
+async fn an_event_nobody_takes_is_published_again_at_the_next_poll(pool: PgPool, broker: Arc<dyn Broker>) {
+    let client = common::api(pool).await;
+    let cluster = common::cluster(&client, "early", &[("region", "eu")]).await;
+    let topic = format!("early-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let mut sentinel = sentinel("early", "eu", &topic, &client, broker.clone());
+    let report = sentinel.poll(Utc::now()).await.unwrap();
+    assert_eq!((report.published, report.publish_errors), (0, 1), "no adapter subscribed yet");
+    let (received, _consumer) = listen(&broker, &topic).await;
+    let report = sentinel.poll(Utc::now()).await.unwrap();
+    assert_eq!((report.published, report.publish_errors), (1, 0));
+    assert_eq!(drain(&received, 1).await, [(cluster.id.to_string(), 1, "new".to_owned())]);
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn an_event_nobody_takes_is_published_again_at_the_next_poll_over_memory(pool: PgPool) {
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    an_event_nobody_takes_is_published_again_at_the_next_poll(pool, broker).await;
+}
+
+#[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
+async fn an_event_nobody_takes_is_published_again_at_the_next_poll_over_rabbitmq(pool: PgPool) {
+    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
+    let broker =
+        hyperfleet_broker::connect(&BrokerConfig::Rabbitmq { url, prefetch: None }, BrokerMetrics::default())
+            .await
+            .unwrap();
+    an_event_nobody_takes_is_published_again_at_the_next_poll(pool, broker).await;
+}

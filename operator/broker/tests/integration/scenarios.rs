@@ -9,7 +9,7 @@ use std::{
 
 use cloudevents::{AttributesReader, EventBuilder, EventBuilderV10};
 use hyperfleet_broker::{
-    Broker, BrokerMetrics, Delivery, Event, Outcome, Routing, Subscription, memory::MemoryBroker,
+    Broker, BrokerError, BrokerMetrics, Delivery, Event, Outcome, Routing, Subscription, memory::MemoryBroker,
 };
 
 fn event(n: usize) -> Event {
@@ -227,8 +227,13 @@ pub async fn a_removed_subscription_keeps_nothing(broker: Arc<dyn Broker>) {
 
     broker.remove(&sub).await.unwrap();
     broker.remove(&sub).await.unwrap();
-    // Published while no subscription exists: it reaches nobody.
-    broker.publish(&sub.topic, &event(3)).await.unwrap();
+    // Published while no subscription exists: it would reach nobody, and a broker that can tell
+    // says so (Pub/Sub drops it silently).
+    match broker.publish(&sub.topic, &event(3)).await {
+        Err(BrokerError::Unroutable { topic }) => assert_eq!(topic, sub.topic),
+        Ok(()) => assert_eq!(broker.kind(), "gcp-pubsub", "only Pub/Sub cannot tell"),
+        Err(other) => panic!("unexpected {other}"),
+    }
     let (seen, handler) = recorder(|_| Outcome::Ack);
     let consumer = broker.subscribe(sub.clone(), handler).await.unwrap();
     broker.publish(&sub.topic, &event(4)).await.unwrap();
