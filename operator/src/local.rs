@@ -162,6 +162,8 @@ pub async fn run_configs(
     shutdown: &CancellationToken,
 ) {
     let mut shown = Shown::new();
+    let started = std::time::Instant::now();
+    let mut sentinels_started = false;
     loop {
         let mut documents = Vec::new();
         let mut readable = true;
@@ -179,8 +181,14 @@ pub async fn run_configs(
         }
         if readable {
             documents.iter_mut().for_each(|document| overrides.apply(&mut document.value));
-            reconcile_kind::<SentinelConfig>(&documents, workloads, &mut shown).await;
-            reconcile_kind::<AdapterConfig>(&documents, workloads, &mut shown).await;
+            // Adapters first, and the Sentinels once every adapter has subscribed (or failed
+            // to): an event published before an adapter's queue exists never reaches it, and
+            // only a not-ready repeat, 16 backoffs later, would make up for it.
+            let adapters_started = reconcile_kind::<AdapterConfig>(&documents, workloads, &mut shown).await;
+            if adapters_started || sentinels_started || started.elapsed() > ADAPTERS_START_WAIT {
+                reconcile_kind::<SentinelConfig>(&documents, workloads, &mut shown).await;
+                sentinels_started = true;
+            }
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -192,8 +200,17 @@ pub async fn run_configs(
     }
 }
 
-/// Applies every document of kind `K`, stops the tasks of vanished ones, logs status changes.
-async fn reconcile_kind<K: Managed>(documents: &[Document], workloads: &Workloads, shown: &mut Shown) {
+/// How long the Sentinels wait at start for the adapters to subscribe.
+const ADAPTERS_START_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Applies every document of kind `K`, stops the tasks of vanished ones, logs status changes;
+/// whether every task is past starting.
+async fn reconcile_kind<K: Managed>(
+    documents: &[Document],
+    workloads: &Workloads,
+    shown: &mut Shown,
+) -> bool {
+    let mut all_started = true;
     let documents: Vec<&Document> = documents.iter().filter(|d| d.kind == K::KIND).collect();
     let vanished: Vec<TaskKey> = shown
         .keys()
@@ -226,12 +243,23 @@ async fn reconcile_kind<K: Managed>(documents: &[Document], workloads: &Workload
                 continue;
             }
         };
+        all_started &= !is_starting(&status);
         let summary = summary(&status);
         if shown.get(&(K::KIND, document.key.clone())) != Some(&summary) {
             log_status(K::KIND, &document.key, &status);
             shown.insert((K::KIND, document.key.clone()), summary);
         }
     }
+    all_started
+}
+
+/// Whether a status says its task is still starting (`Ready` False, reason `Starting`).
+fn is_starting(status: &Value) -> bool {
+    status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["reason"] == "Starting")
 }
 
 /// A status without its timestamps: what is worth a log line when it changes.
