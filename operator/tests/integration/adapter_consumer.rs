@@ -95,16 +95,13 @@ async fn events_become_reports_and_poison_is_dead_lettered(pool: PgPool, broker:
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn events_become_reports_and_poison_is_dead_lettered_over_memory(pool: PgPool) {
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let broker = common::memory_broker().await;
     events_become_reports_and_poison_is_dead_lettered(pool, broker).await;
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn events_become_reports_and_poison_is_dead_lettered_over_rabbitmq(pool: PgPool) {
-    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
-    let config = BrokerConfig::Rabbitmq { url, prefetch: None };
-    let broker = hyperfleet_broker::connect(&config, BrokerMetrics::default()).await.unwrap();
+    let broker = common::rabbitmq_broker().await;
     events_become_reports_and_poison_is_dead_lettered(pool, broker).await;
 }
 
@@ -157,8 +154,7 @@ impl ObjectTransport for ForbiddenJobs {
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn events_that_fail_as_reports_degrade_the_adapter_with_the_error_and_its_count(pool: PgPool) {
     let client = common::api_requiring(pool, &["dns"]).await;
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let broker = common::memory_broker().await;
     let topic = "forbidden-jobs";
     let parsed: AdapterConfigSpec = serde_saphyr::from_str(&spec(topic)).unwrap();
     let plan = AdapterPlan::compile(&parsed).unwrap();

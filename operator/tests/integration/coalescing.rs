@@ -14,7 +14,7 @@ use crate::common::counted::CountedJobs;
 use hyperfleet_api_model::{
     PatchResource, ReconcileEventData, ReconcileReason, ResourceType, client::Client,
 };
-use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics};
+use hyperfleet_broker::Broker;
 use hyperfleet_operator::{
     adapter::{Adapter, AdapterPlan, AdapterProgress},
     sentinel::event::reconcile_event,
@@ -39,8 +39,7 @@ async fn consuming(pool: PgPool, create_delay: Duration) -> Consuming {
     let plan = AdapterPlan::compile(&serde_saphyr::from_str(&yaml).unwrap()).unwrap();
     let jobs = CountedJobs::new(Duration::from_secs(3600), create_delay);
     let adapter = Adapter::new(plan, Arc::new(client.clone()), jobs.transports(), "http://api.test");
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let broker = common::memory_broker().await;
     let (tasks, key) = common::run_adapter(adapter, broker.clone()).await;
     Consuming { client, topic, jobs, broker, tasks, key }
 }

@@ -9,7 +9,9 @@ use std::{
 
 use cloudevents::{AttributesReader, EventBuilder, EventBuilderV10};
 
-use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics, Delivery, Outcome, Subscription};
+use crate::common;
+
+use hyperfleet_broker::{Broker, Delivery, Outcome, Subscription};
 use hyperfleet_operator::{
     cli::{DlqDumpArgs, DlqReplayArgs},
     dlq,
@@ -136,17 +138,14 @@ async fn replay_from_the_queue_leaves_no_journal(broker: Arc<dyn Broker>) {
 
 #[tokio::test]
 async fn dead_letters_are_dumped_then_replayed_with_the_memory_broker() {
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let broker = common::memory_broker().await;
     dead_letters_are_dumped_then_replayed(broker.clone()).await;
     replay_from_the_queue_leaves_no_journal(broker).await;
 }
 
 #[tokio::test]
 async fn dead_letters_are_dumped_then_replayed_over_rabbitmq() {
-    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
-    let config = BrokerConfig::Rabbitmq { url, prefetch: None };
-    let broker = hyperfleet_broker::connect(&config, BrokerMetrics::default()).await.unwrap();
+    let broker = common::rabbitmq_broker().await;
     dead_letters_are_dumped_then_replayed(broker.clone()).await;
     replay_from_the_queue_leaves_no_journal(broker).await;
 }

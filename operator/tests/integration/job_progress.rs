@@ -13,7 +13,6 @@ use sqlx::PgPool;
 use hyperfleet_api_model::{
     ConditionStatus, ReconcileEventData, ReconcileReason, ResourceType, client::Client,
 };
-use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
 use hyperfleet_operator::{
     adapter::transport::dry_run::{DryRun, JobOutcome},
     sentinel::event::reconcile_event,
@@ -30,8 +29,7 @@ async fn available(client: &Client, href: &str) -> Option<ConditionStatus> {
 /// it to report it done.
 async fn one_event_then_the_work_alone(pool: PgPool, yaml: impl Fn(&str) -> String) -> Arc<DryRun> {
     let client = common::api_requiring(pool, &["dns"]).await;
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let broker = common::memory_broker().await;
     let topic = format!("progress-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let dry_run = Arc::new(DryRun::new(Duration::from_millis(300), JobOutcome::Succeed));
     let adapter = common::adapter(&yaml(&topic), &client, &dry_run);

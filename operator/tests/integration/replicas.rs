@@ -29,11 +29,6 @@ use hyperfleet_operator::{
 const CLUSTERS: usize = 4;
 const COPIES: usize = 10;
 
-fn rabbitmq() -> BrokerConfig {
-    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
-    BrokerConfig::Rabbitmq { url, prefetch: None }
-}
-
 /// A project of its own (subscription names are per project: the adapter's, `dns`, must not
 /// meet another test's on another topic).
 fn pubsub(project: &str) -> BrokerConfig {
@@ -125,7 +120,7 @@ async fn two_replicas_share_one_subscription(pool: PgPool, config: BrokerConfig)
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn two_replicas_share_one_subscription_on_rabbitmq(pool: PgPool) {
-    two_replicas_share_one_subscription(pool, rabbitmq()).await;
+    two_replicas_share_one_subscription(pool, common::rabbitmq_config()).await;
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
@@ -214,9 +209,9 @@ async fn deleting_an_adapterconfig_removes_its_subscription(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_an_adapterconfig_removes_its_rabbitmq_queues() {
-    let BrokerConfig::Rabbitmq { url, .. } = rabbitmq() else { unreachable!() };
+    let BrokerConfig::Rabbitmq { url, .. } = common::rabbitmq_config() else { unreachable!() };
     let yaml = "type: rabbitmq, urlSecretRef: {name: rabbitmq, key: url}".to_owned();
-    deleting_an_adapterconfig_removes_its_subscription(yaml, url, rabbitmq()).await;
+    deleting_an_adapterconfig_removes_its_subscription(yaml, url, common::rabbitmq_config()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

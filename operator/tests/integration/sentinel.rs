@@ -127,18 +127,13 @@ async fn shards_publish_for_their_own_resources(pool: PgPool, broker: Arc<dyn Br
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn shards_publish_for_their_own_resources_over_memory(pool: PgPool) {
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let broker = common::memory_broker().await;
     shards_publish_for_their_own_resources(pool, broker).await;
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn shards_publish_for_their_own_resources_over_rabbitmq(pool: PgPool) {
-    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Rabbitmq { url, prefetch: None }, BrokerMetrics::default())
-            .await
-            .unwrap();
+    let broker = common::rabbitmq_broker().await;
     shards_publish_for_their_own_resources(pool, broker).await;
 }
 
@@ -239,17 +234,12 @@ async fn an_event_nobody_takes_is_published_again_at_the_next_poll(pool: PgPool,
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn an_event_nobody_takes_is_published_again_at_the_next_poll_over_memory(pool: PgPool) {
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let broker = common::memory_broker().await;
     an_event_nobody_takes_is_published_again_at_the_next_poll(pool, broker).await;
 }
 
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn an_event_nobody_takes_is_published_again_at_the_next_poll_over_rabbitmq(pool: PgPool) {
-    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Rabbitmq { url, prefetch: None }, BrokerMetrics::default())
-            .await
-            .unwrap();
+    let broker = common::rabbitmq_broker().await;
     an_event_nobody_takes_is_published_again_at_the_next_poll(pool, broker).await;
 }

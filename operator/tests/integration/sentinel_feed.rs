@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use hyperfleet_api_model::{ConditionStatus, client::Client};
-use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Consumer};
+use hyperfleet_broker::Consumer;
 use hyperfleet_operator::{
     sentinel::{Sentinel, SentinelSettings, decision::Backoff, metrics::SentinelMetrics},
     tasks::TaskRegistry,
@@ -65,8 +65,7 @@ async fn following_sentinel(
     client: &Client,
     tune: impl FnOnce(SentinelSettings) -> SentinelSettings,
 ) -> (Sentinel, Received, Consumer) {
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let broker = common::memory_broker().await;
     let topic = format!("feed-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let (received, consumer) = listen(&broker, &topic).await;
     let settings = tune(settings("eu", "eu", &topic));

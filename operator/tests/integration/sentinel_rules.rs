@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use sqlx::PgPool;
 
-use hyperfleet_broker::{BrokerConfig, BrokerMetrics, Delivery, Outcome, Subscription};
+use hyperfleet_broker::{Delivery, Outcome, Subscription};
 use hyperfleet_crds::v1alpha1::SentinelConfigSpec;
 use hyperfleet_operator::{
     sentinel::{Sentinel, SentinelSettings},
@@ -31,8 +31,7 @@ messageData:
 #[sqlx::test(migrator = "hyperfleet_api::store::MIGRATOR")]
 async fn message_decision_selects_and_message_data_shapes_the_event(pool: PgPool) {
     let client = common::api(pool).await;
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap();
+    let broker = common::memory_broker().await;
     let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
     let log = received.clone();
     let handler = move |delivery: Delivery| {

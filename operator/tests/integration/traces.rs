@@ -12,7 +12,6 @@ use chrono::Utc;
 use sqlx::PgPool;
 
 use hyperfleet_api_model::ConditionStatus;
-use hyperfleet_broker::{BrokerConfig, BrokerMetrics};
 use hyperfleet_crds::v1alpha1::ResourceType;
 use hyperfleet_operator::{
     adapter::transport::dry_run::{DryRun, JobOutcome},
@@ -39,11 +38,7 @@ async fn one_trace_follows_an_event_from_the_sentinel_publish_to_the_stored_repo
         )
         .unwrap(),
     );
-    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
-    let broker =
-        hyperfleet_broker::connect(&BrokerConfig::Rabbitmq { url, prefetch: None }, BrokerMetrics::default())
-            .await
-            .unwrap();
+    let broker = common::rabbitmq_broker().await;
     let client = common::api_requiring(pool, &["dns"]).await;
     let topic = format!("traced-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
 

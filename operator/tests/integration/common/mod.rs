@@ -10,7 +10,7 @@ use hyperfleet_api_model::{
     ConditionStatus, CreateResource, ReconcileEventData, ReconcileReason, ReportedCondition, Resource,
     ResourceType, StatusReport, client::Client,
 };
-use hyperfleet_broker::Broker;
+use hyperfleet_broker::{Broker, BrokerConfig, BrokerMetrics};
 use hyperfleet_crds::v1alpha1::AdapterConfigSpec;
 use hyperfleet_operator::{
     adapter::{
@@ -19,6 +19,22 @@ use hyperfleet_operator::{
     },
     tasks::{TaskHealth, TaskRegistry},
 };
+
+/// The test RabbitMQ (`AMQP_URL`, which `hack/test.sh` sets).
+pub fn rabbitmq_config() -> BrokerConfig {
+    let url = std::env::var("AMQP_URL").expect("AMQP_URL is not set: run the tests with hack/test.sh");
+    BrokerConfig::Rabbitmq { url, prefetch: None }
+}
+
+/// A broker on the test RabbitMQ.
+pub async fn rabbitmq_broker() -> Arc<dyn Broker> {
+    hyperfleet_broker::connect(&rabbitmq_config(), BrokerMetrics::default()).await.unwrap()
+}
+
+/// An in-process memory broker.
+pub async fn memory_broker() -> Arc<dyn Broker> {
+    hyperfleet_broker::connect(&BrokerConfig::Memory {}, BrokerMetrics::default()).await.unwrap()
+}
 
 /// Serves the API with `dns` as the one required cluster adapter; returns a client for it.
 pub async fn api(pool: PgPool) -> Client {
