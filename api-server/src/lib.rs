@@ -68,7 +68,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.migrate {
         apply_migrations(&args.database.database_url, &pool).await?;
     }
-    let store = Store::new(pool, Arc::new(kinds)).with_history_limit(args.status_history_limit);
+    let store = Store::new(pool, Arc::new(kinds))
+        .context("cannot set up the store")?
+        .with_history_limit(args.status_history_limit);
     let limits = http::rate_limit::RateLimitSettings {
         reads_per_minute: args.rate_limit_reads,
         writes_per_minute: args.rate_limit_writes,

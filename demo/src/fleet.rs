@@ -216,8 +216,12 @@ impl std::fmt::Display for FleetReport {
         for (name, cpu, rss) in &self.processes {
             writeln!(f, "{name}: CPU {cpu:.1} s, peak RSS {rss:.0} MiB")?;
         }
-        if let Some(largest) = &self.largest_backlog {
-            writeln!(f, "largest queue backlog {} messages ({})", largest.messages, largest.queue)?;
+        match &self.largest_backlog {
+            Some(largest) if largest.messages > 0 => {
+                writeln!(f, "largest queue backlog {} messages ({})", largest.messages, largest.queue)?;
+            }
+            Some(_) => writeln!(f, "largest queue backlog: no message ever waited")?,
+            None => {}
         }
         Ok(())
     }

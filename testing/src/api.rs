@@ -39,6 +39,9 @@ pub enum ServeError {
         #[source]
         source: hyperfleet_api_model::client::ClientError,
     },
+    /// The store could not be set up over the pool.
+    #[error("cannot set up the store")]
+    Store(#[source] hyperfleet_api::store::StoreError),
 }
 
 /// Serves `state` until the test's runtime ends.
@@ -57,7 +60,8 @@ pub async fn serve(state: AppState) -> Result<ServedApi, ServeError> {
 
 /// Serves the API over `pool` with `kinds`' settings.
 pub async fn serve_kinds(pool: sqlx::PgPool, kinds: Kinds) -> Result<ServedApi, ServeError> {
-    serve(AppState::new(Store::new(pool, Arc::new(kinds)), STUCK_AFTER)).await
+    let store = Store::new(pool, Arc::new(kinds)).map_err(ServeError::Store)?;
+    serve(AppState::new(store, STUCK_AFTER)).await
 }
 
 /// Serves the API over `pool` with `clusters` as the required cluster adapters and `nodepools`

@@ -61,6 +61,9 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("database query failed")]
     Database(#[source] sqlx::Error),
+    /// The request connection pool could not be set up.
+    #[error("cannot set up the database connection pool")]
+    Pool(#[source] deadpool::managed::BuildError),
     /// A stored row could not be turned into the wire model.
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
@@ -144,9 +147,9 @@ pub struct Store {
 
 impl Store {
     /// Wraps a pool; requests run on a pool of their own with its settings.
-    pub fn new(pool: PgPool, kinds: Arc<Kinds>) -> Self {
-        let connections = pool::Connections::like(&pool);
-        Self { pool, connections, kinds, history_limit: DEFAULT_HISTORY_LIMIT }
+    pub fn new(pool: PgPool, kinds: Arc<Kinds>) -> Result<Self, StoreError> {
+        let connections = pool::Connections::like(&pool).map_err(StoreError::Pool)?;
+        Ok(Self { pool, connections, kinds, history_limit: DEFAULT_HISTORY_LIMIT })
     }
 
     /// A connection for one request's statements.

@@ -17,7 +17,7 @@ use std::{
     time::Duration,
 };
 
-use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult};
+use deadpool::managed::{self, BuildError, Metrics, Object, PoolError, RecycleError, RecycleResult};
 use sqlx::{Connection as _, PgConnection, postgres::PgConnectOptions};
 
 /// A connection unused for this long is pinged before it is handed out again (the server or
@@ -93,14 +93,14 @@ pub struct Connections(managed::Pool<Connector, Pooled>);
 impl Connections {
     /// A lazy pool with the sqlx pool's settings: connect options, size, acquire timeout and
     /// maximum lifetime.
-    pub fn like(sqlx_pool: &sqlx::PgPool) -> Self {
+    pub fn like(sqlx_pool: &sqlx::PgPool) -> Result<Self, BuildError> {
         let settings = sqlx_pool.options();
         let connector = Connector {
             options: (*sqlx_pool.connect_options()).clone(),
             max_lifetime: settings.get_max_lifetime(),
         };
         let wait = Some(settings.get_acquire_timeout());
-        let built = managed::Pool::builder(connector)
+        let pool = managed::Pool::builder(connector)
             .max_size(usize::try_from(settings.get_max_connections()).unwrap_or(usize::MAX))
             // The connection used last is the one whose backend and statement cache are warm.
             .queue_mode(managed::QueueMode::Lifo)
@@ -108,14 +108,9 @@ impl Connections {
             .wait_timeout(wait)
             .create_timeout(wait)
             .recycle_timeout(wait)
-            .build();
-        let pool = match built {
-            Ok(pool) => pool,
-            // `build` only fails when timeouts are set without a runtime, and one is set.
-            Err(err) => unreachable!("{err}"),
-        };
+            .build()?;
         close_with(sqlx_pool, &pool);
-        Self(pool)
+        Ok(Self(pool))
     }
 
     /// A connection, in the sqlx error the rest of the store already maps (a full pool that

@@ -217,7 +217,7 @@ async fn a_waiting_reader_gets_the_change_and_the_listener_is_woken_by_the_commi
     assert_eq!(page.items[0].resource_id, cluster.id, "the held request answered with the change");
 
     // The listener itself: a commit notifies it, with nothing polling.
-    let store = Store::new(pool, Arc::new(Kinds::default()));
+    let store = Store::new(pool, Arc::new(Kinds::default())).unwrap();
     let feed = Arc::new(ChangeFeed::default());
     let stop = tokio_util::sync::CancellationToken::new();
     let listening = tokio::spawn({
@@ -244,7 +244,7 @@ async fn an_expired_cursor_is_410_and_bad_parameters_are_400(pool: PgPool) {
     let api = common::start(pool.clone()).await;
     let start = start_cursor(&api.client).await;
     api.cluster("prod", &[]).await;
-    let store = Store::new(pool, Arc::new(Kinds::default()));
+    let store = Store::new(pool, Arc::new(Kinds::default())).unwrap();
     assert_eq!(store.prune_changes(Utc::now() + chrono::Duration::seconds(1)).await.unwrap(), 1);
     let expired = api.get(&format!("/changes?after={start}")).await;
     let problem = expired.problem(410, "HYPERFLEET-GON-001");

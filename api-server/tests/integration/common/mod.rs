@@ -36,7 +36,8 @@ pub async fn start(pool: PgPool) -> TestApi {
 }
 
 pub async fn start_with(pool: PgPool, kinds: Kinds) -> TestApi {
-    serve(pool.clone(), AppState::new(Store::new(pool, std::sync::Arc::new(kinds)), STUCK_AFTER)).await
+    serve(pool.clone(), AppState::new(Store::new(pool, std::sync::Arc::new(kinds)).unwrap(), STUCK_AFTER))
+        .await
 }
 
 /// The API with per-caller rate limits.
@@ -44,8 +45,8 @@ pub async fn start_limited(
     pool: PgPool,
     limits: hyperfleet_api::http::rate_limit::RateLimitSettings,
 ) -> TestApi {
-    let state =
-        AppState::new(Store::new(pool.clone(), Default::default()), STUCK_AFTER).with_rate_limits(limits);
+    let state = AppState::new(Store::new(pool.clone(), Default::default()).unwrap(), STUCK_AFTER)
+        .with_rate_limits(limits);
     serve(pool, state).await
 }
 
@@ -62,7 +63,8 @@ pub async fn start_with_auth(pool: PgPool, audience: Option<&str>) -> TestApi {
         scope_prefix: "hyperfleet.".into(),
     };
     let auth = hyperfleet_api::auth::Authenticator::new(config).await.unwrap();
-    let state = AppState::new(Store::new(pool.clone(), Default::default()), STUCK_AFTER).with_auth(auth);
+    let state =
+        AppState::new(Store::new(pool.clone(), Default::default()).unwrap(), STUCK_AFTER).with_auth(auth);
     serve(pool, state).await
 }
 
