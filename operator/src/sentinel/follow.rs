@@ -85,6 +85,15 @@ impl Follower {
 }
 
 impl Follower {
+    /// Without a cursor (at start, after a resync), takes the feed's end as one before the
+    /// full poll that follows: the poll reads what committed before it, the feed names what
+    /// commits after, and no change falls between the two. What the read names, the poll reads.
+    pub async fn start(&mut self, api: &Client, settings: &SentinelSettings) {
+        if self.cursor.is_none() {
+            self.next(api, settings).await;
+        }
+    }
+
     /// How long to wait before reading a failing feed again.
     fn retry_delay(&self) -> Duration {
         let doublings = self.failures.saturating_sub(1).min(5);

@@ -271,6 +271,8 @@ impl Sentinel {
         let mut failures = 0u32;
         let mut follower = Follower::default();
         loop {
+            follower.start(&self.api, &self.settings).await;
+            self.following = follower.broken.is_none();
             let started = std::time::Instant::now();
             let now = Utc::now();
             let wait = match self.poll(now).await {

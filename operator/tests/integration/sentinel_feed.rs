@@ -184,9 +184,12 @@ async fn polls_between_full_ones_read_only_the_resources_due(pool: PgPool) {
     .await;
     let mut tasks = TaskRegistry::new(Duration::from_secs(5));
     tasks.ensure(&"eu".to_owned(), 1, |context| sentinel.with_metrics(metrics).run(context)).await;
-    let what = "the Sentinel's first feed read";
-    hyperfleet_testing::wait_until(what, Duration::from_secs(10), || async { feed_reads(&base).await >= 1 })
-        .await;
+    // The feed's start is read before the first full poll; the second read follows it.
+    let what = "the Sentinel's first poll, then following the feed";
+    hyperfleet_testing::wait_until(what, Duration::from_secs(10), || async {
+        polls(&registry) >= 1 && feed_reads(&base).await >= 2
+    })
+    .await;
     for n in 0..100 {
         common::cluster(&client, &format!("c-{n:03}"), &[("region", "eu")]).await;
     }
